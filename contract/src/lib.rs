@@ -1,0 +1,13 @@
+//! Serde types shared by the Emban server, the embed runtime and the embed helper.
+//!
+//! Everything here is plain data: it builds for `wasm32-unknown-unknown` and native targets alike,
+//! and its JSON is the wire format documented in `docs/api.md`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod events;
+pub mod messages;
+pub mod query;
+
+pub use error::ErrorBody;

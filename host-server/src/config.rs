@@ -1,0 +1,56 @@
+//! `emban serve` settings: every one a flag with an environment variable.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use crate::secrets::Secret;
+
+/// Where events are stored. Chosen once at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsBackend {
+    /// Embedded DuckDB file in the data dir (the zero-setup default).
+    Duckdb,
+}
+
+/// Flags of `emban serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "EMBAN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Directory for the metadata database, the events store and generated secrets.
+    #[arg(long, env = "EMBAN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Base URL browsers reach this server at, used in embed URLs and to decide whether cookies
+    /// are `Secure`. Defaults to `http://{bind}`.
+    #[arg(long, env = "EMBAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Events store.
+    #[arg(long, env = "EMBAN_EVENTS_STORE", value_enum, default_value = "duckdb")]
+    pub events_store: EventsBackend,
+    /// Seed a demo org with sample events on first start.
+    #[arg(long, env = "EMBAN_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
+    /// Memory limit for DuckDB, e.g. `1GB`.
+    #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "1GB")]
+    pub duckdb_memory_limit: String,
+    /// Signing secret for embed tokens (at least 32 bytes). Generated into the data dir when unset.
+    #[arg(long, env = "EMBAN_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<Secret>,
+}
+
+impl ServeArgs {
+    /// Defaults for a server in `data_dir`, as tests and benchmarks use it.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        ServeArgs {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            public_url: None,
+            events_store: EventsBackend::Duckdb,
+            demo: false,
+            duckdb_memory_limit: "1GB".to_owned(),
+            signing_secret: None,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! One error type for every handler, written as the `{"error", "code"}` envelope.
+
+use axum::{
+    Json,
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use contract::ErrorBody;
+use serde::de::DeserializeOwned;
+
+/// `Result` with [`AppError`] as the default error.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Every way a request can fail, each with its status code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request is malformed; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// 401: missing, malformed, unknown, revoked or expired credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but the scope, role or permission does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource (or not visible to this caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: collides with existing state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body or batch is over a stated limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: the body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 500: a bug or an unavailable store. The cause is logged, never sent.
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// The HTTP status and stable code of this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Shorthand for [`AppError::Invalid`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        AppError::Invalid(msg.into())
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<duckdb::Error> for AppError {
+    fn from(e: duckdb::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+/// Carries the cause of a 500 to the logging middleware, which runs outside the handler.
+#[derive(Clone)]
+pub struct InternalCause(pub std::sync::Arc<String>);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            AppError::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut response =
+            (status, Json(ErrorBody { error: message, code: code.to_owned() })).into_response();
+        if let AppError::Internal(cause) = self {
+            response.extensions_mut().insert(InternalCause(std::sync::Arc::new(format!("{cause:#}"))));
+        }
+        response
+    }
+}
+
+/// A JSON body extractor whose failures use our envelope: 415 for a missing or wrong
+/// `Content-Type`, 413 over the body limit, 400 naming the problem for malformed JSON.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// Maps axum's JSON rejections onto our envelope.
+pub fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(format!(
+            "expected a request body with {}: application/json",
+            header::CONTENT_TYPE
+        )),
+        JsonRejection::JsonDataError(e) => AppError::Invalid(format!("invalid body: {}", source_text(&e))),
+        JsonRejection::JsonSyntaxError(e) => {
+            AppError::Invalid(format!("malformed JSON: {}", source_text(&e)))
+        }
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::TooLarge("request body is over the size limit".to_owned())
+        }
+        other => AppError::Invalid(other.body_text()),
+    }
+}
+
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,407 @@
+//! The embedded events store: one DuckDB file in the data dir.
+//!
+//! Writes go through one writer thread that owns the write connection: it drains every batch
+//! waiting in its queue into one transaction (group commit), so many concurrent requests share
+//! one WAL sync, and each request is answered only after that commit returns. Reads use a small
+//! pool of connections to the same database.
+
+use std::{
+    collections::HashSet,
+    path::Path,
+    sync::{Arc, Mutex},
+    thread::JoinHandle,
+};
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use contract::query::{Granularity, Metric};
+use duckdb::{
+    Config, Connection, ToSql,
+    types::{TimeUnit, Value},
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent, QuerySpec,
+    StoreAnswer, StoreRow, StoreScope,
+};
+use crate::error::{AppError, Result};
+
+/// Most rows one group commit takes before committing.
+const GROUP_COMMIT_ROWS: usize = 200_000;
+/// Read connections kept open.
+const READERS: usize = 4;
+
+/// The events table. Column order is the appender's order. Public so benchmarks can create it.
+pub fn create_table_sql() -> String {
+    let mut columns = vec![
+        "org_id BIGINT NOT NULL".to_owned(),
+        "env_id BIGINT NOT NULL".to_owned(),
+        "tenant_id VARCHAR NOT NULL".to_owned(),
+        "event_name VARCHAR NOT NULL".to_owned(),
+        "ts TIMESTAMP NOT NULL".to_owned(),
+        "event_id VARCHAR NOT NULL".to_owned(),
+        "client_event_id BOOLEAN NOT NULL".to_owned(),
+        "user_id VARCHAR".to_owned(),
+    ];
+    columns.extend(MATERIALIZED_STRING_PROPS.iter().map(|k| format!("{} VARCHAR", string_column(k))));
+    columns.extend(MATERIALIZED_NUMERIC_PROPS.iter().map(|k| format!("{} DOUBLE", numeric_column(k))));
+    columns.extend(["sp_keys VARCHAR[]", "sp_vals VARCHAR[]", "np_keys VARCHAR[]", "np_vals DOUBLE[]"].map(String::from));
+    format!("CREATE TABLE IF NOT EXISTS events (\n  {}\n)", columns.join(",\n  "))
+}
+
+fn string_column(key: &str) -> String {
+    format!("s_{key}")
+}
+
+fn numeric_column(key: &str) -> String {
+    format!("n_{key}")
+}
+
+struct WriteJob {
+    scope: StoreScope,
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<InsertOutcome>>,
+}
+
+/// DuckDB-backed [`EventStore`].
+pub struct DuckStore {
+    jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    template: Arc<Mutex<Connection>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl DuckStore {
+    /// Opens (creating if needed) the DuckDB file at `path`.
+    pub fn open(path: &Path, memory_limit: &str) -> anyhow::Result<Self> {
+        let config = Config::default().threads(2)?.max_memory(memory_limit)?;
+        let conn = Connection::open_with_flags(path, config)
+            .with_context(|| format!("opening {}", path.display()))?;
+        conn.execute_batch(&create_table_sql())?;
+        let seen = load_client_ids(&conn)?;
+        let writer_conn = conn.try_clone()?;
+        let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
+        let (jobs, rx) = mpsc::channel::<WriteJob>(1024);
+        let writer = std::thread::Builder::new()
+            .name("duckdb-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx, seen))?;
+        Ok(DuckStore {
+            jobs: Mutex::new(Some(jobs)),
+            readers: Arc::new(Mutex::new(readers)),
+            template: Arc::new(Mutex::new(conn)),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    async fn with_reader<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let template = self.template.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| anyhow!("reader pool poisoned"))?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => template.lock().map_err(|_| anyhow!("template poisoned"))?.try_clone()?,
+            };
+            let out = f(&conn);
+            if let Ok(mut pool) = readers.lock() {
+                if pool.len() < READERS {
+                    pool.push(conn);
+                }
+            }
+            out
+        })
+        .await?
+    }
+}
+
+/// A 128-bit fingerprint of (org, environment, client event id): the de-duplication key.
+fn dedup_key(scope: StoreScope, event_id: &str) -> u128 {
+    let mut buf = Vec::with_capacity(event_id.len() + 16);
+    buf.extend_from_slice(&scope.org_id.to_le_bytes());
+    buf.extend_from_slice(&scope.env_id.to_le_bytes());
+    buf.extend_from_slice(event_id.as_bytes());
+    xxhash_rust::xxh3::xxh3_128(&buf)
+}
+
+fn load_client_ids(conn: &Connection) -> anyhow::Result<HashSet<u128>> {
+    let mut stmt = conn.prepare("SELECT org_id, env_id, event_id FROM events WHERE client_event_id")?;
+    let mut rows = stmt.query([])?;
+    let mut seen = HashSet::new();
+    while let Some(row) = rows.next()? {
+        let scope = StoreScope { org_id: row.get(0)?, env_id: row.get(1)? };
+        let id: String = row.get(2)?;
+        seen.insert(dedup_key(scope, &id));
+    }
+    Ok(seen)
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: HashSet<u128>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = vec![first];
+        let mut rows = group[0].events.len();
+        while rows < GROUP_COMMIT_ROWS {
+            match rx.try_recv() {
+                Ok(job) => {
+                    rows += job.events.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&conn, group, &mut seen);
+    }
+}
+
+/// Appends every job of the group in one transaction; on failure nothing is stored and every
+/// job gets the error.
+fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut HashSet<u128>) {
+    let mut fresh: HashSet<u128> = HashSet::new();
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut keep: Vec<Vec<bool>> = Vec::with_capacity(group.len());
+    for job in &group {
+        let mut outcome = InsertOutcome::default();
+        let mut mask = Vec::with_capacity(job.events.len());
+        for event in &job.events {
+            let new = !event.client_event_id || {
+                let key = dedup_key(job.scope, &event.event_id);
+                !seen.contains(&key) && fresh.insert(key)
+            };
+            if new {
+                outcome.stored += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
+            mask.push(new);
+        }
+        outcomes.push(outcome);
+        keep.push(mask);
+    }
+
+    let result = append_all(conn, &group, &keep);
+    match result {
+        Ok(()) => {
+            seen.extend(fresh);
+            for (job, outcome) in group.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            let message = format!("{e:#}");
+            tracing::error!(error = %message, "events batch failed; rolled back");
+            for job in group {
+                let _ = job.reply.send(Err(AppError::Internal(anyhow!("storing events: {message}"))));
+            }
+        }
+    }
+}
+
+fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>]) -> anyhow::Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    {
+        let mut appender = conn.appender("events")?;
+        let mut values: Vec<Value> = Vec::with_capacity(32);
+        for (job, mask) in group.iter().zip(keep) {
+            for (event, _) in job.events.iter().zip(mask).filter(|(_, k)| **k) {
+                values.clear();
+                event_values(job.scope, event, &mut values);
+                appender.append_row(duckdb::appender_params_from_iter(values.iter()))?;
+            }
+        }
+        appender.flush()?;
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+/// One event as the appender's row, in [`create_table_sql`]'s column order. Public so benchmarks
+/// can append the very rows the server appends.
+pub fn event_values(scope: StoreScope, e: &NewEvent, out: &mut Vec<Value>) {
+    out.push(Value::BigInt(scope.org_id));
+    out.push(Value::BigInt(scope.env_id));
+    out.push(text(&e.tenant_id));
+    out.push(text(&e.event_name));
+    out.push(Value::Timestamp(TimeUnit::Microsecond, e.timestamp.timestamp_micros()));
+    out.push(text(&e.event_id));
+    out.push(Value::Boolean(e.client_event_id));
+    out.push(e.user_id.as_deref().map_or(Value::Null, text));
+    let mut rest_s: Vec<&(String, String)> = Vec::new();
+    let mut cols_s: [Option<&str>; MATERIALIZED_STRING_PROPS.len()] = Default::default();
+    for kv in &e.string_props {
+        match MATERIALIZED_STRING_PROPS.iter().position(|k| *k == kv.0) {
+            Some(i) => cols_s[i] = Some(&kv.1),
+            None => rest_s.push(kv),
+        }
+    }
+    let mut rest_n: Vec<&(String, f64)> = Vec::new();
+    let mut cols_n: [Option<f64>; MATERIALIZED_NUMERIC_PROPS.len()] = Default::default();
+    for kv in &e.numeric_props {
+        match MATERIALIZED_NUMERIC_PROPS.iter().position(|k| *k == kv.0) {
+            Some(i) => cols_n[i] = Some(kv.1),
+            None => rest_n.push(kv),
+        }
+    }
+    out.extend(cols_s.iter().map(|v| v.map_or(Value::Null, text)));
+    out.extend(cols_n.iter().map(|v| v.map_or(Value::Null, Value::Double)));
+    if rest_s.is_empty() {
+        out.extend([Value::Null, Value::Null]);
+    } else {
+        out.push(Value::List(rest_s.iter().map(|kv| text(&kv.0)).collect()));
+        out.push(Value::List(rest_s.iter().map(|kv| text(&kv.1)).collect()));
+    }
+    if rest_n.is_empty() {
+        out.extend([Value::Null, Value::Null]);
+    } else {
+        out.push(Value::List(rest_n.iter().map(|kv| text(&kv.0)).collect()));
+        out.push(Value::List(rest_n.iter().map(|kv| Value::Double(kv.1)).collect()));
+    }
+}
+
+/// The SQL expression reading string prop `key`; unmaterialized keys are looked up by a bound
+/// parameter, so no prop name is ever spliced into SQL.
+fn string_prop_expr(key: &str, params: &mut Vec<Value>) -> String {
+    if MATERIALIZED_STRING_PROPS.contains(&key) {
+        string_column(key)
+    } else {
+        params.push(text(key));
+        "sp_vals[list_position(sp_keys, ?)]".to_owned()
+    }
+}
+
+fn numeric_prop_expr(key: &str, params: &mut Vec<Value>) -> String {
+    if MATERIALIZED_NUMERIC_PROPS.contains(&key) {
+        numeric_column(key)
+    } else {
+        params.push(text(key));
+        "np_vals[list_position(np_keys, ?)]".to_owned()
+    }
+}
+
+/// Builds the SQL and parameters for a query: columns `b` (bucket, epoch µs), `g` (group),
+/// `v` (value) and `n` (rows aggregated). Public so benchmarks can run the same SQL directly.
+pub fn query_sql(scope: StoreScope, spec: &QuerySpec) -> Result<(String, Vec<Value>)> {
+    let mut select_params = Vec::new();
+    let bucket = match spec.granularity {
+        Some(g) => format!("epoch_us(date_trunc('{}', ts))", granularity_unit(g)),
+        None => "NULL::BIGINT".to_owned(),
+    };
+    let group = match &spec.group_by {
+        Some(key) => string_prop_expr(key, &mut select_params),
+        None => "NULL::VARCHAR".to_owned(),
+    };
+    let value = match spec.metric {
+        Metric::Count => "count(*)".to_owned(),
+        Metric::CountUnique => "count(DISTINCT user_id)".to_owned(),
+        Metric::CountUniqueApprox => "approx_count_distinct(user_id)".to_owned(),
+        numeric => {
+            let key = spec
+                .numeric_prop
+                .as_deref()
+                .ok_or_else(|| AppError::invalid("numeric_prop is required for this metric"))?;
+            let x = numeric_prop_expr(key, &mut select_params);
+            match numeric {
+                Metric::Sum => format!("sum({x})"),
+                Metric::Avg => format!("avg({x})"),
+                Metric::P95 => format!("quantile_cont({x}, 0.95)"),
+                _ => format!("quantile_cont({x}, 0.99)"),
+            }
+        }
+    };
+    let mut params = select_params;
+    params.extend([
+        Value::BigInt(scope.org_id),
+        Value::BigInt(scope.env_id),
+        text(&spec.tenant_id),
+        text(&spec.event_name),
+        Value::Timestamp(TimeUnit::Microsecond, spec.from.timestamp_micros()),
+        Value::Timestamp(TimeUnit::Microsecond, spec.to.timestamp_micros()),
+    ]);
+    let mut sql = format!(
+        "SELECT {bucket} AS b, {group} AS g, CAST({value} AS DOUBLE) AS v, count(*) AS n \
+         FROM events WHERE org_id = ? AND env_id = ? AND tenant_id = ? AND event_name = ? \
+         AND ts >= ? AND ts < ?"
+    );
+    for (key, val) in &spec.filters {
+        let expr = string_prop_expr(key, &mut params);
+        sql.push_str(&format!(" AND {expr} = ?"));
+        params.push(text(val));
+    }
+    sql.push_str(" GROUP BY ALL");
+    Ok((sql, params))
+}
+
+fn granularity_unit(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Hour => "hour",
+        Granularity::Day => "day",
+        Granularity::Week => "week",
+        Granularity::Month => "month",
+    }
+}
+
+/// Runs [`query_sql`]'s output on a connection.
+pub fn run_query_sql(conn: &Connection, sql: &str, params: &[Value]) -> Result<(Vec<StoreRow>, u64)> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+    let mut rows = stmt.query(refs.as_slice())?;
+    let mut out = Vec::new();
+    let mut scanned = 0u64;
+    while let Some(row) = rows.next()? {
+        let n: i64 = row.get(3)?;
+        scanned += n as u64;
+        out.push(StoreRow { bucket: row.get(0)?, group: row.get(1)?, value: row.get(2)? });
+    }
+    Ok((out, scanned))
+}
+
+#[async_trait]
+impl EventStore for DuckStore {
+    async fn insert(&self, scope: StoreScope, events: Vec<NewEvent>) -> Result<InsertOutcome> {
+        let (reply, answer) = oneshot::channel();
+        let jobs = self.jobs.lock().ok().and_then(|j| j.clone());
+        let jobs = jobs.ok_or_else(|| AppError::Internal(anyhow!("events store is closed")))?;
+        jobs.send(WriteJob { scope, events, reply })
+            .await
+            .map_err(|_| AppError::Internal(anyhow!("events writer has stopped")))?;
+        answer.await.map_err(|_| AppError::Internal(anyhow!("events writer dropped the batch")))?
+    }
+
+    async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer> {
+        let (sql, params) = query_sql(scope, spec)?;
+        let (rows, rows_scanned) = self.with_reader(move |conn| run_query_sql(conn, &sql, &params)).await?;
+        Ok(StoreAnswer {
+            rows,
+            rows_scanned,
+            source_table: "events".to_owned(),
+            planned_by: "raw",
+            rollup_granularity: None,
+        })
+    }
+
+    async fn count_org_events(&self, org_id: i64) -> Result<u64> {
+        self.with_reader(move |conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM events WHERE org_id = ?", [org_id], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        // Dropping the sender ends the writer loop once queued batches are committed.
+        drop(self.jobs.lock().ok().and_then(|mut j| j.take()));
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Emban's server: ingest, analytics queries, accounts and keys, on an embedded DuckDB + SQLite
+//! default.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod ingest;
+pub mod keys;
+pub mod meta;
+pub mod query;
+pub mod sample;
+pub mod secrets;
+pub mod state;
+pub mod usage;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::Response,
+};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::{
+    config::{EventsBackend, ServeArgs},
+    error::{AppError, InternalCause},
+    events::{EventStore, duckdb::DuckStore},
+    meta::{MetaStore, sqlite::SqliteMeta},
+    state::{App, AppState},
+    usage::UsageRecorder,
+};
+
+/// Every route.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(auth::router())
+        .merge(keys::router())
+        .merge(ingest::router())
+        .merge(query::router())
+        .merge(usage::router())
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .fallback(|| async { AppError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(contract::ErrorBody {
+                error: "method not allowed on this route".into(),
+                code: "method_not_allowed".into(),
+            }))
+        })
+        .layer(middleware::from_fn(log_requests))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with_state(state)
+}
+
+/// Logs method, path (never the query string: embed URLs carry tokens), status and latency,
+/// and the cause of every 500.
+async fn log_requests(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(%method, %path, status = status.as_u16(), ms, cause = %cause, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status = status.as_u16(), ms, "request");
+    }
+    response
+}
+
+/// Opens the stores named by `args` and loads secrets.
+pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let signing_secret = secrets::load_signing_secret(args.signing_secret.as_ref(), &args.data_dir)?;
+    let meta: Arc<dyn MetaStore> = Arc::new(SqliteMeta::open(&args.data_dir.join("meta.sqlite")).await?);
+    let events: Arc<dyn EventStore> = match args.events_store {
+        EventsBackend::Duckdb => {
+            let path = args.data_dir.join("events.duckdb");
+            let limit = args.duckdb_memory_limit.clone();
+            Arc::new(tokio::task::spawn_blocking(move || DuckStore::open(&path, &limit)).await??)
+        }
+    };
+    let public_url = public_url.trim_end_matches('/').to_owned();
+    Ok(AppState(Arc::new(App {
+        secure_cookies: public_url.starts_with("https://"),
+        usage: UsageRecorder::new(meta.clone()),
+        meta,
+        events,
+        signing_secret,
+        public_url,
+    })))
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (stores included).
+    pub state: AppState,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests, flushes and closes the stores.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await?
+    }
+}
+
+/// Binds `args.bind`, opens the stores, seeds the demo when asked, and serves in the background.
+pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(args.bind).await.with_context(|| format!("binding {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let state = build_state(&args, public_url).await?;
+    if args.demo {
+        demo::seed_if_missing(&state, &args.data_dir).await.map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+    }
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    Ok(RunningServer { addr, state, shutdown, task })
+}
+
+/// Serves until `shutdown` resolves, then drains requests and closes the stores.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let flusher = state.usage.spawn_flusher();
+    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    flusher.abort();
+    if let Err(e) = state.usage.flush().await {
+        tracing::warn!(error = %e, "final usage flush failed");
+    }
+    state.events.close().await;
+    tokio::time::timeout(Duration::from_secs(5), state.meta.close()).await.ok();
+    served.context("serving")
+}

@@ -1,0 +1,53 @@
+//! `emban`: the Emban server binary.
+
+use clap::{Parser, Subcommand};
+use emban_host_server::config::ServeArgs;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "emban", version, about = "Open, self-hosted embedded analytics")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("EMBAN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let Cli { command: Command::Serve(args) } = Cli::parse();
+    let data_dir = args.data_dir.clone();
+    let server = emban_host_server::start(args).await?;
+    // Tests and scripts wait for this line.
+    println!("emban listening on {} (data dir {})", server.url(), data_dir.display());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
