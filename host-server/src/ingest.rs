@@ -121,10 +121,10 @@ fn describe_shape_error(value: &Value) -> Option<AppError> {
             }
         }
         for field in ["timestamp", "event_id", "user_id"] {
-            if let Some(v) = event.get(field) {
-                if !(v.is_string() || v.is_null()) {
-                    return err(format!("events[{i}].{field}: must be a string"));
-                }
+            if let Some(v) = event.get(field)
+                && !(v.is_string() || v.is_null())
+            {
+                return err(format!("events[{i}].{field}: must be a string"));
             }
         }
         if let Some(props) = event.get("string_props").filter(|v| !v.is_null()) {

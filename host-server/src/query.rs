@@ -134,11 +134,6 @@ impl QueryRequest {
             }
             _ => {}
         }
-        if let (Some(g), Some(limit)) = (granularity, max_buckets_ok(period, granularity)) {
-            if !limit {
-                return Err(invalid(format!("granularity: {g} buckets over {period} are too many")));
-            }
-        }
         Ok(QueryRequest { event_name, tenant_id, metric, period, granularity, group_by, numeric_prop, filters })
     }
 
@@ -157,11 +152,6 @@ impl QueryRequest {
             filters: self.filters.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         }
     }
-}
-
-fn max_buckets_ok(period: Period, g: Option<Granularity>) -> Option<bool> {
-    // Every documented combination is allowed (at most 90 days of hours: 2,160 buckets).
-    g.map(|_| period.hours() <= 90 * 24)
 }
 
 /// Start of the UTC bucket of width `g` containing `t`.

@@ -109,10 +109,10 @@ impl DuckStore {
                 None => template.lock().map_err(|_| anyhow!("template poisoned"))?.try_clone()?,
             };
             let out = f(&conn);
-            if let Ok(mut pool) = readers.lock() {
-                if pool.len() < READERS {
-                    pool.push(conn);
-                }
+            if let Ok(mut pool) = readers.lock()
+                && pool.len() < READERS
+            {
+                pool.push(conn);
             }
             out
         })
