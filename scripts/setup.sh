@@ -37,3 +37,48 @@ setup_server() {
   ensure_rust
   mkdir -p "$CARGO_TARGET_DIR"
 }
+
+# The embed runtime's toolchain: the wasm target, headless Chromium and its driver for the browser
+# tests, the wasm-bindgen CLI at the exact version Cargo.toml pins (wasm-bindgen-test-runner comes
+# with it), Trunk, and binaryen's wasm-opt at the version Trunk.toml names. Nothing is downloaded
+# at build time (`trunk build --offline`).
+#
+# wasm-opt comes from npm's `binaryen` package rather than Debian's: Debian 12 ships binaryen 108,
+# which cannot parse the `table.fill` that wasm-bindgen emits for modules built with Rust's default
+# wasm features (bulk memory), and stops the release build.
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT_DIR/Cargo.toml")"
+BINARYEN_VERSION="$(sed -n 's/^wasm_opt = "version_\([0-9]*\)".*/\1/p' "$ROOT_DIR/Trunk.toml")"
+BINARYEN_DIR="$HOME/.cache/emban-tools/binaryen-$BINARYEN_VERSION"
+export PATH="$BINARYEN_DIR/node_modules/.bin:$PATH"
+setup_browser() {
+  ensure_rust
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  apt_install chromium chromium-driver
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ "$(wasm-opt --version 2>/dev/null)" != "wasm-opt version $BINARYEN_VERSION (version_$BINARYEN_VERSION)" ]; then
+    log "npm install binaryen@$BINARYEN_VERSION (wasm-opt)"
+    mkdir -p "$BINARYEN_DIR"
+    npm install --prefix "$BINARYEN_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+  if ! command -v trunk >/dev/null; then
+    log "cargo install trunk"
+    cargo install trunk --version '~0.21' --locked
+  fi
+}
+
+# Builds the embed runtime into dist/ (wasm-opt -Oz), with the tools setup_browser installed.
+build_runtime() {
+  log "trunk build --release (embed runtime → dist/)"
+  trunk build --release --offline
+}
+
+# ClickHouse for the ClickHouse backend's tests (host-server/tests/clickhouse), which start their
+# own throwaway servers on free loopback ports; the package's own service is not needed.
+setup_clickhouse() {
+  apt_install clickhouse-server clickhouse-client
+}

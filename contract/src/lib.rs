@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dashboard;
+pub mod discover;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod messages;

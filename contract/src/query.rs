@@ -40,7 +40,8 @@ wire_enum! {
         Count = "count",
         /// Exact number of distinct `user_id`s.
         CountUnique = "count_unique",
-        /// Distinct `user_id`s estimated with HyperLogLog (within 2%).
+        /// Distinct `user_id`s within 2%: HyperLogLog where the engine's sketch is that accurate,
+        /// else exact.
         CountUniqueApprox = "count_unique_approx",
         /// Sum of a numeric prop.
         Sum = "sum",
@@ -124,7 +125,7 @@ pub struct QueryRow {
     pub value: Option<f64>,
 }
 
-fn whole_as_integer<S: serde::Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn whole_as_integer<S: serde::Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it f64 no longer holds every integer
     match value {
         Some(v) if v.fract() == 0.0 && v.abs() < EXACT => s.serialize_i64(*v as i64),

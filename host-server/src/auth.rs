@@ -103,15 +103,18 @@ impl FromRequestParts<AppState> for Caller {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .ok_or_else(|| AppError::Unauthorized("malformed Authorization header: expected `Bearer <api key>`".into()))?;
+                .ok_or_else(|| {
+                    AppError::Unauthorized(
+                        "malformed Authorization header: expected `Bearer <api key>`".into(),
+                    )
+                })?;
             return keys::authenticate(state, token).await;
         }
         if let Some(token) = session_cookie(&parts.headers) {
-            let grant = state
-                .meta
-                .session(&sha256_hex(&token))
-                .await?
-                .ok_or_else(|| AppError::Unauthorized("the session has expired or was signed out".into()))?;
+            let grant =
+                state.meta.session(&sha256_hex(&token)).await?.ok_or_else(|| {
+                    AppError::Unauthorized("the session has expired or was signed out".into())
+                })?;
             let env = pick_environment(state, grant.org_id, &parts.headers).await?;
             return Ok(Caller {
                 org_id: grant.org_id,
@@ -185,7 +188,8 @@ pub async fn hash_password(password: String) -> Result<String> {
 
 async fn verify_password(password: String, hash: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(anyhow::anyhow!("stored hash: {e}")))?;
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| AppError::Internal(anyhow::anyhow!("stored hash: {e}")))?;
         Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await?
@@ -244,7 +248,9 @@ fn validate_password(password: &str) -> Result<()> {
 fn bounded_text(field: &str, value: Option<String>, default: String) -> Result<String> {
     let value = value.map(|v| v.trim().to_owned()).unwrap_or(default);
     if value.is_empty() || value.chars().count() > 200 {
-        return Err(AppError::invalid(format!("{field}: must be a non-empty string of at most 200 characters")));
+        return Err(AppError::invalid(format!(
+            "{field}: must be a non-empty string of at most 200 characters"
+        )));
     }
     Ok(value)
 }
@@ -284,7 +290,10 @@ pub async fn create_account(
     Ok((account, key))
 }
 
-async fn post_register(State(state): State<AppState>, ApiJson(body): ApiJson<RegisterRequest>) -> Result<Response> {
+async fn post_register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<Response> {
     let (account, key) =
         create_account(&state, &body.email, &body.password, body.name, body.org_name, false).await?;
     let cookie = start_session(&state, account.user.id, account.org.id).await?;
@@ -314,7 +323,8 @@ fn cookie_header(state: &AppState, token: &str, max_age: i64) -> Result<HeaderVa
 }
 
 /// A hash to verify against when the email is unknown, so both failures take the same time.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZP0J5X3mWvX2dqgrh6Xkk5nmSMO9N8yqvS2uEYKvH4M";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZP0J5X3mWvX2dqgrh6Xkk5nmSMO9N8yqvS2uEYKvH4M";
 
 async fn post_login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> Result<Response> {
     let bad = || AppError::Unauthorized("invalid email or password".into());
@@ -340,7 +350,7 @@ async fn post_logout(State(state): State<AppState>, headers: HeaderMap) -> Resul
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>> {
+async fn get_me(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
     let org = state
         .meta
         .org(caller.org_id)

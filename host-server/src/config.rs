@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Events store.
     #[arg(long, env = "EMBAN_EVENTS_STORE", value_enum, default_value = "duckdb")]
     pub events_store: EventsBackend,
+    /// ClickHouse HTTP URL with the database, e.g. `http://127.0.0.1:8123/emban`. When set, events
+    /// live in ClickHouse instead of DuckDB (schema created and migrated on start).
+    #[arg(long, env = "EMBAN_EVENTS_URL")]
+    pub events_url: Option<String>,
     /// Seed a demo org with sample events on first start.
     #[arg(long, env = "EMBAN_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
@@ -38,6 +42,10 @@ pub struct ServeArgs {
     /// Signing secret for embed tokens (at least 32 bytes). Generated into the data dir when unset.
     #[arg(long, env = "EMBAN_SIGNING_SECRET", hide_env_values = true)]
     pub signing_secret: Option<Secret>,
+    /// The built embed runtime (Trunk's output, `trunk build --release`): served at
+    /// `/embed/{dashboard_id}` and `/embed-assets/`.
+    #[arg(long, env = "EMBAN_RUNTIME_DIR", default_value = "dist")]
+    pub runtime_dir: PathBuf,
 }
 
 impl ServeArgs {
@@ -48,9 +56,11 @@ impl ServeArgs {
             data_dir: data_dir.into(),
             public_url: None,
             events_store: EventsBackend::Duckdb,
+            events_url: None,
             demo: false,
             duckdb_memory_limit: "1GB".to_owned(),
             signing_secret: None,
+            runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
         }
     }
 }

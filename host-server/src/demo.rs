@@ -6,15 +6,8 @@ use chrono::Utc;
 use contract::events::IngestRequest;
 
 use crate::{
-    auth::create_account,
-    error::Result,
-    events::StoreScope,
-    ingest::validate,
-    keys::create_key,
-    meta::Scope,
-    sample::SampleGenerator,
-    secrets::random_token,
-    state::AppState,
+    auth::create_account, error::Result, events::StoreScope, ingest::validate, keys::create_key, meta::Scope,
+    sample::SampleGenerator, secrets::random_token, state::AppState,
 };
 
 /// The demo account's email.
@@ -47,20 +40,19 @@ fn demo_tenants() -> Vec<(String, f64)> {
 /// Seeds the demo org unless one exists. Prints the sign-in and keys once, and keeps a copy in
 /// `demo-credentials.txt` (mode 0600) in the data dir.
 pub async fn seed_if_missing(state: &AppState, data_dir: &std::path::Path) -> Result<()> {
-    if state.meta.demo_org().await?.is_some() {
+    if let Some(org) = state.meta.demo_org().await? {
+        // A demo seeded before dashboards existed gets its dashboard now.
+        let envs = state.meta.environments(org.id).await?;
+        if let Some(production) = envs.iter().find(|e| e.name == "production") {
+            crate::dashboards::ensure_demo_dashboard(state, org.id, production.id).await?;
+        }
         return Ok(());
     }
     let started = std::time::Instant::now();
     let password = random_token(20);
-    let (account, admin) = create_account(
-        state,
-        DEMO_EMAIL,
-        &password,
-        Some("Demo".into()),
-        Some("Emban Demo".into()),
-        true,
-    )
-    .await?;
+    let (account, admin) =
+        create_account(state, DEMO_EMAIL, &password, Some("Demo".into()), Some("Emban Demo".into()), true)
+            .await?;
     let production = account.environments[0].clone();
     let ingest = create_key(state, account.org.id, &production, "Demo ingest key", Scope::Ingest).await?;
     let scope = StoreScope { org_id: account.org.id, env_id: production.id };
@@ -71,6 +63,7 @@ pub async fn seed_if_missing(state: &AppState, data_dir: &std::path::Path) -> Re
         let rows = validate(IngestRequest { events }, Utc::now())?;
         stored += state.events.insert(scope, rows).await?.stored;
     }
+    crate::dashboards::ensure_demo_dashboard(state, account.org.id, production.id).await?;
     let text = format!(
         "Demo org seeded with {stored} events in {:.1}s.\n  sign in:    {DEMO_EMAIL} / {password}\n  admin key:  {}\n  ingest key: {}\n",
         started.elapsed().as_secs_f64(),

@@ -76,14 +76,26 @@ pub fn require_json(headers: &HeaderMap) -> Result<()> {
 /// Typed parsing first (the fast path); when it fails, a walk over the JSON finds the exact
 /// event and field to report.
 fn parse_request(bytes: &[u8]) -> Result<IngestRequest> {
-    match serde_json::from_slice::<IngestRequest>(bytes) {
-        Ok(request) => Ok(request),
-        Err(typed_error) => {
-            let value: Value = serde_json::from_slice(bytes)
-                .map_err(|e| AppError::invalid(format!("malformed JSON: {e}")))?;
-            Err(describe_shape_error(&value).unwrap_or_else(|| AppError::invalid(format!("invalid body: {typed_error}"))))
-        }
+    if let Ok(request) = serde_json::from_slice::<IngestRequest>(bytes) {
+        return Ok(request);
     }
+    if let Ok(value) = serde_json::from_slice::<Value>(bytes)
+        && let Some(error) = describe_shape_error(&value)
+    {
+        return Err(error);
+    }
+    // The JSON itself did not parse (or failed in a way the walk does not know): report where.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize::<_, IngestRequest>(&mut deserializer) {
+        Ok(request) => return Ok(request),
+        Err(error) => error,
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    Err(AppError::invalid(match path.as_str() {
+        "." | "" => format!("malformed JSON: {inner}"),
+        _ => format!("{path}: {inner}"),
+    }))
 }
 
 const EVENT_FIELDS: &[&str] =
@@ -195,7 +207,9 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>) -> Result<NewEvent, String
     }
     for (k, v) in &string_props {
         if !valid_prop_key(k) {
-            return Err(format!("string_props: key {k:?} must be 1 to 200 characters without control characters"));
+            return Err(format!(
+                "string_props: key {k:?} must be 1 to 200 characters without control characters"
+            ));
         }
         if v.chars().count() > MAX_VALUE_CHARS {
             return Err(format!("string_props.{k}: at most {MAX_VALUE_CHARS} characters"));
@@ -208,7 +222,9 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>) -> Result<NewEvent, String
     }
     for (k, v) in &numeric_props {
         if !valid_prop_key(k) {
-            return Err(format!("numeric_props: key {k:?} must be 1 to 200 characters without control characters"));
+            return Err(format!(
+                "numeric_props: key {k:?} must be 1 to 200 characters without control characters"
+            ));
         }
         if !v.is_finite() {
             return Err(format!("numeric_props.{k}: must be a finite number"));
@@ -233,15 +249,12 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>) -> Result<NewEvent, String
 
 /// RFC 3339 / ISO 8601 with an offset, or without one (read as UTC).
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let parsed = DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-                .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-                .map(|n| Utc.from_utc_datetime(&n))
-        })?;
+    let parsed = DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|n| Utc.from_utc_datetime(&n))
+    })?;
     let year = chrono::Datelike::year(&parsed);
     (1970..=2100).contains(&year).then_some(parsed)
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::{
     auth::{Admin, Caller, Principal},
     error::{ApiJson, AppError, Result},
-    meta::{ApiKey, Environment, Scope},
+    meta::{ApiKey, Environment, KeyGrant, Scope},
     secrets::{Secret, random_token, sha256_hex},
     state::AppState,
 };
@@ -39,11 +39,67 @@ impl CreatedKey {
 }
 
 /// Mints and stores a key for the environment.
-pub async fn create_key(state: &AppState, org_id: i64, env: &Environment, label: &str, scope: Scope) -> Result<CreatedKey> {
+pub async fn create_key(
+    state: &AppState,
+    org_id: i64,
+    env: &Environment,
+    label: &str,
+    scope: Scope,
+) -> Result<CreatedKey> {
     let secret = format!("emb_{}_{}", scope.as_str(), random_token(40));
     let prefix: String = secret.chars().take(PREFIX_LEN).collect();
     let key = state.meta.create_api_key(org_id, env.id, label, scope, &prefix, &sha256_hex(&secret)).await?;
     Ok(CreatedKey { key, secret: Secret::new(secret) })
+}
+
+/// How long a verified key is trusted without asking the metadata store again.
+const KEY_CACHE_SECS: u64 = 60;
+/// Most keys kept; the cache is emptied when it fills.
+const KEY_CACHE_CAPACITY: usize = 10_000;
+
+/// Verified keys by hash, so busy callers (thousands of embed sessions a second) skip a metadata
+/// round trip per request. This process is the only writer of keys: revoking evicts at once, and
+/// entries expire after a minute for changes made behind its back.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (KeyGrant, std::time::Instant)>>,
+    /// Bumped by every eviction, so a lookup that raced a revoke does not cache the key.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl KeyCache {
+    fn get(&self, hash: &str) -> Option<KeyGrant> {
+        let entries = self.entries.lock().ok()?;
+        let (grant, at) = entries.get(hash)?;
+        (at.elapsed().as_secs() < KEY_CACHE_SECS).then(|| grant.clone())
+    }
+
+    fn put(&self, hash: &str, grant: &KeyGrant, generation: u64) {
+        if let Ok(mut entries) = self.entries.lock()
+            && self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation
+        {
+            if entries.len() >= KEY_CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(hash.to_owned(), (grant.clone(), std::time::Instant::now()));
+        }
+    }
+
+    fn mark_used(&self, hash: &str, at: chrono::DateTime<Utc>) {
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some((grant, _)) = entries.get_mut(hash)
+        {
+            grant.last_used_at = Some(at);
+        }
+    }
+
+    /// Forgets a key (after it is revoked).
+    pub fn evict(&self, key_id: i64) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (grant, _)| grant.key_id != key_id);
+        }
+    }
 }
 
 /// Resolves a Bearer token to a caller; 401 for anything but a live key.
@@ -52,9 +108,19 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller> {
     if !(token.starts_with("emb_admin_") || token.starts_with("emb_ingest_")) || token.len() > 128 {
         return Err(invalid());
     }
-    let grant = state.meta.api_key_by_hash(&sha256_hex(token)).await?.ok_or_else(invalid)?;
+    let hash = sha256_hex(token);
+    let grant = match state.key_cache.get(&hash) {
+        Some(grant) => grant,
+        None => {
+            let generation = state.key_cache.generation.load(std::sync::atomic::Ordering::SeqCst);
+            let grant = state.meta.api_key_by_hash(&hash).await?.ok_or_else(invalid)?;
+            state.key_cache.put(&hash, &grant, generation);
+            grant
+        }
+    };
     let stale = grant.last_used_at.is_none_or(|t| Utc::now() - t > Duration::minutes(1));
     if stale {
+        state.key_cache.mark_used(&hash, Utc::now());
         let meta = state.meta.clone();
         let id = grant.key_id;
         tokio::spawn(async move {
@@ -63,7 +129,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller> {
             }
         });
     }
-    Ok(Caller { org_id: grant.org_id, env: grant.env, principal: Principal::ApiKey { id: grant.key_id, scope: grant.scope } })
+    Ok(Caller {
+        org_id: grant.org_id,
+        env: grant.env,
+        principal: Principal::ApiKey { id: grant.key_id, scope: grant.scope },
+    })
 }
 
 /// `/v1/api-keys`.
@@ -99,8 +169,9 @@ async fn create_api_key(
     if label.is_empty() || label.chars().count() > 200 {
         return Err(AppError::invalid("label: must be a non-empty string of at most 200 characters"));
     }
-    let scope = Scope::parse(&body.scope)
-        .ok_or_else(|| AppError::invalid(format!("scope: must be \"admin\" or \"ingest\" (got {:?})", body.scope)))?;
+    let scope = Scope::parse(&body.scope).ok_or_else(|| {
+        AppError::invalid(format!("scope: must be \"admin\" or \"ingest\" (got {:?})", body.scope))
+    })?;
     let env = match body.environment {
         None => caller.env.clone(),
         Some(name) => state
@@ -135,6 +206,7 @@ async fn revoke_api_key(
     if !state.meta.revoke_api_key(caller.org_id, id).await? {
         return Err(AppError::NotFound(format!("no API key with id {id}")));
     }
+    state.key_cache.evict(id);
     state
         .meta
         .audit(caller.org_id, &caller.actor(), "api_key.revoke", &format!("api_key:{id}"), json!({}))

@@ -2,19 +2,28 @@
 //! default.
 #![forbid(unsafe_code)]
 
+pub mod adhoc;
+pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod dashboards;
+pub mod datasets;
 pub mod demo;
+pub mod discover;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod keys;
 pub mod meta;
 pub mod query;
+pub mod runtime;
 pub mod sample;
+pub mod saved_queries;
 pub mod secrets;
 pub mod state;
 pub mod usage;
+pub mod widgets;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -33,7 +42,11 @@ use crate::{
     config::{EventsBackend, ServeArgs},
     error::{AppError, InternalCause},
     events::{EventStore, duckdb::DuckStore},
-    meta::{MetaStore, sqlite::SqliteMeta},
+    meta::{
+        MetaStore,
+        dashboards::{CachedDashboards, DashboardStore},
+        sqlite::SqliteMeta,
+    },
     state::{App, AppState},
     usage::UsageRecorder,
 };
@@ -46,13 +59,25 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::router())
         .merge(query::router())
         .merge(usage::router())
+        .merge(adhoc::router())
+        .merge(datasets::router())
+        .merge(saved_queries::router())
+        .merge(dashboards::router())
+        .merge(widgets::router())
+        .merge(embed::router())
+        .merge(discover::router())
+        .merge(audit::router())
+        .merge(runtime::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
-            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(contract::ErrorBody {
-                error: "method not allowed on this route".into(),
-                code: "method_not_allowed".into(),
-            }))
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(contract::ErrorBody {
+                    error: "method not allowed on this route".into(),
+                    code: "method_not_allowed".into(),
+                }),
+            )
         })
         .layer(middleware::from_fn(log_requests))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -84,9 +109,13 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
     let signing_secret = secrets::load_signing_secret(args.signing_secret.as_ref(), &args.data_dir)?;
-    let meta: Arc<dyn MetaStore> = Arc::new(SqliteMeta::open(&args.data_dir.join("meta.sqlite")).await?);
-    let events: Arc<dyn EventStore> = match args.events_store {
-        EventsBackend::Duckdb => {
+    let sqlite = Arc::new(SqliteMeta::open(&args.data_dir.join("meta.sqlite")).await?);
+    let meta: Arc<dyn MetaStore> = sqlite.clone();
+    let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
+    let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
+    let events: Arc<dyn EventStore> = match (&args.events_url, args.events_store) {
+        (Some(url), _) => Arc::new(events::clickhouse::ClickHouseStore::open(url).await?),
+        (None, EventsBackend::Duckdb) => {
             let path = args.data_dir.join("events.duckdb");
             let limit = args.duckdb_memory_limit.clone();
             Arc::new(tokio::task::spawn_blocking(move || DuckStore::open(&path, &limit)).await??)
@@ -96,10 +125,14 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     Ok(AppState(Arc::new(App {
         secure_cookies: public_url.starts_with("https://"),
         usage: UsageRecorder::new(meta.clone()),
+        key_cache: Default::default(),
         meta,
         events,
+        dashboards,
+        saved_queries,
         signing_secret,
         public_url,
+        runtime_dir: args.runtime_dir.clone(),
     })))
 }
 
@@ -133,7 +166,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let state = build_state(&args, public_url).await?;
     if args.demo {
-        demo::seed_if_missing(&state, &args.data_dir).await.map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+        demo::seed_if_missing(&state, &args.data_dir)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
     }
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state.clone(), async move {
@@ -143,7 +178,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
 }
 
 /// Serves until `shutdown` resolves, then drains requests and closes the stores.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let flusher = state.usage.spawn_flusher();
     let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
     flusher.abort();

@@ -29,7 +29,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/query", get(get_query))
 }
 
-async fn get_query(State(state): State<AppState>, Admin(caller): Admin, RawQuery(raw): RawQuery) -> Result<Json<QueryResponse>> {
+async fn get_query(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<QueryResponse>> {
     let started = Instant::now();
     let request = QueryRequest::parse(raw.as_deref().unwrap_or(""))?;
     let spec = request.spec(Utc::now());
@@ -104,9 +108,8 @@ impl QueryRequest {
                 return Err(invalid(format!("{key}: given more than once")));
             }
         }
-        let required = |name: &str| {
-            single.get(name).cloned().ok_or_else(|| invalid(format!("{name}: required")))
-        };
+        let required =
+            |name: &str| single.get(name).cloned().ok_or_else(|| invalid(format!("{name}: required")));
         let event_name = name_param("event_name", &required("event_name")?)?;
         let tenant_id = name_param("tenant_id", &required("tenant_id")?)?;
         let metric_text = required("metric")?;
@@ -116,13 +119,15 @@ impl QueryRequest {
             ))
         })?;
         let period_text = required("period")?;
-        let period = Period::parse(&period_text)
-            .ok_or_else(|| invalid(format!("period: must be one of 1h, 24h, 7d, 30d, 90d (got {period_text:?})")))?;
+        let period = Period::parse(&period_text).ok_or_else(|| {
+            invalid(format!("period: must be one of 1h, 24h, 7d, 30d, 90d (got {period_text:?})"))
+        })?;
         let granularity = single
             .get("granularity")
             .map(|g| {
-                Granularity::parse(g)
-                    .ok_or_else(|| invalid(format!("granularity: must be one of hour, day, week, month (got {g:?})")))
+                Granularity::parse(g).ok_or_else(|| {
+                    invalid(format!("granularity: must be one of hour, day, week, month (got {g:?})"))
+                })
             })
             .transpose()?;
         let group_by = single.get("group_by").map(|g| prop_param("group_by", g)).transpose()?;
@@ -130,11 +135,22 @@ impl QueryRequest {
         match (metric.needs_numeric_prop(), &numeric_prop) {
             (true, None) => return Err(invalid(format!("numeric_prop: required for metric {metric}"))),
             (false, Some(_)) => {
-                return Err(invalid(format!("numeric_prop: only applies to sum, avg, p95 and p99, not {metric}")));
+                return Err(invalid(format!(
+                    "numeric_prop: only applies to sum, avg, p95 and p99, not {metric}"
+                )));
             }
             _ => {}
         }
-        Ok(QueryRequest { event_name, tenant_id, metric, period, granularity, group_by, numeric_prop, filters })
+        Ok(QueryRequest {
+            event_name,
+            tenant_id,
+            metric,
+            period,
+            granularity,
+            group_by,
+            numeric_prop,
+            filters,
+        })
     }
 
     /// The store query for a request made at `now`.
@@ -178,7 +194,11 @@ pub fn next_bucket(t: DateTime<Utc>, g: Granularity) -> DateTime<Utc> {
 /// The window `[from, to)` a query covers: whole UTC buckets, ending with the bucket that holds
 /// `now`, and starting with the bucket that holds `to - period`. Without a granularity the
 /// buckets are hours. Whole buckets keep answers identical whichever table serves them.
-pub fn window(period: Period, granularity: Option<Granularity>, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn window(
+    period: Period,
+    granularity: Option<Granularity>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
     let g = granularity.unwrap_or(Granularity::Hour);
     let to = next_bucket(truncate(now, g), g);
     let from = truncate(to - Duration::hours(period.hours()), g);
@@ -201,7 +221,12 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// Orders, ranks, zero-fills and wraps a store answer.
-pub fn shape(request: &QueryRequest, spec: &QuerySpec, answer: StoreAnswer, started: Instant) -> QueryResponse {
+pub fn shape(
+    request: &QueryRequest,
+    spec: &QuerySpec,
+    answer: StoreAnswer,
+    started: Instant,
+) -> QueryResponse {
     let empty = if request.metric.zero_fills() { Some(0.0) } else { None };
     let grouped = request.group_by.is_some();
     // Rank groups by their largest contribution (the value for totals, the sum over buckets for
@@ -227,7 +252,7 @@ pub fn shape(request: &QueryRequest, spec: &QuerySpec, answer: StoreAnswer, star
     match request.granularity {
         None => {
             for g in &groups {
-                let value = values.get(&(None, g.clone())).copied().unwrap_or(empty);
+                let value = values.get(&(None, g.clone())).copied().flatten().or(empty);
                 data.push(QueryRow { bucket: None, group: group_field(g), value });
             }
         }
@@ -235,7 +260,7 @@ pub fn shape(request: &QueryRequest, spec: &QuerySpec, answer: StoreAnswer, star
             for b in buckets(spec.from, spec.to, gran) {
                 let micros = b.timestamp_micros();
                 for g in &groups {
-                    let value = values.get(&(Some(micros), g.clone())).copied().unwrap_or(empty);
+                    let value = values.get(&(Some(micros), g.clone())).copied().flatten().or(empty);
                     data.push(QueryRow { bucket: Some(rfc3339(b)), group: group_field(g), value });
                 }
             }
@@ -273,8 +298,14 @@ mod tests {
     #[test]
     fn windows_are_whole_buckets() {
         let now = at("2026-11-21T05:30:00Z");
-        assert_eq!(window(Period::D7, Some(Granularity::Day), now), (at("2026-11-15T00:00:00Z"), at("2026-11-22T00:00:00Z")));
-        assert_eq!(window(Period::H24, Some(Granularity::Hour), now), (at("2026-11-20T06:00:00Z"), at("2026-11-21T06:00:00Z")));
+        assert_eq!(
+            window(Period::D7, Some(Granularity::Day), now),
+            (at("2026-11-15T00:00:00Z"), at("2026-11-22T00:00:00Z"))
+        );
+        assert_eq!(
+            window(Period::H24, Some(Granularity::Hour), now),
+            (at("2026-11-20T06:00:00Z"), at("2026-11-21T06:00:00Z"))
+        );
         assert_eq!(window(Period::H24, None, now), (at("2026-11-20T06:00:00Z"), at("2026-11-21T06:00:00Z")));
         // 2026-11-21 is a Saturday; weeks start on Monday.
         let (from, to) = window(Period::D30, Some(Granularity::Week), now);
@@ -288,7 +319,8 @@ mod tests {
 
     #[test]
     fn parse_names_the_bad_parameter() {
-        let ok = QueryRequest::parse("event_name=api.call&tenant_id=t&metric=count&period=7d&f_model=gpt-4").expect("ok");
+        let ok = QueryRequest::parse("event_name=api.call&tenant_id=t&metric=count&period=7d&f_model=gpt-4")
+            .expect("ok");
         assert_eq!(ok.filters.get("model").map(String::as_str), Some("gpt-4"));
         for (query, field) in [
             ("tenant_id=t&metric=count&period=7d", "event_name"),

@@ -100,17 +100,20 @@ impl SampleGenerator {
             let source = self.pick(SOURCES);
             event.string_props =
                 Some([("page".to_owned(), page.to_owned()), ("source".to_owned(), source.to_owned())].into());
-            event.numeric_props = Some([("duration_ms".to_owned(), self.rng.gen_range(200..60_000) as f64)].into());
+            event.numeric_props =
+                Some([("duration_ms".to_owned(), self.rng.gen_range(200..60_000) as f64)].into());
         } else if kind < self.api_share + (1.0 - self.api_share) * 0.85 {
             event.event_name = "user.signup".into();
             let plan = self.pick(PLANS);
             let source = self.pick(SOURCES);
-            event.string_props = Some([("plan".to_owned(), plan.to_owned()), ("source".to_owned(), source.to_owned())].into());
+            event.string_props =
+                Some([("plan".to_owned(), plan.to_owned()), ("source".to_owned(), source.to_owned())].into());
         } else {
             event.event_name = "invoice.paid".into();
             let plan = self.pick(PLANS);
             event.string_props = Some([("plan".to_owned(), plan.to_owned())].into());
-            event.numeric_props = Some([("amount".to_owned(), f64::from(self.rng.gen_range(9..2000)))].into());
+            event.numeric_props =
+                Some([("amount".to_owned(), f64::from(self.rng.gen_range(9..2000)))].into());
         }
         if self.with_event_ids {
             self.next_id += 1;

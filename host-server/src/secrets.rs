@@ -59,8 +59,7 @@ pub fn load_signing_secret(given: Option<&Secret>, data_dir: &Path) -> anyhow::R
     }
     let path = data_dir.join("signing.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let secret = text.trim().to_owned();
         check_length(&secret, &path.display().to_string())?;
         return Ok(Secret(secret));

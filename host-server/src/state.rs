@@ -2,7 +2,12 @@
 
 use std::{ops::Deref, sync::Arc};
 
-use crate::{events::EventStore, meta::MetaStore, secrets::Secret, usage::UsageRecorder};
+use crate::{
+    events::EventStore,
+    meta::{MetaStore, dashboards::DashboardStore},
+    secrets::Secret,
+    usage::UsageRecorder,
+};
 
 /// Cheap to clone: every handler gets one.
 #[derive(Clone)]
@@ -14,6 +19,10 @@ pub struct App {
     pub meta: Arc<dyn MetaStore>,
     /// Events store.
     pub events: Arc<dyn EventStore>,
+    /// Dashboards, standalone widgets and embed-session audit rows (cached, group-committed).
+    pub dashboards: Arc<dyn DashboardStore>,
+    /// Saved ad-hoc SQL snippets.
+    pub saved_queries: Arc<dyn crate::meta::saved_queries::SavedQueryStore>,
     /// Signs embed tokens.
     pub signing_secret: Secret,
     /// Base URL browsers use, without a trailing slash.
@@ -22,6 +31,10 @@ pub struct App {
     pub secure_cookies: bool,
     /// Buffered usage counters.
     pub usage: UsageRecorder,
+    /// Verified API keys (see `keys::KeyCache`).
+    pub key_cache: crate::keys::KeyCache,
+    /// The built embed runtime's directory (`--runtime-dir`).
+    pub runtime_dir: std::path::PathBuf,
 }
 
 impl Deref for AppState {

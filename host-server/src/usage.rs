@@ -4,13 +4,22 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::{RawQuery, State}, routing::get};
+use axum::{
+    Json, Router,
+    extract::{RawQuery, State},
+    routing::get,
+};
 use chrono::{Days, NaiveDate, Utc};
 use contract::query::Period;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::{auth::Admin, error::{AppError, Result}, meta::MetaStore, state::AppState};
+use crate::{
+    auth::Admin,
+    error::{AppError, Result},
+    meta::MetaStore,
+    state::AppState,
+};
 
 /// Counter names.
 pub const EVENTS_INGESTED: &str = "events_ingested";
@@ -85,7 +94,11 @@ pub fn router() -> Router<AppState> {
         .route("/v1/onboarding/status", get(get_onboarding_status))
 }
 
-async fn get_usage(State(state): State<AppState>, Admin(caller): Admin, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+async fn get_usage(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>> {
     let mut period = Period::D30;
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match &*key {
@@ -130,11 +143,8 @@ async fn get_usage(State(state): State<AppState>, Admin(caller): Admin, RawQuery
 
 async fn get_onboarding_status(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
     state.usage.flush().await?;
-    let org = state
-        .meta
-        .org(caller.org_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("org not found".into()))?;
+    let org =
+        state.meta.org(caller.org_id).await?.ok_or_else(|| AppError::NotFound("org not found".into()))?;
     let real_events = state.meta.usage_total(caller.org_id, EVENTS_INGESTED).await?;
     let queries = state.meta.usage_total(caller.org_id, QUERIES).await?;
     let total_events = state.events.count_org_events(caller.org_id).await?;

@@ -14,7 +14,10 @@ use std::{
 
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
-use contract::query::{Granularity, Metric};
+use contract::{
+    discover::{DiscoveredEvent, DiscoveredNumericProp, DiscoveredStringProp, SampleValue},
+    query::{Granularity, Metric},
+};
 use duckdb::{
     Config, Connection, ToSql,
     types::{TimeUnit, Value},
@@ -22,13 +25,17 @@ use duckdb::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent, QuerySpec,
-    StoreAnswer, StoreRow, StoreScope,
+    EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent,
+    NumericRangeFilter, QuerySpec, StoreAnswer, StoreRow, StoreScope,
 };
 use crate::error::{AppError, Result};
 
+mod adhoc;
+
 /// Most rows one group commit takes before committing.
 const GROUP_COMMIT_ROWS: usize = 200_000;
+/// Rows per Arrow batch handed to the appender.
+const APPEND_BATCH_ROWS: usize = 16_384;
 /// Read connections kept open.
 const READERS: usize = 4;
 
@@ -46,7 +53,9 @@ pub fn create_table_sql() -> String {
     ];
     columns.extend(MATERIALIZED_STRING_PROPS.iter().map(|k| format!("{} VARCHAR", string_column(k))));
     columns.extend(MATERIALIZED_NUMERIC_PROPS.iter().map(|k| format!("{} DOUBLE", numeric_column(k))));
-    columns.extend(["sp_keys VARCHAR[]", "sp_vals VARCHAR[]", "np_keys VARCHAR[]", "np_vals DOUBLE[]"].map(String::from));
+    columns.extend(
+        ["sp_keys VARCHAR[]", "sp_vals VARCHAR[]", "np_keys VARCHAR[]", "np_vals DOUBLE[]"].map(String::from),
+    );
     format!("CREATE TABLE IF NOT EXISTS events (\n  {}\n)", columns.join(",\n  "))
 }
 
@@ -203,16 +212,18 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut HashSet<u128
 }
 
 fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>]) -> anyhow::Result<()> {
+    let rows: Vec<(StoreScope, &NewEvent)> = group
+        .iter()
+        .zip(keep)
+        .flat_map(|(job, mask)| {
+            job.events.iter().zip(mask).filter(|(_, k)| **k).map(move |(e, _)| (job.scope, e))
+        })
+        .collect();
     conn.execute_batch("BEGIN TRANSACTION")?;
     {
         let mut appender = conn.appender("events")?;
-        let mut values: Vec<Value> = Vec::with_capacity(32);
-        for (job, mask) in group.iter().zip(keep) {
-            for (event, _) in job.events.iter().zip(mask).filter(|(_, k)| **k) {
-                values.clear();
-                event_values(job.scope, event, &mut values);
-                appender.append_row(duckdb::appender_params_from_iter(values.iter()))?;
-            }
+        for chunk in rows.chunks(APPEND_BATCH_ROWS) {
+            appender.append_record_batch(super::columnar::record_batch(chunk.iter().copied())?)?;
         }
         appender.flush()?;
     }
@@ -302,7 +313,10 @@ pub fn query_sql(scope: StoreScope, spec: &QuerySpec) -> Result<(String, Vec<Val
     let value = match spec.metric {
         Metric::Count => "count(*)".to_owned(),
         Metric::CountUnique => "count(DISTINCT user_id)".to_owned(),
-        Metric::CountUniqueApprox => "approx_count_distinct(user_id)".to_owned(),
+        // DuckDB's approx_count_distinct is off by up to ~20% on small sets (15 users read as
+        // 12), outside the API's 2% promise; its exact distinct count is fast enough at this
+        // scale (86 ms over 10M rows), so the embedded engine answers exactly.
+        Metric::CountUniqueApprox => "count(DISTINCT user_id)".to_owned(),
         numeric => {
             let key = spec
                 .numeric_prop
@@ -338,6 +352,170 @@ pub fn query_sql(scope: StoreScope, spec: &QuerySpec) -> Result<(String, Vec<Val
     }
     sql.push_str(" GROUP BY ALL");
     Ok((sql, params))
+}
+
+/// [`query_sql`] plus inclusive numeric range conditions; bounds are bound as parameters and
+/// prop keys go through the same column / `list_position` lookup.
+pub fn query_sql_with_ranges(
+    scope: StoreScope,
+    spec: &QuerySpec,
+    ranges: &[NumericRangeFilter],
+) -> Result<(String, Vec<Value>)> {
+    let (sql, mut params) = query_sql(scope, spec)?;
+    if ranges.is_empty() {
+        return Ok((sql, params));
+    }
+    let Some(head) = sql.strip_suffix(" GROUP BY ALL") else {
+        return Err(AppError::Internal(anyhow!("query SQL has an unexpected shape")));
+    };
+    let mut sql = head.to_owned();
+    for range in ranges {
+        for (bound, op) in [(range.min, ">="), (range.max, "<=")] {
+            if let Some(bound) = bound {
+                let expr = numeric_prop_expr(&range.key, &mut params);
+                sql.push_str(&format!(" AND {expr} {op} ?"));
+                params.push(Value::Double(bound));
+            }
+        }
+    }
+    sql.push_str(" GROUP BY ALL");
+    Ok((sql, params))
+}
+
+/// Most event types discovery reports.
+const MAX_DISCOVERED_EVENTS: usize = 100;
+/// Sample values per string prop.
+const DISCOVERY_SAMPLES: usize = 5;
+
+/// The scope's events (one tenant's, when given) as a subquery, with its parameters.
+fn discovery_base(scope: StoreScope, tenant_id: Option<&str>, params: &mut Vec<Value>) -> String {
+    params.extend([Value::BigInt(scope.org_id), Value::BigInt(scope.env_id)]);
+    let mut sql = "SELECT * FROM events WHERE org_id = ? AND env_id = ?".to_owned();
+    if let Some(tenant) = tenant_id {
+        sql.push_str(" AND tenant_id = ?");
+        params.push(text(tenant));
+    }
+    sql
+}
+
+/// `(event_name, key, value)` rows of every string (or numeric) prop: the materialized columns
+/// (names from our own constant lists, never from requests) and the key/value lists.
+fn prop_pairs(numeric: bool) -> String {
+    let (props, column, lists): (&[&str], fn(&str) -> String, &str) = if numeric {
+        (
+            MATERIALIZED_NUMERIC_PROPS,
+            numeric_column,
+            "unnest(np_keys) AS k, unnest(np_vals) AS v FROM base WHERE np_keys IS NOT NULL",
+        )
+    } else {
+        (
+            MATERIALIZED_STRING_PROPS,
+            string_column,
+            "unnest(sp_keys) AS k, unnest(sp_vals) AS v FROM base WHERE sp_keys IS NOT NULL",
+        )
+    };
+    let mut parts: Vec<String> = props
+        .iter()
+        .map(|k| {
+            format!(
+                "SELECT event_name, '{k}' AS k, {col} AS v FROM base WHERE {col} IS NOT NULL",
+                col = column(k)
+            )
+        })
+        .collect();
+    parts.push(format!("SELECT event_name, {lists}"));
+    parts.join(" UNION ALL ")
+}
+
+fn discover_events(
+    conn: &Connection,
+    scope: StoreScope,
+    tenant_id: Option<&str>,
+) -> Result<Vec<DiscoveredEvent>> {
+    let to_u64 = |n: i64| u64::try_from(n).unwrap_or_default();
+    let mut params = Vec::new();
+    let base = discovery_base(scope, tenant_id, &mut params);
+    let sql = format!(
+        "SELECT event_name, count(*) AS n, count(DISTINCT tenant_id) AS t FROM ({base}) \
+         GROUP BY event_name ORDER BY n DESC, event_name LIMIT {MAX_DISCOVERED_EVENTS}"
+    );
+    let mut events: Vec<DiscoveredEvent> = Vec::new();
+    {
+        let mut stmt = conn.prepare(&sql)?;
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+        let mut rows = stmt.query(refs.as_slice())?;
+        while let Some(row) = rows.next()? {
+            events.push(DiscoveredEvent {
+                event_name: row.get(0)?,
+                count: to_u64(row.get(1)?),
+                tenants: to_u64(row.get(2)?),
+                string_props: Vec::new(),
+                numeric_props: Vec::new(),
+            });
+        }
+    }
+    if events.is_empty() {
+        return Ok(events);
+    }
+    let index: std::collections::HashMap<String, usize> =
+        events.iter().enumerate().map(|(i, e)| (e.event_name.clone(), i)).collect();
+
+    let mut params = Vec::new();
+    let base = discovery_base(scope, tenant_id, &mut params);
+    let sql = format!(
+        "WITH base AS ({base}), pairs AS ({pairs}), \
+         counted AS (SELECT event_name, k, v, count(*) AS n FROM pairs GROUP BY ALL), \
+         ranked AS (SELECT event_name, k, v, n, \
+             row_number() OVER (PARTITION BY event_name, k ORDER BY n DESC, v) AS rn, \
+             CAST(sum(n) OVER (PARTITION BY event_name, k) AS BIGINT) AS total, \
+             count(*) OVER (PARTITION BY event_name, k) AS distinct_values FROM counted) \
+         SELECT event_name, k, v, n, total, distinct_values FROM ranked WHERE rn <= {DISCOVERY_SAMPLES} \
+         ORDER BY event_name, total DESC, k, rn",
+        pairs = prop_pairs(false)
+    );
+    {
+        let mut stmt = conn.prepare(&sql)?;
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+        let mut rows = stmt.query(refs.as_slice())?;
+        while let Some(row) = rows.next()? {
+            let name: String = row.get(0)?;
+            let Some(event) = index.get(&name).and_then(|i| events.get_mut(*i)) else { continue };
+            let key: String = row.get(1)?;
+            let sample = SampleValue { value: row.get(2)?, count: to_u64(row.get(3)?) };
+            match event.string_props.last_mut() {
+                Some(prop) if prop.key == key => prop.sample_values.push(sample),
+                _ => event.string_props.push(DiscoveredStringProp {
+                    key,
+                    count: to_u64(row.get(4)?),
+                    distinct_values: to_u64(row.get(5)?),
+                    sample_values: vec![sample],
+                }),
+            }
+        }
+    }
+
+    let mut params = Vec::new();
+    let base = discovery_base(scope, tenant_id, &mut params);
+    let sql = format!(
+        "WITH base AS ({base}), pairs AS ({pairs}) \
+         SELECT event_name, k, count(*) AS n, min(v), max(v) FROM pairs GROUP BY event_name, k \
+         ORDER BY event_name, n DESC, k",
+        pairs = prop_pairs(true)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+    let mut rows = stmt.query(refs.as_slice())?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let Some(event) = index.get(&name).and_then(|i| events.get_mut(*i)) else { continue };
+        event.numeric_props.push(DiscoveredNumericProp {
+            key: row.get(1)?,
+            count: to_u64(row.get(2)?),
+            min: row.get(3)?,
+            max: row.get(4)?,
+        });
+    }
+    Ok(events)
 }
 
 fn granularity_unit(g: Granularity) -> &'static str {
@@ -388,12 +566,43 @@ impl EventStore for DuckStore {
         })
     }
 
+    async fn query_with_ranges(
+        &self,
+        scope: StoreScope,
+        spec: &QuerySpec,
+        ranges: &[NumericRangeFilter],
+    ) -> Result<StoreAnswer> {
+        let (sql, params) = query_sql_with_ranges(scope, spec, ranges)?;
+        let (rows, rows_scanned) = self.with_reader(move |conn| run_query_sql(conn, &sql, &params)).await?;
+        Ok(StoreAnswer {
+            rows,
+            rows_scanned,
+            source_table: "events".to_owned(),
+            planned_by: "raw",
+            rollup_granularity: None,
+        })
+    }
+
+    async fn discover(&self, scope: StoreScope, tenant_id: Option<&str>) -> Result<Vec<DiscoveredEvent>> {
+        let tenant = tenant_id.map(str::to_owned);
+        self.with_reader(move |conn| discover_events(conn, scope, tenant.as_deref())).await
+    }
+
     async fn count_org_events(&self, org_id: i64) -> Result<u64> {
         self.with_reader(move |conn| {
-            let n: i64 = conn.query_row("SELECT count(*) FROM events WHERE org_id = ?", [org_id], |r| r.get(0))?;
+            let n: i64 =
+                conn.query_row("SELECT count(*) FROM events WHERE org_id = ?", [org_id], |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
+    }
+
+    async fn adhoc(&self, sql: String, limits: super::AdhocLimits) -> Result<super::AdhocResult> {
+        self.run_adhoc(sql, limits).await
+    }
+
+    async fn datasets(&self, scope: StoreScope) -> Result<Vec<super::DatasetInfo>> {
+        self.list_datasets(scope).await
     }
 
     async fn close(&self) {

@@ -3,6 +3,8 @@
 //! Frequent props live in their own columns ("materialized"), the rest in key/value lists, so the
 //! common dashboards read narrow, well-compressed columns.
 
+pub mod clickhouse;
+pub mod columnar;
 pub mod duckdb;
 
 use async_trait::async_trait;
@@ -78,6 +80,18 @@ pub struct QuerySpec {
     pub filters: Vec<(String, String)>,
 }
 
+/// An inclusive range on a numeric prop (the embed filter state's `numericRanges`). Events
+/// without the prop do not match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumericRangeFilter {
+    /// Prop key.
+    pub key: String,
+    /// Lower bound (inclusive).
+    pub min: Option<f64>,
+    /// Upper bound (inclusive).
+    pub max: Option<f64>,
+}
+
 /// One aggregated row from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreRow {
@@ -121,8 +135,95 @@ pub trait EventStore: Send + Sync + 'static {
     async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer>;
     /// Counts an org's events across environments.
     async fn count_org_events(&self, org_id: i64) -> Result<u64>;
+    /// Runs an analytics query with numeric range filters on top of the spec's exact-match ones.
+    /// Engines that cannot filter by ranges refuse them (400) rather than ignore them.
+    async fn query_with_ranges(
+        &self,
+        scope: StoreScope,
+        spec: &QuerySpec,
+        ranges: &[NumericRangeFilter],
+    ) -> Result<StoreAnswer> {
+        if ranges.is_empty() {
+            return self.query(scope, spec).await;
+        }
+        Err(crate::error::AppError::invalid(
+            "numericRanges: this events store cannot filter by numeric ranges",
+        ))
+    }
+    /// The scope's event types (most frequent first, at most 100) with their string props (top
+    /// values and counts) and numeric props; one tenant's when `tenant_id` is given.
+    async fn discover(
+        &self,
+        scope: StoreScope,
+        tenant_id: Option<&str>,
+    ) -> Result<Vec<contract::discover::DiscoveredEvent>>;
+    /// The SQL dialect ad-hoc queries are parsed with (`POST /v1/query/adhoc`).
+    fn sql_dialect(&self) -> SqlDialect {
+        SqlDialect::DuckDb
+    }
+    /// Runs an ad-hoc query that `adhoc::restrict` already checked and confined to one org and
+    /// environment: read-only, within `limits`.
+    async fn adhoc(&self, sql: String, limits: AdhocLimits) -> Result<AdhocResult> {
+        let _ = (sql, limits);
+        Err(crate::error::AppError::invalid("sql: this events store does not run ad-hoc SQL"))
+    }
+    /// The datasets (tables and rollups) an org's admins may query, described as they see them.
+    async fn datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
+        let _ = scope;
+        Ok(Vec::new())
+    }
     /// Flushes and closes.
     async fn close(&self);
+}
+
+/// A SQL dialect of an events engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    /// DuckDB.
+    DuckDb,
+    /// ClickHouse.
+    ClickHouse,
+}
+
+/// Bounds of one ad-hoc query.
+#[derive(Debug, Clone, Copy)]
+pub struct AdhocLimits {
+    /// Most rows returned; more set `truncated`.
+    pub max_rows: usize,
+    /// Wall-clock limit.
+    pub timeout: std::time::Duration,
+}
+
+/// An ad-hoc query's answer.
+#[derive(Debug, Clone, Default)]
+pub struct AdhocResult {
+    /// (name, engine type) per column.
+    pub columns: Vec<(String, String)>,
+    /// Rows, as JSON values.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Whether rows past `max_rows` were cut.
+    pub truncated: bool,
+}
+
+/// One queryable dataset, as an org sees it.
+#[derive(Debug, Clone)]
+pub struct DatasetInfo {
+    /// Name to use in ad-hoc SQL.
+    pub name: String,
+    /// `table`, `view` or `materialized_view`.
+    pub kind: String,
+    /// Engine (`MergeTree`, `AggregatingMergeTree`, `DuckDB`).
+    pub engine: String,
+    /// Rows visible to the org and environment.
+    pub rows: u64,
+    /// Bytes, when the engine reports them per org (it usually cannot).
+    pub bytes: Option<u64>,
+    /// Newest event (or bucket) time visible, when there are rows.
+    pub updated_at: Option<String>,
+    /// (name, type) per column.
+    pub columns: Vec<(String, String)>,
+    /// The CREATE statement.
+    pub ddl: String,
 }
 
 /// Whether `key` is usable as a prop name in a query: non-empty, at most 200 characters,

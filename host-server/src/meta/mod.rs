@@ -1,7 +1,10 @@
 //! Metadata (orgs, users, memberships, environments, sessions, API keys, audit, usage) behind
 //! one trait; SQLite is the embedded engine.
 
+pub mod dashboards;
+pub mod saved_queries;
 pub mod sqlite;
+mod sqlite_dashboards;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

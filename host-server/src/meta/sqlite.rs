@@ -39,6 +39,11 @@ impl SqliteMeta {
         sqlx::migrate!("./migrations").run(&pool).await.context("running metadata migrations")?;
         Ok(SqliteMeta { pool })
     }
+
+    /// The pool, for the other stores kept in the same file (`sqlite_dashboards`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 fn user_from(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
@@ -165,9 +170,11 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn demo_org(&self) -> Result<Option<Org>> {
-        let row = sqlx::query("SELECT id, name, is_demo, created_at FROM orgs WHERE is_demo = 1 ORDER BY id LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, is_demo, created_at FROM orgs WHERE is_demo = 1 ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| org_from(&r)).transpose()
     }
 
@@ -176,9 +183,7 @@ impl MetaStore for SqliteMeta {
             .bind(org_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok(Environment { id: r.try_get("id")?, name: r.try_get("name")? }))
-            .collect()
+        rows.iter().map(|r| Ok(Environment { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
     }
 
     async fn create_session(
@@ -391,7 +396,13 @@ impl MetaStore for SqliteMeta {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok(UsageRow { day: r.try_get("day")?, metric: r.try_get("metric")?, value: r.try_get("value")? }))
+            .map(|r| {
+                Ok(UsageRow {
+                    day: r.try_get("day")?,
+                    metric: r.try_get("metric")?,
+                    value: r.try_get("value")?,
+                })
+            })
             .collect()
     }
 

@@ -1,0 +1,184 @@
+//! Signed embed sessions and the embed data API the runtime calls with them.
+//! `docs/embed.md` describes how the server enforces each permission.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    dashboard::Widget,
+    messages::{DateRange, NumericRange},
+    query::Period,
+};
+
+/// Default lifetime of an embed session, in seconds.
+pub const DEFAULT_EXPIRES_IN: i64 = 3600;
+/// Shortest allowed lifetime, in seconds.
+pub const MIN_EXPIRES_IN: i64 = 60;
+/// Longest allowed lifetime, in seconds (one day).
+pub const MAX_EXPIRES_IN: i64 = 86_400;
+
+/// What the holder of an embed session may see and do. Every field is enforced by the server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedPermissions {
+    /// Whether the viewer may drill into a dimension value. Off unless granted.
+    #[serde(default)]
+    pub allow_drill_down: bool,
+    /// Filters always applied; asking for another value of these dimensions is refused.
+    #[serde(default)]
+    pub locked_filters: BTreeMap<String, String>,
+    /// Widget ids left out of the embed; querying them is a 404.
+    #[serde(default)]
+    pub hidden_widgets: Vec<String>,
+    /// The dimensions the viewer may filter, drill and group by; all when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_dimensions: Option<Vec<String>>,
+    /// The periods the viewer may pick; all when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_periods: Option<Vec<Period>>,
+    /// Longest period or date range the viewer may ask for, in days; unbounded when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_date_range_days: Option<u32>,
+}
+
+/// Body of `POST /v1/embed-sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEmbedSessionRequest {
+    /// The customer's customer whose data the embed shows. Nothing else can widen it.
+    pub tenant_id: String,
+    /// The dashboard to embed.
+    pub dashboard_id: String,
+    /// Lifetime in seconds, 60..=86400; 3600 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    /// What the viewer may do; the most restrictive defaults apply to fields left out.
+    #[serde(default)]
+    pub permissions: EmbedPermissions,
+    /// Host page origins (`https://app.example.com`) allowed to frame the embed and exchange
+    /// messages with it; only the server's own origin when left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// BCP 47 language tag for the embed's labels and number formats, e.g. `en-US`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+/// The 201 answer to `POST /v1/embed-sessions` (and `GET /v1/demo/embed-url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateEmbedSessionResponse {
+    /// The signed session (a JWT); send it as `Authorization: Bearer` to the embed data API.
+    pub token: String,
+    /// `{public url}/embed/{dashboard_id}?token=...`, ready for an iframe.
+    pub embed_url: String,
+    /// When the token stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// The dashboard filter state `{period, dimensions, numericRanges, dateRanges}`, as the runtime's
+/// `setFilters` command carries it, with a typed period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedFilters {
+    /// The period; the session's initial period when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// Exact-match dimension filters, `{dimension: value}`.
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    /// Numeric prop ranges, `{prop: {min, max}}`.
+    #[serde(default, rename = "numericRanges")]
+    pub numeric_ranges: BTreeMap<String, NumericRange>,
+    /// Ranges of the event time that narrow the period's window: one entry, keyed `timestamp`
+    /// (`date`, `day`, `time` and `ts` are accepted as aliases).
+    #[serde(default, rename = "dateRanges")]
+    pub date_ranges: BTreeMap<String, DateRange>,
+}
+
+/// A drill into one value of a dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    /// The dimension.
+    pub dimension: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// Body of `POST /v1/embed/query`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedQueryRequest {
+    /// A widget of the published dashboard.
+    pub widget_id: String,
+    /// The active filter state.
+    #[serde(default)]
+    pub filters: EmbedFilters,
+    /// An optional drill, applied as one more filter (needs `allow_drill_down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<Drill>,
+    /// The dashboard the runtime believes it shows; a token for another dashboard is a 401.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard_id: Option<String>,
+}
+
+/// The published dashboard as an embed sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedDashboard {
+    /// Dashboard id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The published widgets minus hidden ones; empty when not published.
+    pub widgets: Vec<Widget>,
+    /// When the snapshot was published (RFC 3339); `null` when not published.
+    pub published_at: Option<String>,
+}
+
+/// The 200 answer to `GET /v1/embed/dashboard`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedDashboardResponse {
+    /// `false` when the dashboard is not published: render `message` instead of widgets.
+    pub published: bool,
+    /// Shown to the viewer when not published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The dashboard.
+    pub dashboard: EmbedDashboard,
+    /// The tenant the session is bound to.
+    pub tenant_id: String,
+    /// The session's permissions, as enforced.
+    pub permissions: EmbedPermissions,
+    /// The filter state to start from: the initial period, locked filters applied.
+    pub filters: EmbedFilters,
+    /// The session's locale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// When the session expires (RFC 3339).
+    pub expires_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_state_uses_runtime_field_names() {
+        let json = r#"{"period":"7d","dimensions":{"model":"gpt-4"},"numericRanges":{"tokens":{"min":10}},"dateRanges":{"timestamp":{"from":"2026-11-01","to":"2026-11-07"}}}"#;
+        let state: EmbedFilters = serde_json::from_str(json).expect("parse");
+        assert_eq!(state.period, Some(Period::D7));
+        assert_eq!(state.numeric_ranges["tokens"].min, Some(10.0));
+        let back = serde_json::to_value(&state).expect("write");
+        assert!(back.get("numericRanges").is_some() && back.get("dateRanges").is_some());
+    }
+
+    #[test]
+    fn unknown_permission_fields_are_refused() {
+        assert!(serde_json::from_str::<EmbedPermissions>(r#"{"allow_everything":true}"#).is_err());
+        let p: EmbedPermissions =
+            serde_json::from_str(r#"{"allow_drill_down":true,"allowed_periods":["7d","30d"]}"#)
+                .expect("parse");
+        assert_eq!(p.allowed_periods, Some(vec![Period::D7, Period::D30]));
+    }
+}

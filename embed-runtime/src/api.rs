@@ -1,0 +1,159 @@
+//! The embed data API (`docs/embed.md`): `GET /v1/embed/dashboard` and `POST /v1/embed/query`,
+//! called on this page's own origin with the session token as `Authorization: Bearer`. The token
+//! lives only here, in memory: never in storage, a URL, or a message.
+
+use std::rc::Rc;
+
+use contract::{
+    ErrorBody,
+    dashboard::WidgetData,
+    embed::{EmbedDashboardResponse, EmbedQueryRequest},
+};
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Request, RequestCredentials, RequestInit, Response};
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 401: the session expired or the token was refused.
+    Unauthorized(String),
+    /// 404 `not_published`: the dashboard was unpublished.
+    NotPublished(String),
+    /// Any other error answer.
+    Http(u16, String),
+    /// The request did not complete (network, or aborted).
+    Network(String),
+    /// The answer was not what the contract says.
+    Decode(String),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Unauthorized(m) | ApiError::NotPublished(m) => f.write_str(m),
+            ApiError::Http(status, m) => write!(f, "{m} (HTTP {status})"),
+            ApiError::Network(m) => write!(f, "network error: {m}"),
+            ApiError::Decode(m) => write!(f, "unexpected answer: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+type DashboardFn = dyn Fn() -> Result<EmbedDashboardResponse, ApiError>;
+type QueryFn = dyn Fn(&EmbedQueryRequest) -> Result<WidgetData, ApiError>;
+
+/// Where data comes from: the server, or canned answers in the browser tests.
+#[derive(Clone)]
+pub enum Api {
+    /// The embed data API on `base`.
+    Http {
+        /// This page's origin.
+        base: String,
+        /// The session token.
+        token: Rc<str>,
+    },
+    /// Canned answers.
+    Fixture {
+        /// Answers `GET /v1/embed/dashboard`.
+        dashboard: Rc<DashboardFn>,
+        /// Answers `POST /v1/embed/query`.
+        query: Rc<QueryFn>,
+    },
+}
+
+impl Api {
+    /// The session's dashboard, permissions and initial filters.
+    pub async fn dashboard(&self) -> Result<EmbedDashboardResponse, ApiError> {
+        match self {
+            Api::Http { base, token } => {
+                let json = fetch(&format!("{base}/v1/embed/dashboard"), token, None, None).await?;
+                serde_wasm_bindgen::from_value(json).map_err(|e| ApiError::Decode(e.to_string()))
+            }
+            Api::Fixture { dashboard, .. } => {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+                dashboard()
+            }
+        }
+    }
+
+    /// One widget's data; `abort` cancels the request when the widget goes away or refetches.
+    pub async fn query(
+        &self,
+        request: &EmbedQueryRequest,
+        abort: Option<&AbortSignal>,
+    ) -> Result<WidgetData, ApiError> {
+        match self {
+            Api::Http { base, token } => {
+                // JSON through the browser's own codec (JSON.stringify / Response.json) rather
+                // than a second one compiled into the wasm.
+                let body = request
+                    .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                    .ok()
+                    .and_then(|v| js_sys::JSON::stringify(&v).ok())
+                    .map(String::from)
+                    .ok_or_else(|| ApiError::Decode("could not encode the query".into()))?;
+                let json = fetch(&format!("{base}/v1/embed/query"), token, Some(&body), abort).await?;
+                serde_wasm_bindgen::from_value(json).map_err(|e| ApiError::Decode(e.to_string()))
+            }
+            Api::Fixture { query, .. } => {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+                query(request)
+            }
+        }
+    }
+}
+
+fn js_message(e: JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_default()
+}
+
+/// GET (or POST `body` as JSON) with the token, without cookies; the parsed JSON of a 2xx answer.
+async fn fetch(
+    url: &str,
+    token: &str,
+    body: Option<&str>,
+    abort: Option<&AbortSignal>,
+) -> Result<JsValue, ApiError> {
+    let init = RequestInit::new();
+    init.set_method(if body.is_some() { "POST" } else { "GET" });
+    init.set_credentials(RequestCredentials::Omit);
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    if let Some(signal) = abort {
+        init.set_signal(Some(signal));
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(|e| ApiError::Network(js_message(e)))?;
+    let headers = request.headers();
+    headers.set("Authorization", &format!("Bearer {token}")).map_err(|e| ApiError::Network(js_message(e)))?;
+    if body.is_some() {
+        headers.set("Content-Type", "application/json").map_err(|e| ApiError::Network(js_message(e)))?;
+    }
+    let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|e| ApiError::Network(js_message(e)))?
+        .dyn_into()
+        .map_err(|_| ApiError::Network("not a response".into()))?;
+    let status = response.status();
+    let json = match response.json() {
+        Ok(promise) => JsFuture::from(promise).await.ok(),
+        Err(_) => None,
+    };
+    if (200..300).contains(&status) {
+        return json.ok_or_else(|| ApiError::Decode("the answer is not JSON".into()));
+    }
+    let envelope: Option<ErrorBody> = json.and_then(|j| serde_wasm_bindgen::from_value(j).ok());
+    let message = envelope.as_ref().map_or_else(|| format!("HTTP {status}"), |e| e.error.clone());
+    Err(match (status, envelope.as_ref().map(|e| e.code.as_str())) {
+        (401, _) => ApiError::Unauthorized(message),
+        (404, Some("not_published")) => ApiError::NotPublished(message),
+        _ => ApiError::Http(status, message),
+    })
+}

@@ -1,0 +1,111 @@
+//! The postMessage side of the contract: decoding commands from the host (only from
+//! `window.parent`, only from an allowed origin, anything malformed ignored) and posting events
+//! to the verified origin.
+
+use std::{cell::RefCell, rc::Rc};
+
+use contract::messages::{Command, CommandMessage, Envelope, Event, EventMessage};
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::MessageEvent;
+
+use crate::origin::{OriginPolicy, origin_of};
+
+/// Decodes a host message: an object with `"_emban": true` and a known `type`, else `None`.
+pub fn decode_command(data: &JsValue) -> Option<Command> {
+    if !data.is_object() || js_sys::Array::is_array(data) {
+        return None;
+    }
+    serde_wasm_bindgen::from_value::<CommandMessage>(data.clone()).ok().map(|m| m.message)
+}
+
+/// Encodes a message as a plain JS object (maps as objects, not `Map`s, so hosts can read it).
+pub fn encode<T: Serialize>(message: &Envelope<T>) -> Option<JsValue> {
+    message.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).ok()
+}
+
+/// Decodes an event (the host side of the codec; the tests use it).
+pub fn decode_event(data: &JsValue) -> Option<Event> {
+    serde_wasm_bindgen::from_value::<EventMessage>(data.clone()).ok().map(|m| m.message)
+}
+
+/// Where events go.
+#[derive(Clone)]
+pub enum Bridge {
+    /// To `window.parent`, at the policy's target origins.
+    Parent(Rc<OriginPolicy>),
+    /// Into a list (browser tests).
+    Capture(Rc<RefCell<Vec<Event>>>),
+}
+
+impl Bridge {
+    /// The bridge for this page: the allowed origins from the page's
+    /// `<meta name="emban-allowed-origins">`, the framing origin from the browser.
+    pub fn from_page() -> Bridge {
+        Bridge::Parent(Rc::new(page_policy()))
+    }
+
+    /// Posts `event` to the host. Nothing is posted when the page is not framed, or when no
+    /// verified origin is known.
+    pub fn post(&self, event: Event) {
+        match self {
+            Bridge::Capture(list) => list.borrow_mut().push(event),
+            Bridge::Parent(policy) => {
+                let Some(window) = web_sys::window() else { return };
+                let Ok(Some(parent)) = window.parent() else { return };
+                if parent == window {
+                    return;
+                }
+                let Some(message) = encode(&Envelope::new(event)) else { return };
+                for origin in policy.targets() {
+                    let _ = parent.post_message(&message, &origin);
+                }
+            }
+        }
+    }
+
+    /// Whether a `message` event comes from the parent window at an allowed origin.
+    pub fn accepts(&self, event: &MessageEvent) -> bool {
+        match self {
+            Bridge::Capture(_) => true,
+            Bridge::Parent(policy) => accepts(policy, event),
+        }
+    }
+}
+
+/// Whether `event` comes from `window.parent` at an origin `policy` accepts.
+pub fn accepts(policy: &OriginPolicy, event: &MessageEvent) -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let Ok(Some(parent)) = window.parent() else { return false };
+    if parent == window {
+        return false;
+    }
+    let from_parent = event.source().is_some_and(|source| {
+        let source: &JsValue = source.as_ref();
+        let parent: &JsValue = parent.as_ref();
+        js_sys::Object::is(source, parent)
+    });
+    from_parent && policy.accepts(&event.origin())
+}
+
+/// The origin policy of this page.
+pub fn page_policy() -> OriginPolicy {
+    let window = web_sys::window();
+    let document = window.as_ref().and_then(|w| w.document());
+    let own = window.as_ref().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let allowed = document
+        .as_ref()
+        .and_then(|d| d.query_selector("meta[name=emban-allowed-origins]").ok().flatten())
+        .and_then(|m| m.get_attribute("content"))
+        .map(|c| c.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    // Chromium and Safari name the parent's origin in `location.ancestorOrigins`; elsewhere the
+    // referrer (the parent page, as the browser sent it when loading this frame) tells it.
+    let ancestor = window.as_ref().and_then(|w| {
+        let origins = js_sys::Reflect::get(&w.location(), &"ancestorOrigins".into()).ok()?;
+        let list: web_sys::DomStringList = origins.dyn_into().ok()?;
+        list.item(0)
+    });
+    let framing = ancestor.or_else(|| document.as_ref().and_then(|d| origin_of(&d.referrer())));
+    OriginPolicy { allowed, framing, own }
+}

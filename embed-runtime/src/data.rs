@@ -1,0 +1,367 @@
+//! Query rows shaped for display: series for time charts, categories for breakdowns, table rows,
+//! CSV, and the text summaries screen readers get instead of the picture.
+
+use contract::query::QueryRow;
+
+use crate::{
+    charts::{Category, Series, TimeSeries},
+    csv::Cell,
+};
+
+/// Most series a time chart draws; the smallest groups beyond it are folded into "Other".
+pub const MAX_SERIES: usize = 6;
+/// Most categories a breakdown draws.
+pub const MAX_CATEGORIES: usize = 10;
+
+/// Words the shaping needs, in the viewer's language.
+#[derive(Debug, Clone, Copy)]
+pub struct Words<'a> {
+    /// Label of folded-together small groups.
+    pub other: &'a str,
+    /// Label of events without the grouped prop.
+    pub none: &'a str,
+    /// Name of the single series of an ungrouped chart.
+    pub value: &'a str,
+}
+
+/// English words.
+pub const ENGLISH: Words<'static> = Words { other: "Other", none: "(none)", value: "Value" };
+
+/// Whether rows hold nothing worth drawing: no rows, or no value other than null or zero.
+pub fn is_empty(rows: &[QueryRow]) -> bool {
+    rows.iter().all(|r| r.value.is_none_or(|v| v == 0.0))
+}
+
+/// Groups in order of their total, largest first (ties keep the server's order).
+fn groups_by_total(rows: &[QueryRow]) -> Vec<(Option<String>, f64)> {
+    let mut totals: Vec<(Option<String>, f64, usize)> = Vec::new();
+    for row in rows {
+        let group = row.group.clone().flatten();
+        let v = row.value.unwrap_or(0.0);
+        match totals.iter_mut().find(|(g, _, _)| *g == group) {
+            Some((_, total, _)) => *total += v,
+            None => totals.push((group, v, totals.len())),
+        }
+    }
+    // Unstable sort with the first-seen index as tie-break: stable order without a second sort
+    // implementation in the wasm.
+    totals.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    totals.into_iter().map(|(g, v, _)| (g, v)).collect()
+}
+
+fn label(group: &Option<String>, words: Words<'_>) -> (String, Option<String>) {
+    match group {
+        Some(g) => (g.clone(), Some(g.clone())),
+        None => (words.none.to_owned(), None),
+    }
+}
+
+/// Series over buckets. Ungrouped rows make one series; grouped rows one per group, the largest
+/// [`MAX_SERIES`] − 1 kept and the rest summed into "Other" when the metric adds up (`additive`),
+/// dropped otherwise. `bucket_label` formats a bucket's RFC 3339 start.
+pub fn time_series(
+    rows: &[QueryRow],
+    additive: bool,
+    bucket_label: &dyn Fn(&str) -> String,
+    words: Words<'_>,
+) -> TimeSeries {
+    let mut buckets: Vec<&str> = Vec::new();
+    for row in rows {
+        if let Some(b) = row.bucket.as_deref()
+            && buckets.last() != Some(&b)
+            && !buckets.contains(&b)
+        {
+            buckets.push(b);
+        }
+    }
+    let index = |b: &str| buckets.iter().position(|x| *x == b);
+    let grouped = rows.iter().any(|r| r.group.is_some());
+    let mut series = Vec::new();
+    if !grouped {
+        let mut values = vec![None; buckets.len()];
+        for row in rows {
+            if let Some(i) = row.bucket.as_deref().and_then(index) {
+                values[i] = row.value;
+            }
+        }
+        series.push(Series { name: words.value.to_owned(), drill: None, values });
+    } else {
+        let groups = groups_by_total(rows);
+        let fold = groups.len() > MAX_SERIES;
+        let kept = if fold { MAX_SERIES - 1 } else { groups.len() };
+        for (group, _) in &groups[..kept] {
+            let mut values = vec![None; buckets.len()];
+            for row in rows.iter().filter(|r| r.group.clone().flatten() == *group) {
+                if let Some(i) = row.bucket.as_deref().and_then(index) {
+                    values[i] = row.value;
+                }
+            }
+            let (name, drill) = label(group, words);
+            series.push(Series { name, drill, values });
+        }
+        if fold && additive {
+            let mut values = vec![None; buckets.len()];
+            for row in rows {
+                let group = row.group.clone().flatten();
+                if groups[..kept].iter().any(|(g, _)| *g == group) {
+                    continue;
+                }
+                if let (Some(i), Some(v)) = (row.bucket.as_deref().and_then(index), row.value) {
+                    values[i] = Some(values[i].unwrap_or(0.0) + v);
+                }
+            }
+            series.push(Series { name: words.other.to_owned(), drill: None, values });
+        }
+    }
+    TimeSeries { labels: buckets.iter().map(|b| bucket_label(b)).collect(), series }
+}
+
+/// Categories of a breakdown, largest first; beyond [`MAX_CATEGORIES`] the rest are summed into
+/// "Other" when `additive`, dropped otherwise.
+pub fn categories(rows: &[QueryRow], additive: bool, words: Words<'_>) -> Vec<Category> {
+    let groups = groups_by_total(rows);
+    let fold = groups.len() > MAX_CATEGORIES;
+    let kept = if fold { MAX_CATEGORIES - 1 } else { groups.len() };
+    let mut out: Vec<Category> = groups[..kept]
+        .iter()
+        .map(|(group, total)| {
+            let (label, drill) = label(group, words);
+            Category { label, drill, value: *total }
+        })
+        .collect();
+    if fold && additive {
+        let rest: f64 = groups[kept..].iter().map(|(_, v)| v).sum();
+        out.push(Category { label: words.other.to_owned(), drill: None, value: rest });
+    }
+    out
+}
+
+/// A row of a widget's data table (the table widget, and every chart's accessible table view).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    /// The bucket's label, for time series.
+    pub bucket: Option<String>,
+    /// The group's label, for grouped data.
+    pub group: Option<String>,
+    /// The group value to drill into (`None` for events without the prop).
+    pub drill: Option<String>,
+    /// The metric.
+    pub value: Option<f64>,
+}
+
+/// Every row, labelled. Grouped data without buckets comes largest first.
+pub fn table_rows(
+    rows: &[QueryRow],
+    bucket_label: &dyn Fn(&str) -> String,
+    words: Words<'_>,
+) -> Vec<TableRow> {
+    let mut out: Vec<TableRow> = rows
+        .iter()
+        .map(|r| {
+            let group = r.group.as_ref().map(|g| label(g, words));
+            TableRow {
+                bucket: r.bucket.as_deref().map(bucket_label),
+                group: group.as_ref().map(|(l, _)| l.clone()),
+                drill: group.and_then(|(_, d)| d),
+                value: r.value,
+            }
+        })
+        .collect();
+    if out.iter().all(|r| r.bucket.is_none()) {
+        let mut indexed: Vec<(usize, TableRow)> = out.into_iter().enumerate().collect();
+        indexed.sort_unstable_by(|(i, a), (j, b)| {
+            b.value.unwrap_or(f64::MIN).total_cmp(&a.value.unwrap_or(f64::MIN)).then(i.cmp(j))
+        });
+        out = indexed.into_iter().map(|(_, r)| r).collect();
+    }
+    out
+}
+
+/// The CSV of rows: raw bucket timestamps and numbers, so spreadsheets can compute with them.
+pub fn csv(rows: &[QueryRow], group_by: Option<&str>, metric: &str) -> String {
+    let has_bucket = rows.iter().any(|r| r.bucket.is_some());
+    let has_group = rows.iter().any(|r| r.group.is_some());
+    let mut headers = Vec::new();
+    if has_bucket {
+        headers.push("bucket");
+    }
+    if has_group {
+        headers.push(group_by.unwrap_or("group"));
+    }
+    headers.push(metric);
+    let body: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            let mut cells = Vec::new();
+            if has_bucket {
+                cells.push(Cell::Text(r.bucket.clone().unwrap_or_default()));
+            }
+            if has_group {
+                cells.push(Cell::Text(r.group.clone().flatten().unwrap_or_default()));
+            }
+            cells.push(Cell::Number(r.value));
+            cells
+        })
+        .collect();
+    crate::csv::to_csv(&headers, &body)
+}
+
+/// A one-paragraph text alternative for a time chart.
+pub fn describe_time_series(
+    title: &str,
+    chart: &str,
+    data: &TimeSeries,
+    fmt: &dyn Fn(f64) -> String,
+) -> String {
+    let (Some(first), Some(last)) = (data.labels.first(), data.labels.last()) else {
+        return format!("{title}: {chart}, no data.");
+    };
+    let mut text = format!("{title}: {chart}, {} points from {first} to {last}.", data.labels.len());
+    for series in data.series.iter().take(4) {
+        let peak = series
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let latest = series.values.iter().rev().find_map(|v| *v);
+        if let (Some((i, peak)), Some(latest)) = (peak, latest) {
+            text.push_str(&format!(
+                " {}: latest {}, peak {} at {}.",
+                series.name,
+                fmt(latest),
+                fmt(peak),
+                data.labels.get(i).map(String::as_str).unwrap_or("")
+            ));
+        }
+    }
+    if data.series.len() > 4 {
+        text.push_str(&format!(" {} more series in the data table.", data.series.len() - 4));
+    }
+    text
+}
+
+/// A one-paragraph text alternative for a breakdown.
+pub fn describe_categories(
+    title: &str,
+    chart: &str,
+    data: &[Category],
+    fmt: &dyn Fn(f64) -> String,
+) -> String {
+    if data.is_empty() {
+        return format!("{title}: {chart}, no data.");
+    }
+    let total: f64 = data.iter().map(|c| c.value).sum();
+    let parts: Vec<String> = data
+        .iter()
+        .take(5)
+        .map(|c| {
+            let share = if total > 0.0 { (c.value / total * 100.0).round() } else { 0.0 };
+            format!("{} {} ({share}%)", c.label, fmt(c.value))
+        })
+        .collect();
+    format!("{title}: {chart} of {} categories. {}.", data.len(), parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(bucket: Option<&str>, group: Option<Option<&str>>, value: Option<f64>) -> QueryRow {
+        QueryRow { bucket: bucket.map(Into::into), group: group.map(|g| g.map(Into::into)), value }
+    }
+
+    fn label(b: &str) -> String {
+        b.get(5..10).unwrap_or(b).to_owned()
+    }
+
+    #[test]
+    fn ungrouped_rows_make_one_series() {
+        let rows = vec![
+            row(Some("2026-11-19T00:00:00Z"), None, Some(1.0)),
+            row(Some("2026-11-20T00:00:00Z"), None, None),
+        ];
+        let ts = time_series(&rows, true, &label, ENGLISH);
+        assert_eq!(ts.labels, ["11-19", "11-20"]);
+        assert_eq!(ts.series.len(), 1);
+        assert_eq!(ts.series[0].values, [Some(1.0), None]);
+        assert_eq!(ts.series[0].drill, None);
+    }
+
+    #[test]
+    fn groups_become_series_ordered_by_total_with_other() {
+        let mut rows = Vec::new();
+        for day in ["2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z"] {
+            for (i, g) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().enumerate() {
+                rows.push(row(Some(day), Some(Some(g)), Some(i as f64 + 1.0)));
+            }
+            rows.push(row(Some(day), Some(None), Some(100.0)));
+        }
+        let ts = time_series(&rows, true, &label, ENGLISH);
+        assert_eq!(ts.series.len(), MAX_SERIES);
+        assert_eq!(ts.series[0].name, "(none)");
+        assert_eq!(ts.series[0].drill, None, "null groups are not drillable");
+        assert_eq!(ts.series[1].name, "h");
+        assert_eq!(ts.series[1].drill.as_deref(), Some("h"));
+        let other = ts.series.last().unwrap();
+        assert_eq!(other.name, "Other");
+        assert_eq!(other.values, [Some(1.0 + 2.0 + 3.0 + 4.0); 2]);
+        let not_additive = time_series(&rows, false, &label, ENGLISH);
+        assert_eq!(not_additive.series.len(), MAX_SERIES - 1, "p95s do not add up");
+    }
+
+    #[test]
+    fn categories_fold_the_tail() {
+        let rows: Vec<QueryRow> =
+            (0..15).map(|i| row(None, Some(Some(&format!("g{i}"))), Some(i as f64))).collect();
+        let cats = categories(&rows, true, ENGLISH);
+        assert_eq!(cats.len(), MAX_CATEGORIES);
+        assert_eq!(cats[0].label, "g14");
+        assert_eq!(cats.last().unwrap().label, "Other");
+        assert_eq!(cats.last().unwrap().value, (0..6).sum::<i32>() as f64);
+    }
+
+    #[test]
+    fn empty_means_no_nonzero_value() {
+        assert!(is_empty(&[]));
+        assert!(is_empty(&[row(None, None, Some(0.0)), row(None, None, None)]));
+        assert!(!is_empty(&[row(None, None, Some(0.5))]));
+    }
+
+    #[test]
+    fn table_rows_and_csv() {
+        let rows = vec![
+            row(None, Some(Some("b")), Some(1.0)),
+            row(None, Some(Some("a")), Some(5.0)),
+            row(None, Some(None), None),
+        ];
+        let table = table_rows(&rows, &label, ENGLISH);
+        assert_eq!(table[0].group.as_deref(), Some("a"));
+        assert_eq!(table[2].group.as_deref(), Some("(none)"));
+        assert_eq!(table[2].drill, None);
+        assert_eq!(csv(&rows, Some("model"), "count"), "model,count\r\nb,1\r\na,5\r\n,\r\n");
+        let series = vec![row(Some("2026-11-20T00:00:00Z"), None, Some(2.0))];
+        assert_eq!(csv(&series, None, "count"), "bucket,count\r\n2026-11-20T00:00:00Z,2\r\n");
+    }
+
+    #[test]
+    fn summaries_name_the_numbers() {
+        let ts = TimeSeries {
+            labels: vec!["Nov 19".into(), "Nov 20".into()],
+            series: vec![Series { name: "gpt-4".into(), drill: None, values: vec![Some(9.0), Some(4.0)] }],
+        };
+        let text = describe_time_series("Calls", "Line chart", &ts, &|v| format!("{v}"));
+        assert_eq!(
+            text,
+            "Calls: Line chart, 2 points from Nov 19 to Nov 20. gpt-4: latest 4, peak 9 at Nov 19."
+        );
+        let cats = vec![
+            Category { label: "a".into(), drill: None, value: 3.0 },
+            Category { label: "b".into(), drill: None, value: 1.0 },
+        ];
+        assert_eq!(
+            describe_categories("By model", "Pie chart", &cats, &|v| format!("{v}")),
+            "By model: Pie chart of 2 categories. a 3 (75%), b 1 (25%)."
+        );
+    }
+}

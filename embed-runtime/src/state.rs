@@ -1,0 +1,387 @@
+//! The runtime's shared state and every change to it: loading the session, filter changes from
+//! any source (host command, filter bar, drill), theme, reload, expiry. Each change posts the
+//! contract's events, so views only call these methods.
+
+use std::rc::Rc;
+
+use contract::{
+    dashboard::Widget,
+    embed::{EmbedDashboardResponse, EmbedFilters, EmbedPermissions, EmbedQueryRequest},
+    messages::{COMMANDS, Command, DrillAction, ErrorCode, Event, FilterState, PROTOCOL_VERSION, Theme},
+    query::Period,
+};
+use leptos::prelude::*;
+
+use crate::{
+    api::{Api, ApiError},
+    bridge::Bridge,
+    filters::{self, PermissionsExt},
+    format::Formatter,
+    theme::{self, Palette},
+};
+
+/// Where the session is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    /// Fetching the dashboard.
+    Loading,
+    /// The dashboard is shown.
+    Ready,
+    /// The dashboard is not published; the server's message.
+    NotPublished(String),
+    /// The session expired (or its token was refused).
+    Expired,
+    /// Loading the dashboard failed; the reason.
+    Failed(String),
+}
+
+/// Everything views share, as `Copy` handles (context).
+#[derive(Clone, Copy)]
+pub struct Runtime {
+    /// Where the session is.
+    pub load: RwSignal<Load>,
+    /// The loaded session (dashboard, permissions, locale).
+    pub session: RwSignal<Option<EmbedDashboardResponse>>,
+    /// The active filters.
+    pub filters: RwSignal<FilterState>,
+    /// The host's theme tokens applied so far (resolved to colours charts can use).
+    pub theme: RwSignal<Theme>,
+    /// Bumped by `reload`: every widget refetches.
+    pub refresh: RwSignal<u32>,
+    /// The frame's content width in CSS pixels, for chart sizes.
+    pub width: RwSignal<f64>,
+    api: StoredValue<Api, LocalStorage>,
+    bridge: StoredValue<Bridge, LocalStorage>,
+    format: StoredValue<Rc<Formatter>, LocalStorage>,
+    ready_posted: StoredValue<bool>,
+    expiry_posted: StoredValue<bool>,
+    /// Widgets whose first answer has rendered, and whether `emban:painted` was marked.
+    settled: StoredValue<(usize, bool)>,
+}
+
+/// Adds a mark to the page's performance timeline (`emban:ready`, `emban:painted`), which the
+/// load benchmark (and a curious host, through devtools) reads.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
+/// The filter state a session starts from.
+pub fn initial_state(filters: &EmbedFilters) -> FilterState {
+    FilterState {
+        period: filters.period.unwrap_or(Period::D30).as_str().to_owned(),
+        filters: filters.dimensions.clone(),
+        numeric_ranges: filters.numeric_ranges.clone(),
+        date_ranges: filters.date_ranges.clone(),
+    }
+}
+
+impl Runtime {
+    /// Creates the state under the current owner. `locale` is the browser's, until the session
+    /// names one.
+    pub fn new(api: Api, bridge: Bridge, locale: &str) -> Self {
+        Runtime {
+            load: RwSignal::new(Load::Loading),
+            session: RwSignal::new(None),
+            filters: RwSignal::new(FilterState {
+                period: Period::D30.as_str().to_owned(),
+                ..Default::default()
+            }),
+            theme: RwSignal::new(Theme::default()),
+            refresh: RwSignal::new(0),
+            width: RwSignal::new(
+                web_sys::window().and_then(|w| w.inner_width().ok()?.as_f64()).unwrap_or(800.0),
+            ),
+            api: StoredValue::new_local(api),
+            bridge: StoredValue::new_local(bridge),
+            format: StoredValue::new_local(Rc::new(Formatter::new(locale))),
+            ready_posted: StoredValue::new(false),
+            expiry_posted: StoredValue::new(false),
+            settled: StoredValue::new((0, false)),
+        }
+    }
+
+    /// The data API; `None` once the app is gone (a late task finds nothing to do).
+    pub fn api(&self) -> Option<Api> {
+        self.api.try_get_value()
+    }
+
+    /// The session's formatter.
+    pub fn format(&self) -> Rc<Formatter> {
+        self.format.try_get_value().unwrap_or_else(|| Rc::new(Formatter::new("")))
+    }
+
+    /// The session's permissions (none until loaded), tracked: views follow them.
+    pub fn permissions(&self) -> EmbedPermissions {
+        self.session.with(|s| s.as_ref().map(|s| s.permissions.clone()).unwrap_or_default())
+    }
+
+    /// The session's permissions, for event handlers.
+    pub fn permissions_untracked(&self) -> EmbedPermissions {
+        self.session
+            .try_with_untracked(|s| s.as_ref().map(|s| s.permissions.clone()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// The chart colours of the current theme.
+    pub fn palette(&self) -> Palette {
+        self.theme.with(|t| Palette::default().with_theme(t))
+    }
+
+    /// Moves to `load`; setting the same state again would rebuild every view under it.
+    fn set_load(&self, load: Load) {
+        if self.load.try_with_untracked(|current| *current != load).unwrap_or(false) {
+            self.load.set(load);
+        }
+    }
+
+    /// Posts an event to the host.
+    pub fn post(&self, event: Event) {
+        self.bridge.try_with_value(|b| b.post(event));
+    }
+
+    /// Fetches the session's dashboard (again, on reload) and posts `ready` the first time.
+    pub fn load(self) {
+        let Some(api) = self.api() else { return };
+        leptos::task::spawn_local(async move {
+            let result = api.dashboard().await;
+            if self.load.is_disposed() {
+                return;
+            }
+            match result {
+                Ok(response) if response.published => {
+                    if let Some(locale) = response.locale.as_deref().filter(|l| !l.is_empty())
+                        && self.format.with_value(|f| f.locale() != locale)
+                    {
+                        self.format.set_value(Rc::new(Formatter::new(locale)));
+                    }
+                    let state = initial_state(&response.filters);
+                    let dashboard_id = response.dashboard.id.clone();
+                    let permissions = response.permissions.clone();
+                    let first = !self.ready_posted.try_get_value().unwrap_or(true);
+                    // A reload keeps the viewer's filters when the session still allows them.
+                    let keep = !first
+                        && filters::apply_request(
+                            &state,
+                            &to_request(&self.filters.get_untracked()),
+                            &permissions,
+                        )
+                        .is_ok();
+                    self.session.set(Some(response));
+                    if !keep {
+                        self.filters.set(state);
+                    }
+                    self.set_load(Load::Ready);
+                    if first {
+                        self.ready_posted.set_value(true);
+                        mark("emban:ready");
+                        self.post(Event::Ready {
+                            dashboard_id,
+                            version: Some(PROTOCOL_VERSION),
+                            commands: Some(COMMANDS.iter().map(|c| (*c).to_owned()).collect()),
+                            permissions: Some(permissions),
+                        });
+                    }
+                    self.post(Event::Filter(self.filters.get_untracked()));
+                }
+                Ok(response) => {
+                    let message =
+                        response.message.unwrap_or_else(|| "This dashboard is not published.".into());
+                    self.session.set(None);
+                    self.set_load(Load::NotPublished(message.clone()));
+                    self.post(Event::error(ErrorCode::NotPublished, message));
+                }
+                Err(e) => self.fail(&e, None),
+            }
+        });
+    }
+
+    /// A widget rendered its first answer (data, empty or error). When every widget has, the
+    /// next frame marks `emban:painted`.
+    pub fn widget_settled(&self) {
+        let total = self.session.with_untracked(|s| s.as_ref().map_or(0, |s| s.dashboard.widgets.len()));
+        let done = self
+            .settled
+            .try_update_value(|(count, marked)| {
+                *count += 1;
+                let done = *count >= total && !*marked;
+                *marked |= done;
+                done
+            })
+            .unwrap_or(false);
+        if done && let Some(window) = web_sys::window() {
+            let callback = wasm_bindgen::closure::Closure::once_into_js(|| mark("emban:painted"));
+            let _ = window.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&callback));
+        }
+    }
+
+    /// Handles a failed call: a 401 expires the session, a 404 `not_published` shows that state,
+    /// anything else is reported (and, for the dashboard itself, shown).
+    pub fn fail(&self, error: &ApiError, widget: Option<&str>) {
+        match error {
+            ApiError::Unauthorized(_) => self.expire(),
+            ApiError::NotPublished(message) => {
+                if !matches!(self.load.get_untracked(), Load::NotPublished(_)) {
+                    self.set_load(Load::NotPublished(message.clone()));
+                    self.post(Event::error(ErrorCode::NotPublished, message.clone()));
+                }
+            }
+            other => match widget {
+                Some(title) => {
+                    self.post(Event::error(ErrorCode::QueryFailed, format!("Couldn't load {title}: {other}")))
+                }
+                None => {
+                    self.set_load(Load::Failed(other.to_string()));
+                    self.post(Event::error(
+                        ErrorCode::LoadFailed,
+                        format!("Couldn't load this dashboard: {other}"),
+                    ));
+                }
+            },
+        }
+    }
+
+    /// The session expired: show it and tell the host once.
+    pub fn expire(&self) {
+        self.set_load(Load::Expired);
+        if !self.expiry_posted.try_get_value().unwrap_or(true) {
+            self.expiry_posted.set_value(true);
+            self.post(Event::error(
+                ErrorCode::SessionExpired,
+                "The embed session has expired: mint a new embed URL.",
+            ));
+        }
+    }
+
+    /// Applies a host command.
+    pub fn handle(&self, command: Command) {
+        match command {
+            Command::SetFilters { filters } => {
+                if self.load.get_untracked() != Load::Ready {
+                    self.post(Event::error(
+                        ErrorCode::FilterRefused,
+                        "setFilters refused: the dashboard is not loaded",
+                    ));
+                    return;
+                }
+                let current = self.filters.get_untracked();
+                match filters::apply_request(&current, &filters, &self.permissions_untracked()) {
+                    Ok(next) => self.change_filters(next, true),
+                    Err(refusal) => {
+                        self.post(Event::error(ErrorCode::FilterRefused, format!("setFilters {refusal}")))
+                    }
+                }
+            }
+            Command::SetTheme { theme } => self.set_theme(theme),
+            Command::Reload {} => {
+                self.refresh.update(|n| *n += 1);
+                self.load();
+            }
+        }
+    }
+
+    /// Validates and applies theme tokens; an invalid one refuses the whole theme.
+    pub fn set_theme(&self, theme: Theme) {
+        let invalid = theme::invalid_tokens(&theme, theme::browser_accepts_colour);
+        if !invalid.is_empty() {
+            self.post(Event::error(
+                ErrorCode::InvalidTheme,
+                format!("setTheme refused: {}", invalid.join("; ")),
+            ));
+            return;
+        }
+        theme::apply_to_document(&theme);
+        let resolved = theme::resolve_named(&theme);
+        self.theme.update(|current| {
+            for (slot, value) in [
+                (&mut current.primary_color, resolved.primary_color),
+                (&mut current.background_color, resolved.background_color),
+                (&mut current.card_background, resolved.card_background),
+                (&mut current.card_border, resolved.card_border),
+                (&mut current.text_color, resolved.text_color),
+                (&mut current.muted_color, resolved.muted_color),
+            ] {
+                if value.is_some() {
+                    *slot = value;
+                }
+            }
+        });
+    }
+
+    /// Makes `next` the active filters, posting `filter` (and `period-change`) when they changed
+    /// or `always` (a host asked).
+    pub fn change_filters(&self, next: FilterState, always: bool) {
+        let previous = self.filters.get_untracked();
+        if next == previous && !always {
+            return;
+        }
+        if next != previous {
+            self.filters.set(next.clone());
+        }
+        let period_changed = next.period != previous.period;
+        self.post(Event::Filter(next.clone()));
+        if period_changed {
+            self.post(Event::PeriodChange { previous_period: previous.period, period: next.period });
+        }
+    }
+
+    /// A click on a value of `dimension`: applies it when drill-down is allowed, else reports it
+    /// as a `detail` request for the host.
+    pub fn drill(&self, dimension: &str, value: &str) {
+        let perms = self.permissions_untracked();
+        if perms.can_drill(dimension)
+            && let Ok(next) = filters::drill_apply(&self.filters.get_untracked(), dimension, value, &perms)
+        {
+            self.change_filters(next, false);
+            self.post(Event::Drill {
+                dimension: dimension.into(),
+                value: value.into(),
+                action: DrillAction::Apply,
+            });
+        } else {
+            self.post(Event::Drill {
+                dimension: dimension.into(),
+                value: value.into(),
+                action: DrillAction::Detail,
+            });
+        }
+    }
+
+    /// Clears the filter on `dimension` (a chip's ✕).
+    pub fn clear(&self, dimension: &str) {
+        let current = self.filters.get_untracked();
+        let Some(value) = current.filters.get(dimension).cloned() else { return };
+        if let Ok(next) = filters::clear_filter(&current, dimension, &self.permissions_untracked()) {
+            self.change_filters(next, false);
+            self.post(Event::Drill { dimension: dimension.into(), value, action: DrillAction::Clear });
+        }
+    }
+
+    /// The query for `widget` under the active filters (tracked: a resource refetches on change).
+    pub fn query_for(&self, widget: &Widget) -> EmbedQueryRequest {
+        let state = self.filters.get();
+        EmbedQueryRequest {
+            widget_id: widget.id.clone(),
+            filters: EmbedFilters {
+                period: Period::parse(&state.period),
+                dimensions: state.filters,
+                numeric_ranges: state.numeric_ranges,
+                date_ranges: state.date_ranges,
+            },
+            drill: None,
+            // Untracked: a reload that brings the same dashboard must not refetch twice.
+            dashboard_id: self.session.with_untracked(|s| s.as_ref().map(|s| s.dashboard.id.clone())),
+        }
+    }
+}
+
+/// The active state as a request (to re-check it against new permissions).
+fn to_request(state: &FilterState) -> contract::messages::FilterRequest {
+    contract::messages::FilterRequest {
+        period: Some(state.period.clone()),
+        dimensions: Some(state.filters.clone()),
+        numeric_ranges: Some(state.numeric_ranges.clone()),
+        date_ranges: Some(state.date_ranges.clone()),
+    }
+}

@@ -1,0 +1,256 @@
+//! Theme tokens: validating `setTheme` colours and applying them as CSS custom properties on the
+//! document root, so the page restyles in place (no reload, no flash) and charts redraw with them.
+
+use contract::messages::Theme;
+
+use crate::charts::Rgb;
+
+/// The CSS custom property each `setTheme` token sets.
+pub fn css_property(token: &str) -> Option<&'static str> {
+    Some(match token {
+        "primaryColor" => "--emban-primary",
+        "backgroundColor" => "--emban-bg",
+        "cardBackground" => "--emban-card-bg",
+        "cardBorder" => "--emban-card-border",
+        "textColor" => "--emban-text",
+        "mutedColor" => "--emban-muted",
+        _ => return None,
+    })
+}
+
+/// The colours charts draw with, resolved from the active theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Palette {
+    /// First series.
+    pub primary: Rgb,
+    /// Axis labels.
+    pub muted: Rgb,
+    /// Grid and axis lines.
+    pub border: Rgb,
+}
+
+impl Default for Palette {
+    /// The stylesheet's defaults (`style.css`).
+    fn default() -> Self {
+        Palette {
+            primary: Rgb(0x0f, 0x9d, 0x58),
+            muted: Rgb(0x5d, 0x6c, 0x63),
+            border: Rgb(0xd8, 0xe2, 0xd9),
+        }
+    }
+}
+
+impl Palette {
+    /// This palette with `theme`'s tokens applied, when they parse.
+    pub fn with_theme(self, theme: &Theme) -> Palette {
+        let pick = |value: &Option<String>, fallback: Rgb| {
+            value.as_deref().and_then(parse_colour).unwrap_or(fallback)
+        };
+        Palette {
+            primary: pick(&theme.primary_color, self.primary),
+            muted: pick(&theme.muted_color, self.muted),
+            border: pick(&theme.card_border, self.border),
+        }
+    }
+}
+
+/// Why a theme was refused: the tokens whose values are not colours.
+pub fn invalid_tokens(theme: &Theme, is_named_colour: impl Fn(&str) -> bool) -> Vec<String> {
+    theme
+        .tokens()
+        .into_iter()
+        .filter(|(_, value)| {
+            let value = value.trim();
+            parse_colour(value).is_none() && !(is_keyword(value) && is_named_colour(value))
+        })
+        .map(|(name, value)| format!("{name} {value:?} is not a colour"))
+        .collect()
+}
+
+/// A bare word such as `rebeccapurple`: a named colour if the browser says so.
+fn is_keyword(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 32 && value.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// Parses `#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa`, `rgb()`/`rgba()` and `hsl()`/`hsla()` (comma or
+/// space separated) into RGB (alpha is accepted and dropped). Anything else is `None`: no `url()`,
+/// `var()` or `;` ever reaches a style.
+pub fn parse_colour(value: &str) -> Option<Rgb> {
+    let value = value.trim();
+    if let Some(hex) = value.strip_prefix('#') {
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let digit = |i: usize| u8::from_str_radix(hex.get(i..i + 1)?, 16).ok();
+        let pair = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+        return match hex.len() {
+            3 | 4 => Some(Rgb(digit(0)? * 17, digit(1)? * 17, digit(2)? * 17)),
+            6 | 8 => Some(Rgb(pair(0)?, pair(2)?, pair(4)?)),
+            _ => None,
+        };
+    }
+    let lower = value.to_ascii_lowercase();
+    let (name, rest) = lower.split_once('(')?;
+    let args = rest.strip_suffix(')')?;
+    if !args.bytes().all(|b| b.is_ascii_digit() || b" .,%/-+edg".contains(&b)) {
+        return None;
+    }
+    let parts: Vec<&str> = args.split([',', ' ', '/']).filter(|p| !p.is_empty()).collect();
+    if !(3..=4).contains(&parts.len()) {
+        return None;
+    }
+    if let Some(alpha) = parts.get(3) {
+        parse_number_or_percent(alpha, 1.0)?;
+    }
+    match name.trim() {
+        "rgb" | "rgba" => {
+            let channel =
+                |s: &str| parse_number_or_percent(s, 255.0).map(|v| v.clamp(0.0, 255.0).round() as u8);
+            Some(Rgb(channel(parts[0])?, channel(parts[1])?, channel(parts[2])?))
+        }
+        "hsl" | "hsla" => {
+            let h = parts[0].trim_end_matches("deg").parse::<f64>().ok()?.rem_euclid(360.0);
+            let s =
+                parts[1].strip_suffix('%').unwrap_or(parts[1]).parse::<f64>().ok()?.clamp(0.0, 100.0) / 100.0;
+            let l =
+                parts[2].strip_suffix('%').unwrap_or(parts[2]).parse::<f64>().ok()?.clamp(0.0, 100.0) / 100.0;
+            Some(hsl_to_rgb(h, s, l))
+        }
+        _ => None,
+    }
+}
+
+fn parse_number_or_percent(s: &str, full: f64) -> Option<f64> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.parse::<f64>().ok()? / 100.0 * full,
+        None => s.parse::<f64>().ok()?,
+    };
+    v.is_finite().then_some(v)
+}
+
+fn hsl_to_rgb(h: f64, s: f64, l: f64) -> Rgb {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
+    let m = l - c / 2.0;
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let to = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    Rgb(to(r), to(g), to(b))
+}
+
+/// Sets the theme's tokens as custom properties on the document root.
+#[cfg(target_arch = "wasm32")]
+pub fn apply_to_document(theme: &Theme) {
+    use wasm_bindgen::JsCast;
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
+    let style = root.style();
+    for (token, value) in theme.tokens() {
+        if let Some(property) = css_property(token) {
+            let _ = style.set_property(property, value.trim());
+        }
+    }
+}
+
+/// Whether the browser takes `value` as a colour (for named colours).
+#[cfg(target_arch = "wasm32")]
+pub fn browser_accepts_colour(value: &str) -> bool {
+    web_sys::css::supports_with_value("color", value).unwrap_or(false)
+}
+
+/// `theme` with named colours (`rebeccapurple`) replaced by the `rgb()` the browser computes,
+/// so charts can draw with them.
+#[cfg(target_arch = "wasm32")]
+pub fn resolve_named(theme: &Theme) -> Theme {
+    use wasm_bindgen::JsCast;
+    let resolve = |value: &Option<String>| -> Option<String> {
+        let value = value.as_deref()?.trim();
+        if parse_colour(value).is_some() {
+            return Some(value.to_owned());
+        }
+        let window = web_sys::window()?;
+        let document = window.document()?;
+        let probe: web_sys::HtmlElement = document.create_element("span").ok()?.dyn_into().ok()?;
+        probe.style().set_property("color", value).ok()?;
+        document.body()?.append_child(&probe).ok()?;
+        let computed =
+            window.get_computed_style(&probe).ok().flatten().and_then(|s| s.get_property_value("color").ok());
+        probe.remove();
+        computed.filter(|c| parse_colour(c).is_some()).or_else(|| Some(value.to_owned()))
+    };
+    Theme {
+        primary_color: resolve(&theme.primary_color),
+        background_color: resolve(&theme.background_color),
+        card_background: resolve(&theme.card_background),
+        card_border: resolve(&theme.card_border),
+        text_color: resolve(&theme.text_color),
+        muted_color: resolve(&theme.muted_color),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_colour_forms() {
+        assert_eq!(parse_colour("#0f9d58"), Some(Rgb(0x0f, 0x9d, 0x58)));
+        assert_eq!(parse_colour("#FFF"), Some(Rgb(255, 255, 255)));
+        assert_eq!(parse_colour("#0f9d58cc"), Some(Rgb(0x0f, 0x9d, 0x58)));
+        assert_eq!(parse_colour("rgb(1, 2, 3)"), Some(Rgb(1, 2, 3)));
+        assert_eq!(parse_colour("rgba(255 0 0 / 50%)"), Some(Rgb(255, 0, 0)));
+        assert_eq!(parse_colour("hsl(120, 100%, 25%)"), Some(Rgb(0, 128, 0)));
+        assert_eq!(parse_colour("hsl(0deg 0% 100%)"), Some(Rgb(255, 255, 255)));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_colour() {
+        for bad in [
+            "",
+            "#12",
+            "#ggg",
+            "#12345",
+            "red; background: url(x)",
+            "url(x)",
+            "var(--x)",
+            "rgb(1,2)",
+            "expression(alert(1))",
+            "rgb(1,2,3);x",
+        ] {
+            assert_eq!(parse_colour(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_tokens_names_each_bad_token() {
+        let theme = Theme {
+            primary_color: Some("#0f9d58".into()),
+            text_color: Some("not a colour".into()),
+            muted_color: Some("rebeccapurple".into()),
+            ..Default::default()
+        };
+        assert_eq!(invalid_tokens(&theme, |_| true), ["textColor \"not a colour\" is not a colour"]);
+        assert_eq!(invalid_tokens(&theme, |_| false).len(), 2, "unknown names are refused");
+    }
+
+    #[test]
+    fn palette_follows_the_theme() {
+        let theme = Theme { primary_color: Some("#ff0000".into()), ..Default::default() };
+        let palette = Palette::default().with_theme(&theme);
+        assert_eq!(palette.primary, Rgb(255, 0, 0));
+        assert_eq!(palette.muted, Palette::default().muted);
+        assert_eq!(css_property("cardBorder"), Some("--emban-card-border"));
+        assert_eq!(css_property("x"), None);
+    }
+}

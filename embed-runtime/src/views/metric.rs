@@ -1,0 +1,45 @@
+//! The `metric` widget: one number and its change against the previous period.
+
+use leptos::prelude::*;
+
+use crate::state::Runtime;
+
+/// A big number with its change.
+#[component]
+pub fn MetricView(
+    /// The widget's title (for the text alternative).
+    #[prop(into)]
+    title: String,
+    /// The metric over the period.
+    value: Option<f64>,
+    /// The previous period's value.
+    previous: Option<f64>,
+    /// `(value - previous) / |previous|`, when both exist and previous is not zero.
+    change: Option<f64>,
+) -> impl IntoView {
+    let rt = expect_context::<Runtime>();
+    let format = rt.format();
+    let shown = value.map_or_else(|| "–".to_owned(), |v| format.number(v));
+    let (direction, arrow) = match change {
+        Some(c) if c > 0.0 => ("up", "▲"),
+        Some(c) if c < 0.0 => ("down", "▼"),
+        Some(_) => ("flat", "■"),
+        None => ("none", ""),
+    };
+    let change_text = change.map(|c| format.change(c));
+    let previous_text = previous.map(|p| format.number(p));
+    let summary = match (&change_text, &previous_text) {
+        (Some(c), Some(p)) => format!("{title}: {shown}, {c} against {p} in the previous period"),
+        (None, Some(p)) => format!("{title}: {shown}; previous period {p}"),
+        _ => format!("{title}: {shown}"),
+    };
+    view! {
+        <div class="metric" data-testid="metric" role="group" aria-label=summary>
+            <p class="metric-value" data-testid="metric-value" aria-hidden="true">{shown}</p>
+            <p class=format!("metric-change {direction}") data-testid="metric-change" aria-hidden="true">
+                {change_text.map(|c| format!("{arrow} {c}"))}
+                {previous_text.map(|p| view! { <span class="muted">" vs " {p} " previous period"</span> })}
+            </p>
+        </div>
+    }
+}

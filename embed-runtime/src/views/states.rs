@@ -1,0 +1,67 @@
+//! The states a widget or the whole embed can be in besides showing data.
+
+use leptos::prelude::*;
+
+/// Placeholder blocks while data loads (motion only without `prefers-reduced-motion`).
+#[component]
+pub fn Skeleton() -> impl IntoView {
+    view! {
+        <div class="skeleton" data-testid="skeleton" role="status">
+            <span class="sr-only">"Loading…"</span>
+            <div class="skeleton-bar" aria-hidden="true"></div>
+            <div class="skeleton-bar short" aria-hidden="true"></div>
+            <div class="skeleton-bar" aria-hidden="true"></div>
+        </div>
+    }
+}
+
+/// A period without data.
+#[component]
+pub fn EmptyState() -> impl IntoView {
+    view! { <p class="empty" data-testid="empty">"No data in this period"</p> }
+}
+
+/// A failure with a way to try again.
+#[component]
+pub fn ErrorState(
+    /// What went wrong.
+    #[prop(into)]
+    message: String,
+    /// Runs when the viewer asks to retry.
+    on_retry: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="error" data-testid="error" role="alert">
+            <p>{message}</p>
+            <button type="button" class="button" data-testid="retry" on:click=move |_| on_retry.run(())>
+                "Retry"
+            </button>
+        </div>
+    }
+}
+
+/// The dashboard is not published.
+#[component]
+pub fn NotPublished(
+    /// The server's message.
+    #[prop(into)]
+    message: String,
+) -> impl IntoView {
+    view! {
+        <div class="notice" data-testid="not-published" role="status">
+            <h1>"Not published"</h1>
+            <p>{message}</p>
+        </div>
+    }
+}
+
+/// The session expired: the host has to mint a new embed URL.
+#[component]
+pub fn SessionExpired() -> impl IntoView {
+    view! {
+        <div class="notice" data-testid="session-expired" role="alert">
+            <h1>"Session expired"</h1>
+            <p>"This dashboard's session has ended. Reload the page to continue."</p>
+        </div>
+    }
+}

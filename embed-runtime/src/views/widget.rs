@@ -1,0 +1,169 @@
+//! One widget's card: its place on the grid, its data (refetched when filters change or the host
+//! reloads, in-flight requests aborted), its states and its downloads.
+
+use contract::dashboard::{Widget, WidgetData, WidgetKind};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::AbortController;
+
+use crate::{
+    api::ApiError,
+    csv,
+    data::{self, ENGLISH},
+    state::Runtime,
+    views::{
+        chart::ChartView,
+        metric::MetricView,
+        states::{EmptyState, ErrorState, Skeleton},
+        table::DataTable,
+    },
+};
+
+/// A widget on the grid.
+#[component]
+pub fn WidgetCard(
+    /// The published widget.
+    widget: Widget,
+) -> impl IntoView {
+    let rt = expect_context::<Runtime>();
+    let spec = StoredValue::new(widget.clone());
+    let in_flight = StoredValue::new_local(None::<AbortController>);
+    let data = LocalResource::new(move || {
+        rt.refresh.track();
+        let request = spec.with_value(|w| rt.query_for(w));
+        // A newer request replaces the one in flight.
+        if let Some(previous) = in_flight.try_get_value().flatten() {
+            previous.abort();
+        }
+        let controller = AbortController::new().ok();
+        in_flight.try_set_value(controller.clone());
+        let api = rt.api();
+        async move {
+            let Some(api) = api else { return Err(ApiError::Network("the widget was removed".into())) };
+            let signal = controller.as_ref().map(AbortController::signal);
+            api.query(&request, signal.as_ref()).await
+        }
+    });
+    on_cleanup(move || {
+        in_flight.try_with_value(|c| c.as_ref().map(AbortController::abort));
+    });
+    // Failures reach the host (and a 401 expires the whole session); the first answer counts
+    // towards `emban:painted`.
+    let first_answer = StoredValue::new(true);
+    Effect::new(move |_| {
+        let Some(result) = data.get() else { return };
+        if first_answer.get_value() {
+            first_answer.set_value(false);
+            rt.widget_settled();
+        }
+        if let Err(error) = result {
+            spec.with_value(|w| rt.fail(&error, Some(&w.title)));
+        }
+    });
+    let svg = StoredValue::new(None::<String>);
+    let title_id = format!("w-{}-title", widget.id);
+    let labelled_by = title_id.clone();
+    let style = format!(
+        "--x:{};--y:{};--w:{};--h:{}",
+        widget.layout.x + 1,
+        widget.layout.y + 1,
+        widget.layout.w.clamp(1, 12),
+        widget.layout.h.clamp(1, 24)
+    );
+    let is_chart = matches!(widget.kind, WidgetKind::Timeseries | WidgetKind::Breakdown);
+    let download_csv = move |_| {
+        let Some(Ok(d)) = data.get_untracked() else { return };
+        spec.with_value(|w| {
+            let text = data::csv(&d.data, w.query.group_by.as_deref(), w.query.metric.as_str());
+            download(&csv::file_name(&w.title, "csv"), "text/csv;charset=utf-8", &text);
+        });
+    };
+    let download_svg = move |_| {
+        let Some(markup) = svg.get_value().filter(|s| !s.is_empty()) else { return };
+        spec.with_value(|w| download(&csv::file_name(&w.title, "svg"), "image/svg+xml", &markup));
+    };
+    let body = move || {
+        data.get().map(|result| match result {
+            Ok(d) => spec.with_value(|w| render(w.clone(), d, svg)),
+            Err(ApiError::Unauthorized(_)) => view! { <p class="muted">"Session expired"</p> }.into_any(),
+            Err(e) => {
+                let message = format!("Couldn't load this widget: {e}");
+                view! { <ErrorState message=message on_retry=Callback::new(move |_| data.refetch()) /> }
+                    .into_any()
+            }
+        })
+    };
+    view! {
+        <section class="card" data-testid=format!("widget-{}", widget.id) data-kind=widget.kind.as_str()
+            style=style aria-labelledby=labelled_by>
+            <header class="card-head">
+                <h2 id=title_id>{widget.title.clone()}</h2>
+                <div class="actions">
+                    <button type="button" class="icon-button" data-testid="download-csv"
+                        aria-label=format!("Download CSV of {}", widget.title) title="Download CSV"
+                        on:click=download_csv>"CSV"</button>
+                    {is_chart.then(|| view! {
+                        <button type="button" class="icon-button" data-testid="download-svg"
+                            aria-label=format!("Download SVG of {}", widget.title) title="Download SVG"
+                            on:click=download_svg>"SVG"</button>
+                    })}
+                </div>
+            </header>
+            <div class="card-body">
+                <Transition fallback=|| view! { <Skeleton /> }>{body}</Transition>
+            </div>
+        </section>
+    }
+}
+
+/// The body for a widget's data.
+fn render(widget: Widget, data: WidgetData, svg: StoredValue<Option<String>>) -> AnyView {
+    let value = data.data.first().and_then(|r| r.value);
+    if widget.kind == WidgetKind::Metric {
+        if value.is_none() && data.previous.as_ref().and_then(|p| p.value).is_none() {
+            return view! { <EmptyState /> }.into_any();
+        }
+        let previous = data.previous.as_ref().and_then(|p| p.value);
+        return view! { <MetricView title=widget.title.clone() value=value previous=previous change=data.change /> }
+            .into_any();
+    }
+    if data::is_empty(&data.data) {
+        return view! { <EmptyState /> }.into_any();
+    }
+    match widget.kind {
+        WidgetKind::Table => {
+            let rt = expect_context::<Runtime>();
+            let format = rt.format();
+            let granularity = data.meta.granularity.or(widget.query.granularity);
+            let rows = data::table_rows(&data.data, &|b| format.bucket(b, granularity), ENGLISH);
+            let caption = widget.title.clone();
+            let metric = widget.query.metric.as_str().to_owned();
+            view! { <DataTable rows=rows dimension=widget.query.group_by.clone() value_label=metric caption=caption /> }
+                .into_any()
+        }
+        _ => view! { <ChartView widget=widget data=data svg_out=svg /> }.into_any(),
+    }
+}
+
+/// Saves `text` as a file through a temporary object URL.
+fn download(name: &str, mime: &str, text: &str) {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    let anchor = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+    if let Some(anchor) = anchor {
+        anchor.set_href(&url);
+        anchor.set_download(name);
+        anchor.click();
+    }
+    // Revoked a moment later: revoking at once can cancel the download.
+    gloo_timers::callback::Timeout::new(2_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+}

@@ -1,0 +1,1114 @@
+//! `emban-bench`: the ingest-and-query benchmark (run on demand, not in CI).
+//!
+//! 1. Generates a pool of request bodies (`sample::SampleGenerator`, 1,000 Zipf-sized tenants,
+//!    30 days, 4 models, 3 endpoints) before any timing; each request copies one pool body and
+//!    overwrites its fixed-width event ids, so every one of the `--events` events is distinct.
+//! 2. Appends the same validated rows with one raw DuckDB appender on one thread (the ceiling).
+//! 3. Starts `emban serve` as a child process, ingests through `--clients` concurrent HTTP
+//!    clients on loopback, and reads the child's peak RSS (VmHWM).
+//! 4. Runs four dashboard queries through `GET /v1/query`, then stops the server, opens its
+//!    DuckDB file directly and runs the very same SQL for comparison.
+//!
+//! Every figure is printed with its goal and PASS/MISS, then a summary table.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, anyhow, bail, ensure};
+use chrono::Utc;
+use clap::Parser;
+use contract::events::{IngestEvent, IngestRequest};
+use duckdb::{
+    Config, Connection, ToSql,
+    types::{TimeUnit, Value},
+};
+use emban_host_server::{
+    events::{
+        MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent, StoreScope,
+        duckdb::{create_table_sql, event_values, query_sql, run_query_sql},
+    },
+    ingest,
+    query::QueryRequest,
+    sample::{self, SampleGenerator},
+};
+use serde_json::json;
+
+// Goals from the issue.
+const GOAL_INGEST_EVENTS_PER_SEC: f64 = 200_000.0;
+const GOAL_SHARE_OF_RAW: f64 = 0.40;
+const GOAL_PEAK_RSS_BYTES: u64 = 1536 * 1024 * 1024;
+const GOAL_LARGEST_TENANT_SHARE: f64 = 0.10;
+const GOAL_SERVER_OVER_DIRECT: f64 = 1.2;
+const GOAL_SERVER_OVER_DIRECT_SLACK_MS: f64 = 2.0;
+
+/// Placeholder written into every pool body's event ids; overwritten per request.
+const ID_PREFIX: &str = "\"event_id\":\"evt_";
+const ID_HEX: usize = 16;
+
+#[derive(Parser, Debug)]
+#[command(name = "emban-bench", about = "Emban ingest-and-query benchmark")]
+struct Args {
+    /// Events to ingest (a multiple of --batch).
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Events per request.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Distinct pre-generated request bodies (their ids are rewritten per request).
+    #[arg(long, default_value_t = 200)]
+    pool_batches: usize,
+    /// Timed runs of each query (after the warm-up).
+    #[arg(long, default_value_t = 50)]
+    query_runs: usize,
+    /// Untimed warm-up runs of each query.
+    #[arg(long, default_value_t = 5)]
+    warmup_runs: usize,
+    /// Zipf rank of the "mid-sized" tenant queried in (a), (b) and (c).
+    #[arg(long, default_value_t = 10)]
+    mid_tenant_rank: usize,
+    /// Working directory (kept afterwards). Default: a temp dir, deleted at the end.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Keep the default temp dir instead of deleting it.
+    #[arg(long)]
+    keep_data: bool,
+    /// Skip the raw-appender baseline.
+    #[arg(long)]
+    skip_raw: bool,
+    /// The server binary. Default: `emban` next to this binary.
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Passed to the server as --duckdb-memory-limit (server default when absent).
+    #[arg(long)]
+    duckdb_memory_limit: Option<String>,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.batch > 0 && args.clients > 0 && args.pool_batches > 0 && args.query_runs > 0,
+        "sizes must be positive"
+    );
+    ensure!(
+        args.events > 0 && args.events % args.batch as u64 == 0,
+        "--events must be a positive multiple of --batch"
+    );
+    ensure!((1..=1000).contains(&args.mid_tenant_rank), "--mid-tenant-rank must be 1..=1000");
+
+    let (dir, temporary) = match &args.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(format!("emban-bench-{}", std::process::id())), !args.keep_data),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let outcome = run(&args, &dir);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("data kept in {}", dir.display());
+    }
+    outcome
+}
+
+fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
+    let mut summary = Summary::default();
+    print_machine(args, dir);
+
+    // ---------------------------------------------------------------- the load, pre-generated
+    let started = Instant::now();
+    let pool = Pool::generate(args)?;
+    println!(
+        "\n[load] {} distinct bodies x {} events ({:.1} MiB, {:.0} bytes/event) generated in {:.1}s; \
+         {} requests, ids rewritten per request",
+        pool.bodies.len(),
+        args.batch,
+        pool.total_bytes() as f64 / 1048576.0,
+        pool.total_bytes() as f64 / (pool.bodies.len() * args.batch) as f64,
+        started.elapsed().as_secs_f64(),
+        args.events / args.batch as u64
+    );
+
+    // ---------------------------------------------------------------- raw appender baseline
+    let (raw_rate, raw_borrowed_rate) = if args.skip_raw {
+        (None, None)
+    } else {
+        let server_values = raw_appender(args, dir, &pool, RowBuild::ServerValues)?;
+        let borrowed = raw_appender(args, dir, &pool, RowBuild::Borrowed)?;
+        (Some(server_values), Some(borrowed))
+    };
+
+    // ---------------------------------------------------------------- server + ingest
+    let server_dir = dir.join("server");
+    let mut server = Server::start(args, &server_dir, &dir.join("server.log"))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let keys = rt.block_on(register(&server.url))?;
+    let bench_cpu_before = self_cpu_secs();
+    let server_cpu_before: f64 = thread_cpu(server.pid()).values().sum();
+    let machine_before = machine_busy_secs();
+    let ingest = rt.block_on(ingest_load(args, &server.url, &keys.ingest, &pool))?;
+    let bench_cpu = self_cpu_secs() - bench_cpu_before;
+    let machine_busy = machine_busy_secs() - machine_before;
+    let rss = ProcStatus::read(server.pid())?;
+    let threads = thread_cpu(server.pid());
+
+    println!(
+        "\n[ingest] {} events in {} requests from {} clients",
+        ingest.accepted, ingest.requests, args.clients
+    );
+    println!("  wall {:.1}s, {:.0} events/s overall", ingest.secs, ingest.rate());
+    if let Some(w) = ingest.slowest_window {
+        println!("  slowest 10 s window: {:.0} events/s; fastest: {:.0} events/s", w.0, w.1);
+    }
+    println!(
+        "  request latency ms: p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}",
+        pct(&ingest.latencies_ms, 0.50),
+        pct(&ingest.latencies_ms, 0.95),
+        pct(&ingest.latencies_ms, 0.99),
+        pct(&ingest.latencies_ms, 1.0)
+    );
+    let server_cpu: f64 = threads.values().sum();
+    println!(
+        "  server CPU {:.1}s ({:.2} of {} cores busy) by thread: {}",
+        server_cpu,
+        server_cpu / ingest.secs,
+        std::thread::available_parallelism().map_or(0, usize::from),
+        fmt_threads(&threads)
+    );
+    println!(
+        "  load generator (this process) CPU during ingest: {bench_cpu:.1}s ({:.2} cores)",
+        bench_cpu / ingest.secs
+    );
+    let others = machine_busy - (server_cpu - server_cpu_before) - bench_cpu;
+    println!(
+        "  other processes on the machine during ingest: {:.1}s CPU ({:.2} cores)",
+        others.max(0.0),
+        others.max(0.0) / ingest.secs
+    );
+    println!("  server VmHWM {:.2} GiB, VmRSS {:.2} GiB", gib(rss.hwm), gib(rss.rss));
+    ensure!(
+        ingest.duplicates == 0,
+        "the server reported {} duplicates; the event ids must be distinct",
+        ingest.duplicates
+    );
+    ensure!(
+        ingest.accepted == args.events,
+        "the server accepted {} of {} events",
+        ingest.accepted,
+        args.events
+    );
+
+    summary.add(
+        "ingest rate, events/s",
+        format!("{:.0}", ingest.rate()),
+        format!(">= {GOAL_INGEST_EVENTS_PER_SEC:.0}"),
+        Some(ingest.rate() >= GOAL_INGEST_EVENTS_PER_SEC),
+    );
+    match raw_rate {
+        Some(raw) => {
+            let share = ingest.rate() / raw;
+            println!("  raw appender {raw:.0} events/s; server reaches {:.1}% of it", share * 100.0);
+            summary.add("raw appender, events/s", format!("{raw:.0}"), "(baseline)".into(), None);
+            summary.add(
+                "ingest / raw appender",
+                format!("{:.1}%", share * 100.0),
+                format!(">= {:.0}%", GOAL_SHARE_OF_RAW * 100.0),
+                Some(share >= GOAL_SHARE_OF_RAW),
+            );
+            if let Some(borrowed) = raw_borrowed_rate {
+                let share = ingest.rate() / borrowed;
+                println!(
+                    "  raw appender with borrowed parameters {borrowed:.0} events/s; server reaches {:.1}% of it",
+                    share * 100.0
+                );
+                summary.add(
+                    "raw appender (borrowed), events/s",
+                    format!("{borrowed:.0}"),
+                    "(info)".into(),
+                    None,
+                );
+                summary.add(
+                    "ingest / raw (borrowed)",
+                    format!("{:.1}%", share * 100.0),
+                    "(info)".into(),
+                    None,
+                );
+            }
+        }
+        None => summary.add(
+            "ingest / raw appender",
+            "skipped".into(),
+            format!(">= {:.0}%", GOAL_SHARE_OF_RAW * 100.0),
+            None,
+        ),
+    }
+    summary.add(
+        "server peak RSS after ingest",
+        format!("{:.2} GiB", gib(rss.hwm)),
+        format!("<= {:.2} GiB", gib(GOAL_PEAK_RSS_BYTES)),
+        Some(rss.hwm <= GOAL_PEAK_RSS_BYTES),
+    );
+
+    // ---------------------------------------------------------------- queries through HTTP
+    let cases = query_cases(args.mid_tenant_rank);
+    let mut served = Vec::new();
+    for case in &cases {
+        let timing = rt.block_on(http_query_runs(args, &server.url, &keys.admin, case))?;
+        println!(
+            "\n[query {}] {}\n  server ms p50 {:.2} p95 {:.2} | wall ms p50 {:.2} p95 {:.2} | rows_scanned {} | {} data rows",
+            case.key,
+            case.label,
+            pct(&timing.server_ms, 0.5),
+            pct(&timing.server_ms, 0.95),
+            pct(&timing.wall_ms, 0.5),
+            pct(&timing.wall_ms, 0.95),
+            timing.rows_scanned,
+            timing.data_rows
+        );
+        served.push(timing);
+    }
+    let rss_end = ProcStatus::read(server.pid())?;
+    println!("\n  server VmHWM after queries {:.2} GiB", gib(rss_end.hwm));
+    drop(rt);
+
+    let stop_started = Instant::now();
+    server.stop()?;
+    println!("  server stopped (SIGTERM) in {:.1}s", stop_started.elapsed().as_secs_f64());
+
+    // ---------------------------------------------------------------- the same SQL, directly
+    let direct = direct_runs(args, &server_dir.join("events.duckdb"), &cases)?;
+    println!(
+        "\n[store] largest tenant {} holds {} of {} rows ({:.1}%)",
+        direct.largest_tenant,
+        direct.largest_rows,
+        direct.total_rows,
+        direct.largest_share() * 100.0
+    );
+    summary.add(
+        "largest tenant's share of rows",
+        format!("{:.1}%", direct.largest_share() * 100.0),
+        format!(">= {:.0}%", GOAL_LARGEST_TENANT_SHARE * 100.0),
+        Some(direct.largest_share() >= GOAL_LARGEST_TENANT_SHARE),
+    );
+
+    for ((case, http), store) in cases.iter().zip(&served).zip(&direct.timings) {
+        let (s50, s95) = (pct(&http.server_ms, 0.5), pct(&http.server_ms, 0.95));
+        let (w50, w95) = (pct(&http.wall_ms, 0.5), pct(&http.wall_ms, 0.95));
+        let d50 = pct(&store.ms, 0.5);
+        let limit = GOAL_SERVER_OVER_DIRECT * d50 + GOAL_SERVER_OVER_DIRECT_SLACK_MS;
+        println!(
+            "\n[direct {}] store p50 {:.2} ms p95 {:.2} ms; server p50 {:.2} ms = {:.2}x store (limit {:.2} ms)",
+            case.key,
+            d50,
+            pct(&store.ms, 0.95),
+            s50,
+            s50 / d50.max(1e-9),
+            limit
+        );
+        if store.rows_scanned != http.rows_scanned {
+            println!(
+                "  WARNING: rows scanned differ: server {} vs direct {}",
+                http.rows_scanned, store.rows_scanned
+            );
+        }
+        summary.add(
+            &format!("({}) server p50 ms", case.key),
+            format!("{s50:.2}"),
+            format!("<= {:.0}", case.p50_goal),
+            Some(s50 <= case.p50_goal),
+        );
+        summary.add(
+            &format!("({}) wall p50 ms", case.key),
+            format!("{w50:.2}"),
+            format!("<= {:.0}", case.p50_goal),
+            Some(w50 <= case.p50_goal),
+        );
+        if let Some(goal) = case.p95_goal {
+            summary.add(
+                &format!("({}) server p95 ms", case.key),
+                format!("{s95:.2}"),
+                format!("<= {goal:.0}"),
+                Some(s95 <= goal),
+            );
+            summary.add(
+                &format!("({}) wall p95 ms", case.key),
+                format!("{w95:.2}"),
+                format!("<= {goal:.0}"),
+                Some(w95 <= goal),
+            );
+        }
+        summary.add(
+            &format!("({}) server p50 / store p50", case.key),
+            format!("{s50:.2} / {d50:.2} ms"),
+            format!("<= 1.2x+2 = {limit:.2}"),
+            Some(s50 <= limit),
+        );
+    }
+
+    summary.print(args);
+    Ok(())
+}
+
+// ==================================================================== the load
+
+struct Pool {
+    /// Serialized `{"events": [...]}` bodies.
+    bodies: Vec<Vec<u8>>,
+    /// For each body, the offset of each event's 16 id hex digits.
+    id_offsets: Vec<Vec<usize>>,
+    /// The same events, validated as the server validates them (for the raw appender).
+    rows: Vec<Vec<NewEvent>>,
+}
+
+impl Pool {
+    fn generate(args: &Args) -> anyhow::Result<Pool> {
+        let tenants = sample::zipf_tenants("tenant_", 1000);
+        let now = Utc::now();
+        let mut generator = SampleGenerator::new(args.seed, &tenants, 30, now);
+        generator.api_share = 1.0;
+        generator.with_event_ids = true;
+        let placeholder = format!("evt_{}", "0".repeat(ID_HEX));
+        let mut pool = Pool { bodies: Vec::new(), id_offsets: Vec::new(), rows: Vec::new() };
+        for _ in 0..args.pool_batches {
+            let events: Vec<IngestEvent> = (0..args.batch)
+                .map(|_| {
+                    let mut e = generator.next_event();
+                    // Fixed width, so each request can rewrite the ids in place.
+                    e.event_id = Some(placeholder.clone());
+                    e
+                })
+                .collect();
+            let request = IngestRequest { events };
+            let body = serde_json::to_vec(&request)?;
+            let offsets: Vec<usize> =
+                find_all(&body, ID_PREFIX.as_bytes()).into_iter().map(|i| i + ID_PREFIX.len()).collect();
+            ensure!(
+                offsets.len() == args.batch,
+                "found {} event ids in a body of {}",
+                offsets.len(),
+                args.batch
+            );
+            if !args.skip_raw {
+                let rows =
+                    ingest::validate(request, now).map_err(|e| anyhow!("sample events are invalid: {e}"))?;
+                pool.rows.push(rows);
+            }
+            pool.bodies.push(body);
+            pool.id_offsets.push(offsets);
+        }
+        Ok(pool)
+    }
+
+    fn total_bytes(&self) -> usize {
+        self.bodies.iter().map(Vec::len).sum()
+    }
+
+    /// The body of request `r`: its pool body with ids `r * batch + i`.
+    fn body(&self, r: u64, batch: usize) -> Vec<u8> {
+        let p = (r % self.bodies.len() as u64) as usize;
+        let mut body = self.bodies[p].clone();
+        for (i, &at) in self.id_offsets[p].iter().enumerate() {
+            write_hex(&mut body[at..at + ID_HEX], r * batch as u64 + i as u64);
+        }
+        body
+    }
+}
+
+fn event_id(n: u64) -> String {
+    format!("evt_{n:016x}")
+}
+
+fn write_hex(out: &mut [u8], mut n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in out.iter_mut().rev() {
+        *b = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+    }
+}
+
+fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    haystack.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect()
+}
+
+// ==================================================================== raw appender baseline
+
+/// How the raw baseline builds each row.
+#[derive(Clone, Copy, PartialEq)]
+enum RowBuild {
+    /// The server's own `event_values` (owned `Value`s): exactly the server's append path.
+    ServerValues,
+    /// Borrowed `&str`/`f64` parameters, no per-row copies: what the appender costs by itself.
+    Borrowed,
+}
+
+/// Appends every row the server will receive, on one thread with one appender, into a fresh
+/// DuckDB file with the server's table and settings. Returns rows per second.
+fn raw_appender(args: &Args, dir: &Path, pool: &Pool, mode: RowBuild) -> anyhow::Result<f64> {
+    let path = dir.join("raw-appender.duckdb");
+    let _ = std::fs::remove_file(&path);
+    let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
+    let conn = Connection::open_with_flags(&path, Config::default().threads(2)?.max_memory(limit)?)?;
+    conn.execute_batch(&create_table_sql())?;
+    let scope = StoreScope { org_id: 1, env_id: 1 };
+    let requests = args.events / args.batch as u64;
+    let started = Instant::now();
+    {
+        let mut appender = conn.appender("events")?;
+        let mut values: Vec<Value> = Vec::with_capacity(32);
+        let mut id = String::with_capacity(4 + ID_HEX);
+        for r in 0..requests {
+            let rows = &pool.rows[(r % pool.rows.len() as u64) as usize];
+            for (i, row) in rows.iter().enumerate() {
+                let n = r * args.batch as u64 + i as u64;
+                match mode {
+                    RowBuild::ServerValues => {
+                        values.clear();
+                        event_values(scope, row, &mut values);
+                        values[5] = Value::Text(event_id(n));
+                        appender.append_row(duckdb::appender_params_from_iter(values.iter()))?;
+                    }
+                    RowBuild::Borrowed => {
+                        id.clear();
+                        id.push_str("evt_");
+                        let mut hex = [0u8; ID_HEX];
+                        write_hex(&mut hex, n);
+                        id.extend(hex.iter().map(|b| char::from(*b)));
+                        append_borrowed(&mut appender, scope, row, &id)?;
+                    }
+                }
+            }
+        }
+        appender.flush()?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    ensure!(n as u64 == args.events, "the raw appender stored {n} rows");
+    drop(conn);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("duckdb.wal"));
+    let rate = args.events as f64 / secs;
+    let how = match mode {
+        RowBuild::ServerValues => "rows built by the server's event_values",
+        RowBuild::Borrowed => "borrowed parameters, no per-row copies",
+    };
+    println!(
+        "\n[raw appender: {how}] {} rows in {:.1}s = {:.0} rows/s (one thread, one appender, \
+         auto-commit; file {:.0} MiB)",
+        args.events,
+        secs,
+        rate,
+        size as f64 / 1048576.0
+    );
+    Ok(rate)
+}
+
+/// One row with borrowed parameters, in `create_table_sql`'s column order. The load's props are
+/// all materialized, so the key/value list columns are NULL.
+fn append_borrowed(
+    appender: &mut duckdb::Appender<'_>,
+    scope: StoreScope,
+    row: &NewEvent,
+    id: &str,
+) -> anyhow::Result<()> {
+    ensure!(
+        row.string_props.iter().all(|(k, _)| MATERIALIZED_STRING_PROPS.contains(&k.as_str()))
+            && row.numeric_props.iter().all(|(k, _)| MATERIALIZED_NUMERIC_PROPS.contains(&k.as_str())),
+        "the borrowed baseline handles materialized props only"
+    );
+    let s: Vec<Option<&str>> = MATERIALIZED_STRING_PROPS
+        .iter()
+        .map(|k| row.string_props.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()))
+        .collect();
+    let x: Vec<Option<f64>> = MATERIALIZED_NUMERIC_PROPS
+        .iter()
+        .map(|k| row.numeric_props.iter().find(|(key, _)| key == k).map(|(_, v)| *v))
+        .collect();
+    let ts = Value::Timestamp(TimeUnit::Microsecond, row.timestamp.timestamp_micros());
+    let none: Option<&str> = None;
+    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(32);
+    params.extend([
+        &scope.org_id as &dyn ToSql,
+        &scope.env_id,
+        &row.tenant_id,
+        &row.event_name,
+        &ts,
+        &id,
+        &row.client_event_id,
+        &row.user_id,
+    ]);
+    params.extend(s.iter().map(|v| v as &dyn ToSql));
+    params.extend(x.iter().map(|v| v as &dyn ToSql));
+    params.extend([&none as &dyn ToSql, &none, &none, &none]);
+    appender.append_row(duckdb::appender_params_from_iter(params.iter()))?;
+    Ok(())
+}
+
+// ==================================================================== the server child
+
+struct Server {
+    child: Option<Child>,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &Args, data_dir: &Path, log: &Path) -> anyhow::Result<Server> {
+        let bin = match &args.server_bin {
+            Some(b) => b.clone(),
+            None => std::env::current_exe()?.with_file_name("emban"),
+        };
+        ensure!(
+            bin.exists(),
+            "server binary {} not found (build it: cargo build -p emban-host-server --bins)",
+            bin.display()
+        );
+        let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--demo", "false", "--data-dir"])
+            .arg(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file));
+        if let Some(limit) = &args.duckdb_memory_limit {
+            cmd.args(["--duckdb-memory-limit", limit]);
+        }
+        let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("emban listening on ") {
+                    let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let mut server = Server { child: Some(child), url: String::new() };
+        server.url = rx
+            .recv_timeout(Duration::from_secs(120))
+            .map_err(|_| anyhow!("the server did not report its address; see {}", log.display()))?;
+        println!(
+            "\n[server] {} started as pid {}, {} (log {})",
+            bin.display(),
+            server.pid(),
+            server.url,
+            log.display()
+        );
+        Ok(server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGTERM (the server drains and closes its stores), then waits.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        ensure!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                ensure!(status.success(), "the server exited with {status}");
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("the server did not stop within 300 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+struct Keys {
+    admin: String,
+    ingest: String,
+}
+
+async fn register(url: &str) -> anyhow::Result<Keys> {
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{url}/v1/auth/register"))
+        .json(&json!({"email": "bench@example.com", "password": "bench-password-1", "org_name": "Bench"}))
+        .send()
+        .await?;
+    ensure!(response.status().as_u16() == 201, "register: {} {}", response.status(), response.text().await?);
+    let body: serde_json::Value = response.json().await?;
+    let admin =
+        body["api_key"]["key"].as_str().ok_or_else(|| anyhow!("register: no api_key.key"))?.to_owned();
+    let response = client
+        .post(format!("{url}/v1/api-keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"label": "bench", "scope": "ingest"}))
+        .send()
+        .await?;
+    ensure!(
+        response.status().as_u16() == 201,
+        "create ingest key: {} {}",
+        response.status(),
+        response.text().await?
+    );
+    let body: serde_json::Value = response.json().await?;
+    let ingest = body["key"].as_str().ok_or_else(|| anyhow!("api-keys: no key"))?.to_owned();
+    Ok(Keys { admin, ingest })
+}
+
+// ==================================================================== ingest
+
+struct IngestResult {
+    accepted: u64,
+    duplicates: u64,
+    requests: u64,
+    secs: f64,
+    latencies_ms: Vec<f64>,
+    /// (slowest, fastest) rate over 10-second windows.
+    slowest_window: Option<(f64, f64)>,
+}
+
+impl IngestResult {
+    fn rate(&self) -> f64 {
+        self.accepted as f64 / self.secs
+    }
+}
+
+async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::Result<IngestResult> {
+    let requests = args.events / args.batch as u64;
+    let next = AtomicU64::new(0);
+    let accepted = AtomicU64::new(0);
+    let duplicates = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let endpoint = format!("{url}/v1/events");
+    let auth = format!("Bearer {key}");
+    let started = Instant::now();
+
+    let client_task = |_: usize| {
+        let (next, accepted, duplicates, endpoint, auth) = (&next, &accepted, &duplicates, &endpoint, &auth);
+        async move {
+            // One client (one keep-alive connection) per task.
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            let mut latencies = Vec::new();
+            loop {
+                let r = next.fetch_add(1, Ordering::Relaxed);
+                if r >= requests {
+                    break;
+                }
+                let body = pool.body(r, args.batch);
+                let sent = Instant::now();
+                let response = client
+                    .post(endpoint.as_str())
+                    .header("content-type", "application/json")
+                    .header("authorization", auth.as_str())
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let bytes = response.bytes().await?;
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                if !status.is_success() {
+                    bail!("POST /v1/events: {status} {}", String::from_utf8_lossy(&bytes));
+                }
+                let answer: serde_json::Value = serde_json::from_slice(&bytes)?;
+                accepted.fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                duplicates.fetch_add(answer["duplicates"].as_u64().unwrap_or(0), Ordering::Relaxed);
+            }
+            anyhow::Ok(latencies)
+        }
+    };
+
+    // Samples progress every second (for the slowest-window figure) and reports every 10 s.
+    let sampler = async {
+        let mut samples = vec![(0.0f64, 0u64)];
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        while !done.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let n = accepted.load(Ordering::Relaxed);
+            let t = started.elapsed().as_secs_f64();
+            samples.push((t, n));
+            if samples.len() % 10 == 1 {
+                let (t0, n0) = samples[samples.len() - 11];
+                eprintln!(
+                    "  ... {n} events after {t:.0}s ({:.0} events/s over the last 10 s)",
+                    (n - n0) as f64 / (t - t0)
+                );
+            }
+        }
+        samples
+    };
+
+    let clients = async {
+        let results = futures_join_all((0..args.clients).map(client_task).collect()).await;
+        let secs = started.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        (results, secs)
+    };
+    let ((results, secs), samples) = tokio::join!(clients, sampler);
+    let mut latencies_ms = Vec::new();
+    for r in results {
+        latencies_ms.extend(r?);
+    }
+    latencies_ms.sort_by(f64::total_cmp);
+    let windows: Vec<f64> =
+        samples.windows(11).step_by(10).map(|w| (w[10].1 - w[0].1) as f64 / (w[10].0 - w[0].0)).collect();
+    let slowest_window = (!windows.is_empty()).then(|| {
+        (windows.iter().copied().fold(f64::INFINITY, f64::min), windows.iter().copied().fold(0.0, f64::max))
+    });
+    Ok(IngestResult {
+        accepted: accepted.load(Ordering::Relaxed),
+        duplicates: duplicates.load(Ordering::Relaxed),
+        requests,
+        secs,
+        latencies_ms,
+        slowest_window,
+    })
+}
+
+/// Polls every future to completion on the current task (no extra dependency for join_all).
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+// ==================================================================== queries
+
+struct Case {
+    key: &'static str,
+    label: String,
+    query: String,
+    p50_goal: f64,
+    p95_goal: Option<f64>,
+}
+
+fn query_string(tenant: &str, extra: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    s.append_pair("event_name", "api.call").append_pair("tenant_id", tenant).append_pair("period", "30d");
+    s.append_pair("granularity", "day");
+    for (k, v) in extra {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn query_cases(mid_rank: usize) -> Vec<Case> {
+    let mid = format!("tenant_{mid_rank:04}");
+    vec![
+        Case {
+            key: "a",
+            label: format!("{mid} (rank {mid_rank}), 30d, count by day"),
+            query: query_string(&mid, &[("metric", "count")]),
+            p50_goal: 15.0,
+            p95_goal: Some(50.0),
+        },
+        Case {
+            key: "b",
+            label: format!("{mid}, 30d, count by day, group_by=model, f_endpoint=/chat"),
+            query: query_string(&mid, &[("metric", "count"), ("group_by", "model"), ("f_endpoint", "/chat")]),
+            p50_goal: 30.0,
+            p95_goal: Some(100.0),
+        },
+        Case {
+            key: "c",
+            label: format!("{mid}, 30d, p95 of latency_ms by day"),
+            query: query_string(&mid, &[("metric", "p95"), ("numeric_prop", "latency_ms")]),
+            p50_goal: 100.0,
+            p95_goal: None,
+        },
+        Case {
+            key: "d",
+            label: "tenant_0001 (rank 1, the largest), 30d, count by day".into(),
+            query: query_string("tenant_0001", &[("metric", "count")]),
+            p50_goal: 150.0,
+            p95_goal: None,
+        },
+    ]
+}
+
+struct HttpTiming {
+    server_ms: Vec<f64>,
+    wall_ms: Vec<f64>,
+    rows_scanned: u64,
+    data_rows: usize,
+}
+
+async fn http_query_runs(args: &Args, url: &str, key: &str, case: &Case) -> anyhow::Result<HttpTiming> {
+    let client = reqwest::Client::new();
+    let endpoint = format!("{url}/v1/query?{}", case.query);
+    let mut timing = HttpTiming { server_ms: Vec::new(), wall_ms: Vec::new(), rows_scanned: 0, data_rows: 0 };
+    for run in 0..args.warmup_runs + args.query_runs {
+        let sent = Instant::now();
+        let response = client.get(endpoint.as_str()).bearer_auth(key).send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let wall = sent.elapsed().as_secs_f64() * 1000.0;
+        ensure!(
+            status.is_success(),
+            "GET /v1/query?{}: {status} {}",
+            case.query,
+            String::from_utf8_lossy(&bytes)
+        );
+        let body: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let server =
+            body["meta"]["query_time_ms"].as_f64().ok_or_else(|| anyhow!("no meta.query_time_ms"))?;
+        timing.rows_scanned = body["meta"]["rows_scanned"].as_u64().unwrap_or(0);
+        timing.data_rows = body["data"].as_array().map_or(0, Vec::len);
+        if run >= args.warmup_runs {
+            timing.server_ms.push(server);
+            timing.wall_ms.push(wall);
+        }
+    }
+    timing.server_ms.sort_by(f64::total_cmp);
+    timing.wall_ms.sort_by(f64::total_cmp);
+    Ok(timing)
+}
+
+struct DirectTiming {
+    ms: Vec<f64>,
+    rows_scanned: u64,
+}
+
+struct Direct {
+    timings: Vec<DirectTiming>,
+    largest_tenant: String,
+    largest_rows: u64,
+    total_rows: u64,
+}
+
+impl Direct {
+    fn largest_share(&self) -> f64 {
+        self.largest_rows as f64 / self.total_rows.max(1) as f64
+    }
+}
+
+/// Opens the server's DuckDB file (the server has stopped) and times the server's own SQL.
+fn direct_runs(args: &Args, path: &Path, cases: &[Case]) -> anyhow::Result<Direct> {
+    let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
+    let conn = Connection::open_with_flags(path, Config::default().threads(2)?.max_memory(limit)?)?;
+    let scopes: Vec<(i64, i64)> = {
+        let mut stmt = conn.prepare("SELECT DISTINCT org_id, env_id FROM events")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+    };
+    ensure!(scopes.len() == 1, "expected one org and environment in the store, found {scopes:?}");
+    let scope = StoreScope { org_id: scopes[0].0, env_id: scopes[0].1 };
+    let (largest_tenant, largest_rows): (String, i64) = conn.query_row(
+        "SELECT tenant_id, count(*) AS n FROM events GROUP BY tenant_id ORDER BY n DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let total_rows: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let mut timings = Vec::new();
+    for case in cases {
+        let request = QueryRequest::parse(&case.query).map_err(|e| anyhow!("{e}"))?;
+        let mut timing = DirectTiming { ms: Vec::new(), rows_scanned: 0 };
+        for run in 0..args.warmup_runs + args.query_runs {
+            let spec = request.spec(Utc::now());
+            let started = Instant::now();
+            let (sql, params) = query_sql(scope, &spec).map_err(|e| anyhow!("{e}"))?;
+            let (_, scanned) = run_query_sql(&conn, &sql, &params).map_err(|e| anyhow!("{e}"))?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            timing.rows_scanned = scanned;
+            if run >= args.warmup_runs {
+                timing.ms.push(ms);
+            }
+        }
+        timing.ms.sort_by(f64::total_cmp);
+        timings.push(timing);
+    }
+    Ok(Direct { timings, largest_tenant, largest_rows: largest_rows as u64, total_rows: total_rows as u64 })
+}
+
+// ==================================================================== process facts
+
+struct ProcStatus {
+    hwm: u64,
+    rss: u64,
+}
+
+impl ProcStatus {
+    fn read(pid: u32) -> anyhow::Result<ProcStatus> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        Ok(ProcStatus { hwm: field("VmHWM:"), rss: field("VmRSS:") })
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .unwrap_or(100.0)
+}
+
+/// (comm, user+system seconds) from a /proc stat file.
+fn stat_cpu(path: &str, ticks: f64) -> Option<(String, f64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text[open + 1..close].to_owned();
+    let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
+    // After "pid (comm) ": state is field 0, utime field 11, stime field 12.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((comm, (utime + stime) / ticks))
+}
+
+/// CPU seconds per thread name (threads of the same name summed).
+fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
+    let ticks = clock_ticks();
+    let mut out = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for entry in entries.flatten() {
+            let path = format!("{}/stat", entry.path().display());
+            if let Some((comm, secs)) = stat_cpu(&path, ticks) {
+                *out.entry(comm).or_insert(0.0) += secs;
+            }
+        }
+    }
+    out
+}
+
+fn fmt_threads(threads: &BTreeMap<String, f64>) -> String {
+    let mut v: Vec<_> = threads.iter().filter(|(_, s)| **s >= 0.05).collect();
+    v.sort_by(|a, b| b.1.total_cmp(a.1));
+    let parts: Vec<String> = v.iter().map(|(n, s)| format!("{n} {s:.1}s")).collect();
+    parts.join(", ")
+}
+
+/// Busy (non-idle, non-iowait) CPU seconds of the whole machine since boot, from /proc/stat.
+fn machine_busy_secs() -> f64 {
+    let ticks = clock_ticks();
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            let fields: Vec<f64> =
+                t.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+            // user nice system idle iowait irq softirq steal ...
+            let total: f64 = fields.iter().take(8).sum();
+            Some((total - fields.get(3)? - fields.get(4)?) / ticks)
+        })
+        .unwrap_or(0.0)
+}
+
+fn self_cpu_secs() -> f64 {
+    stat_cpu("/proc/self/stat", clock_ticks()).map_or(0.0, |(_, s)| s)
+}
+
+fn print_machine(args: &Args, dir: &Path) {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0.0, |kb| kb as f64 / 1048576.0);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|s| s.trim_matches('"').to_owned())
+        })
+        .unwrap_or_default();
+    println!("emban-bench {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "machine: {cpus} CPUs, {mem:.1} GiB RAM, {os}; load average {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "load: {} events, {} per request, {} clients, {} distinct bodies; {} query runs after {} warm-up; dir {}",
+        args.events,
+        args.batch,
+        args.clients,
+        args.pool_batches,
+        args.query_runs,
+        args.warmup_runs,
+        dir.display()
+    );
+}
+
+// ==================================================================== reporting
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0 * 1024.0)
+}
+
+#[derive(Default)]
+struct Summary {
+    rows: Vec<(String, String, String, Option<bool>)>,
+}
+
+impl Summary {
+    fn add(&mut self, figure: &str, measured: String, goal: String, pass: Option<bool>) {
+        self.rows.push((figure.to_owned(), measured, goal, pass));
+    }
+
+    fn print(&self, args: &Args) {
+        println!(
+            "\n== summary ({} events, {} clients, batches of {}) ==",
+            args.events, args.clients, args.batch
+        );
+        println!("{:<38} {:>22} {:>22}  result", "figure", "measured", "goal");
+        println!("{}", "-".repeat(92));
+        for (figure, measured, goal, pass) in &self.rows {
+            let result = match pass {
+                Some(true) => "PASS",
+                Some(false) => "MISS",
+                None => "",
+            };
+            println!("{figure:<38} {measured:>22} {goal:>22}  {result}");
+        }
+        let misses = self.rows.iter().filter(|r| r.3 == Some(false)).count();
+        let checks = self.rows.iter().filter(|r| r.3.is_some()).count();
+        println!("{}", "-".repeat(92));
+        println!("{} of {checks} goals met, {misses} missed", checks - misses);
+    }
+}

@@ -1,0 +1,812 @@
+//! Signed embed sessions: minting (`POST /v1/embed-sessions`, the demo's
+//! `GET /v1/demo/embed-url`), listing, and the embed data API the runtime calls with the token
+//! (`GET /v1/embed/dashboard`, `POST /v1/embed/query`), where every permission is enforced.
+//!
+//! The token is an HS256 JWT signed with the server's signing secret. The tenant, org,
+//! environment, dashboard and permissions come only from it; nothing in a request can widen them.
+
+use std::{
+    collections::{BTreeSet, HashSet},
+    sync::{Arc, LazyLock},
+    time::Instant,
+};
+
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, RawQuery, State},
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Duration, Utc};
+use contract::{
+    ErrorBody,
+    dashboard::{Widget, WidgetData},
+    embed::{
+        CreateEmbedSessionRequest, CreateEmbedSessionResponse, DEFAULT_EXPIRES_IN, EmbedDashboard,
+        EmbedDashboardResponse, EmbedFilters, EmbedPermissions, EmbedQueryRequest, MAX_EXPIRES_IN,
+        MIN_EXPIRES_IN,
+    },
+    query::Period,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::{
+    auth::Admin,
+    dashboards::{DEMO_DASHBOARD_NAME, clip, config_uses, timestamp, valid_widget_id},
+    demo::DEMO_TENANT,
+    error::{ApiJson, AppError, Result},
+    events::{StoreScope, valid_prop_key},
+    meta::dashboards::{DashboardRecord, EMBED_SESSION_CREATE, NewAuditRow},
+    query::window,
+    secrets::Secret,
+    state::AppState,
+    usage::QUERIES,
+    widgets::{ResolvedFilters, evaluate, resolve_filters},
+};
+
+/// The `aud` of every embed token.
+pub const AUDIENCE: &str = "emban-embed";
+/// The `iss` of every embed token.
+pub const ISSUER: &str = "emban";
+/// Clock skew tolerated on `exp` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
+/// Most origins one session may name.
+const MAX_ORIGINS: usize = 20;
+/// Most dimensions in `allowed_dimensions` plus `locked_filters`.
+const MAX_DIMENSIONS: usize = 50;
+/// Most ids in `hidden_widgets`.
+const MAX_HIDDEN: usize = 100;
+/// Longest `max_date_range_days`: ten years.
+const MAX_RANGE_DAYS: u32 = 3_650;
+/// Longest token the extractor reads.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Newest audit rows `GET /v1/embed-sessions` reads.
+const SESSION_LIST_LIMIT: i64 = 1_000;
+
+/// The claims of an embed token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedClaims {
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// Always [`AUDIENCE`].
+    pub aud: String,
+    /// Org id.
+    pub org: i64,
+    /// Environment id.
+    pub env: i64,
+    /// The tenant whose data the session shows.
+    pub tenant: String,
+    /// The dashboard id.
+    pub dashboard: String,
+    /// What the viewer may do.
+    pub permissions: EmbedPermissions,
+    /// Host origins allowed to frame the embed.
+    #[serde(default)]
+    pub origins: Vec<String>,
+    /// Locale for labels and numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// Session id (UUID), as listed by `GET /v1/embed-sessions`.
+    pub jti: String,
+}
+
+static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.algorithms = vec![Algorithm::HS256];
+    v.leeway = LEEWAY_SECS;
+    v.validate_exp = true;
+    v.set_audience(&[AUDIENCE]);
+    v.set_issuer(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "aud", "iss"]);
+    v
+});
+
+/// Signs claims as an HS256 JWT.
+pub fn sign(secret: &Secret, claims: &EmbedClaims) -> Result<String> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.expose().as_bytes()),
+    )
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("signing an embed token: {e}")))
+}
+
+/// Verifies a token: HS256 with our secret only, our audience and issuer, not expired beyond
+/// the leeway, not issued in the future. Every failure is a 401 that says nothing more.
+pub fn verify(secret: &Secret, token: &str) -> Result<EmbedClaims> {
+    let key = DecodingKey::from_secret(secret.expose().as_bytes());
+    let claims = jsonwebtoken::decode::<EmbedClaims>(token, &key, &VALIDATION)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => AppError::Unauthorized("the embed session has expired".into()),
+            _ => AppError::Unauthorized("invalid embed token".into()),
+        })?
+        .claims;
+    let now = Utc::now().timestamp();
+    let leeway = LEEWAY_SECS as i64;
+    if claims.iat > now + leeway
+        || claims.exp - claims.iat > MAX_EXPIRES_IN + leeway
+        || claims.tenant.is_empty()
+    {
+        return Err(AppError::Unauthorized("invalid embed token".into()));
+    }
+    Ok(claims)
+}
+
+/// A verified embed session from `Authorization: Bearer <embed token>`.
+#[derive(Debug, Clone)]
+pub struct EmbedSession(pub EmbedClaims);
+
+impl FromRequestParts<AppState> for EmbedSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_BYTES)
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "missing embed token: send `Authorization: Bearer <embed token>`".into(),
+                )
+            })?;
+        Ok(EmbedSession(verify(&state.signing_secret, token)?))
+    }
+}
+
+/// Embed sessions, the embed data API and the demo's embed URL.
+pub fn router() -> Router<AppState> {
+    let data = Router::new()
+        .route("/v1/embed/dashboard", get(get_embed_dashboard))
+        .route("/v1/embed/query", post(post_embed_query))
+        // Handlers set the session's own policy; errors before a session is known get this one.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'self'"),
+        ));
+    Router::new()
+        .route("/v1/embed-sessions", get(list_embed_sessions).post(create_embed_session))
+        .route("/v1/demo/embed-url", get(get_demo_embed_url))
+        .merge(data)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// `frame-ancestors` with the session's origins, or `'self'` when it names none.
+pub fn frame_ancestors(origins: &[String]) -> HeaderValue {
+    let sources = if origins.is_empty() { "'self'".to_owned() } else { origins.join(" ") };
+    HeaderValue::from_str(&format!("frame-ancestors {sources}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"))
+}
+
+fn with_csp(claims: &EmbedClaims, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, frame_ancestors(&claims.origins));
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minting
+
+fn validate_origin(index: usize, origin: &str) -> Result<String> {
+    let bad =
+        |why: &str| AppError::invalid(format!("allowed_origins[{index}]: {why} (got {:?})", clip(origin)));
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    if origin.len() > 255 {
+        return Err(bad("at most 255 characters"));
+    }
+    let (scheme, rest) =
+        origin.split_once("://").ok_or_else(|| bad("must look like https://app.example.com"))?;
+    if scheme != "https" && scheme != "http" {
+        return Err(bad("the scheme must be https or http"));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    };
+    let host_body = host.strip_prefix("*.").unwrap_or(host);
+    let host_ok = !host_body.is_empty()
+        && host_body
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !host_ok {
+        return Err(bad("must be an origin: scheme, host and optional port, no path"));
+    }
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad("the port must be a number"));
+    }
+    Ok(origin)
+}
+
+fn validate_locale(locale: &str) -> Result<String> {
+    let ok = locale.len() <= 35 && {
+        let mut parts = locale.split('-');
+        parts.next().is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()))
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
+    if !ok {
+        return Err(AppError::invalid(format!(
+            "locale: must be a language tag like en-US (got {:?})",
+            clip(locale)
+        )));
+    }
+    Ok(locale.to_owned())
+}
+
+fn period_fits(p: Period, max_days: Option<u32>) -> bool {
+    max_days.is_none_or(|m| p.hours() <= i64::from(m) * 24)
+}
+
+/// The period an embed starts on: the first allowed period, else 30 days when that fits the
+/// date-range bound, else the longest period that does.
+pub fn default_period(perms: &EmbedPermissions) -> Period {
+    if let Some(first) = perms.allowed_periods.as_ref().and_then(|p| p.first()) {
+        return *first;
+    }
+    if period_fits(Period::D30, perms.max_date_range_days) {
+        return Period::D30;
+    }
+    Period::ALL
+        .iter()
+        .rev()
+        .copied()
+        .find(|p| period_fits(*p, perms.max_date_range_days))
+        .unwrap_or(Period::H1)
+}
+
+/// Checks and normalizes permissions against the dashboard: dimensions must be used by the
+/// dashboard or seen in the environment's string props.
+async fn validate_permissions(
+    state: &AppState,
+    scope: StoreScope,
+    dashboard: &DashboardRecord,
+    perms: &mut EmbedPermissions,
+) -> Result<()> {
+    if perms.hidden_widgets.len() > MAX_HIDDEN {
+        return Err(AppError::invalid(format!("permissions.hidden_widgets: at most {MAX_HIDDEN} ids")));
+    }
+    for (i, id) in perms.hidden_widgets.iter().enumerate() {
+        if !valid_widget_id(id) {
+            return Err(AppError::invalid(format!(
+                "permissions.hidden_widgets[{i}]: {:?} is not a widget id",
+                clip(id)
+            )));
+        }
+    }
+    if let Some(max) = perms.max_date_range_days
+        && !(1..=MAX_RANGE_DAYS).contains(&max)
+    {
+        return Err(AppError::invalid(format!(
+            "permissions.max_date_range_days: must be between 1 and {MAX_RANGE_DAYS}"
+        )));
+    }
+    if let Some(periods) = &mut perms.allowed_periods {
+        if periods.is_empty() {
+            return Err(AppError::invalid(
+                "permissions.allowed_periods: must not be empty; leave it out to allow every period",
+            ));
+        }
+        let mut seen = HashSet::new();
+        periods.retain(|p| seen.insert(*p));
+        if let Some(p) = periods.iter().find(|p| !period_fits(**p, perms.max_date_range_days)) {
+            return Err(AppError::invalid(format!(
+                "permissions.allowed_periods: {p} is longer than max_date_range_days ({} days)",
+                perms.max_date_range_days.unwrap_or_default()
+            )));
+        }
+    }
+    if let Some(dims) = &mut perms.allowed_dimensions {
+        let mut seen = HashSet::new();
+        dims.retain(|d| seen.insert(d.clone()));
+    }
+    let allowed = perms.allowed_dimensions.iter().flatten().map(|d| ("permissions.allowed_dimensions", d));
+    let locked = perms.locked_filters.keys().map(|d| ("permissions.locked_filters", d));
+    let requested: Vec<(&str, &String)> = allowed.chain(locked).collect();
+    if requested.len() > MAX_DIMENSIONS {
+        return Err(AppError::invalid(format!("permissions: at most {MAX_DIMENSIONS} dimensions in all")));
+    }
+    for (field, dim) in &requested {
+        if !valid_prop_key(dim) {
+            return Err(AppError::invalid(format!("{field}: {:?} is not a dimension name", clip(dim))));
+        }
+    }
+    for (key, value) in &perms.locked_filters {
+        if value.is_empty() || value.chars().count() > 1_000 {
+            return Err(AppError::invalid(format!(
+                "permissions.locked_filters.{key}: must be 1 to 1000 characters"
+            )));
+        }
+    }
+    let used = |dim: &str| {
+        config_uses(&dashboard.config, dim)
+            || dashboard.published_config.as_ref().is_some_and(|c| config_uses(c, dim))
+    };
+    let unknown: Vec<&(&str, &String)> = requested.iter().filter(|(_, d)| !used(d)).collect();
+    if !unknown.is_empty() {
+        // Only dimensions the dashboard does not use need the (slower) look at the events.
+        let seen: HashSet<String> = state
+            .events
+            .discover(scope, None)
+            .await?
+            .into_iter()
+            .flat_map(|e| e.string_props.into_iter().map(|p| p.key))
+            .collect();
+        if let Some((field, dim)) = unknown.iter().find(|(_, d)| !seen.contains(*d)) {
+            return Err(AppError::invalid(format!(
+                "{field}: unknown dimension {:?}: the dashboard does not use it and no event in this environment has it",
+                clip(dim)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The details of an `embed_session.create` audit row: everything but the token.
+#[derive(Serialize)]
+struct SessionAudit<'a> {
+    jti: &'a str,
+    tenant_id: &'a str,
+    dashboard_id: &'a str,
+    env_id: i64,
+    scope: &'a EmbedPermissions,
+    origins: &'a [String],
+    expires_in: i64,
+    issued_at: String,
+    expires_at: String,
+    expires_at_unix: i64,
+}
+
+/// Validates a request, signs a session for the org and environment, and records it in the
+/// audit log (never the token). Shared by `POST /v1/embed-sessions` and the demo route.
+pub async fn mint(
+    state: &AppState,
+    org_id: i64,
+    env_id: i64,
+    actor: &str,
+    request: CreateEmbedSessionRequest,
+) -> Result<CreateEmbedSessionResponse> {
+    let CreateEmbedSessionRequest {
+        tenant_id,
+        dashboard_id,
+        expires_in,
+        mut permissions,
+        allowed_origins,
+        locale,
+    } = request;
+    if tenant_id.is_empty() || tenant_id.chars().count() > 200 || tenant_id.chars().any(char::is_control) {
+        return Err(AppError::invalid("tenant_id: must be 1 to 200 characters"));
+    }
+    if dashboard_id.is_empty() || dashboard_id.len() > 200 {
+        return Err(AppError::invalid("dashboard_id: must be a dashboard id"));
+    }
+    let expires_in = expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
+    if !(MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&expires_in) {
+        return Err(AppError::invalid(format!(
+            "expires_in: must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN} seconds (got {expires_in})"
+        )));
+    }
+    if allowed_origins.len() > MAX_ORIGINS {
+        return Err(AppError::invalid(format!("allowed_origins: at most {MAX_ORIGINS} origins")));
+    }
+    let origins: Vec<String> = allowed_origins
+        .iter()
+        .enumerate()
+        .map(|(i, o)| validate_origin(i, o))
+        .collect::<Result<BTreeSet<_>>>()?
+        .into_iter()
+        .collect();
+    let locale = locale.as_deref().map(validate_locale).transpose()?;
+    let dashboard = state
+        .dashboards
+        .dashboard(org_id, env_id, &dashboard_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no dashboard with id {:?}", clip(&dashboard_id))))?;
+    validate_permissions(state, StoreScope { org_id, env_id }, &dashboard, &mut permissions).await?;
+
+    let issued = Utc::now();
+    let expires = issued + Duration::seconds(expires_in);
+    let claims = EmbedClaims {
+        iss: ISSUER.to_owned(),
+        aud: AUDIENCE.to_owned(),
+        org: org_id,
+        env: env_id,
+        tenant: tenant_id,
+        dashboard: dashboard.id.clone(),
+        permissions,
+        origins,
+        locale,
+        iat: issued.timestamp(),
+        exp: expires.timestamp(),
+        jti: uuid::Uuid::new_v4().to_string(),
+    };
+    let token = sign(&state.signing_secret, &claims)?;
+    let row = NewAuditRow {
+        org_id,
+        actor: actor.to_owned(),
+        action: EMBED_SESSION_CREATE.to_owned(),
+        resource: format!("dashboard:{}", dashboard.id),
+        details: serde_json::to_string(&SessionAudit {
+            jti: &claims.jti,
+            tenant_id: &claims.tenant,
+            dashboard_id: &dashboard.id,
+            env_id,
+            scope: &claims.permissions,
+            origins: &claims.origins,
+            expires_in,
+            issued_at: timestamp(issued),
+            expires_at: timestamp(expires),
+            expires_at_unix: claims.exp,
+        })
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding an audit row: {e}")))?,
+        created_at: issued,
+    };
+    state.dashboards.append_audit(vec![row]).await?;
+    Ok(CreateEmbedSessionResponse {
+        embed_url: format!("{}/embed/{}?token={token}", state.public_url, dashboard.id),
+        token,
+        expires_at: timestamp(expires),
+    })
+}
+
+async fn create_embed_session(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(request): ApiJson<CreateEmbedSessionRequest>,
+) -> Result<(StatusCode, Json<CreateEmbedSessionResponse>)> {
+    caller.require_admin_access()?;
+    let session = mint(&state, caller.org_id, caller.env.id, &caller.actor(), request).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+async fn list_embed_sessions(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
+    caller.require_admin_access()?;
+    let now = Utc::now();
+    let rows = state
+        .dashboards
+        .active_embed_sessions(caller.org_id, caller.env.id, now.timestamp(), SESSION_LIST_LIMIT)
+        .await?;
+    let sessions: Vec<Value> = rows
+        .into_iter()
+        .map(|row| {
+            let d = &row.details;
+            let expires_unix = d.get("expires_at_unix").and_then(Value::as_i64).unwrap_or_default();
+            json!({
+                "jti": d.get("jti"),
+                "tenant_id": d.get("tenant_id"),
+                "dashboard_id": d.get("dashboard_id"),
+                "resource": row.resource,
+                "scope": d.get("scope"),
+                "origins": d.get("origins"),
+                "actor": row.actor,
+                "issued_at": d.get("issued_at"),
+                "expires_at": d.get("expires_at"),
+                "remaining_ttl_seconds": (expires_unix - now.timestamp()).max(0),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The embed data API
+
+fn other_dashboard() -> AppError {
+    AppError::Unauthorized("invalid embed token: it was issued for another dashboard".into())
+}
+
+/// The session's dashboard, or 404 when it has been deleted since.
+async fn session_dashboard(state: &AppState, claims: &EmbedClaims) -> Result<Arc<DashboardRecord>> {
+    state
+        .dashboards
+        .dashboard(claims.org, claims.env, &claims.dashboard)
+        .await?
+        .ok_or_else(|| AppError::NotFound("the dashboard of this embed session no longer exists".into()))
+}
+
+/// The published widgets the session may see.
+fn visible_widgets(dashboard: &DashboardRecord, perms: &EmbedPermissions) -> Vec<Widget> {
+    match (&dashboard.published_config, dashboard.is_published) {
+        (Some(config), true) => {
+            config.widgets.iter().filter(|w| !perms.hidden_widgets.contains(&w.id)).cloned().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The filter state an embed starts from.
+pub fn initial_filters(perms: &EmbedPermissions) -> EmbedFilters {
+    EmbedFilters {
+        period: Some(default_period(perms)),
+        dimensions: perms.locked_filters.clone(),
+        ..EmbedFilters::default()
+    }
+}
+
+async fn get_embed_dashboard(
+    State(state): State<AppState>,
+    EmbedSession(claims): EmbedSession,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        match &*key {
+            "dashboard_id" if value != claims.dashboard => return Err(other_dashboard()),
+            "dashboard_id" => {}
+            other => return Err(AppError::invalid(format!("{}: unknown query parameter", clip(other)))),
+        }
+    }
+    let dashboard = session_dashboard(&state, &claims).await?;
+    let published = dashboard.is_published && dashboard.published_config.is_some();
+    let body = EmbedDashboardResponse {
+        published,
+        message: (!published).then(|| "This dashboard is not published.".to_owned()),
+        dashboard: EmbedDashboard {
+            id: dashboard.id.clone(),
+            name: dashboard.name.clone(),
+            widgets: visible_widgets(&dashboard, &claims.permissions),
+            published_at: if published { dashboard.published_at.map(timestamp) } else { None },
+        },
+        tenant_id: claims.tenant.clone(),
+        permissions: claims.permissions.clone(),
+        filters: initial_filters(&claims.permissions),
+        locale: claims.locale.clone(),
+        expires_at: DateTime::from_timestamp(claims.exp, 0).map(timestamp).unwrap_or_default(),
+    };
+    Ok(with_csp(&claims, Json(body)))
+}
+
+fn check_dimension(field: &str, key: &str, value: &str, perms: &EmbedPermissions) -> Result<()> {
+    if let Some(locked) = perms.locked_filters.get(key) {
+        if locked != value {
+            return Err(AppError::Forbidden(format!(
+                "{field}: dimension {:?} is locked to {:?} in this embed session",
+                clip(key),
+                clip(locked)
+            )));
+        }
+        return Ok(());
+    }
+    if let Some(allowed) = &perms.allowed_dimensions
+        && !allowed.iter().any(|d| d == key)
+    {
+        return Err(AppError::Forbidden(format!(
+            "{field}: dimension {:?} is not allowed in this embed session",
+            clip(key)
+        )));
+    }
+    Ok(())
+}
+
+/// Applies the session's permissions to a query: 403 for anything they do not allow; locked
+/// filters are always added.
+pub fn enforce(
+    perms: &EmbedPermissions,
+    widget: &Widget,
+    request: &EmbedQueryRequest,
+) -> Result<ResolvedFilters> {
+    let mut resolved = resolve_filters(&request.filters, default_period(perms))?;
+    if let Some(allowed) = &perms.allowed_periods
+        && !allowed.contains(&resolved.period)
+    {
+        return Err(AppError::Forbidden(format!(
+            "filters.period: {} is not allowed in this embed session",
+            resolved.period
+        )));
+    }
+    if !period_fits(resolved.period, perms.max_date_range_days) {
+        return Err(AppError::Forbidden(format!(
+            "filters.period: {} is longer than this session's {}-day limit",
+            resolved.period,
+            perms.max_date_range_days.unwrap_or_default()
+        )));
+    }
+    for (key, value) in &resolved.dimensions {
+        check_dimension("filters.dimensions", key, value, perms)?;
+    }
+    if let Some(drill) = &request.drill {
+        if !perms.allow_drill_down {
+            return Err(AppError::Forbidden("drill: drill-down is not allowed in this embed session".into()));
+        }
+        if !valid_prop_key(&drill.dimension) || drill.value.chars().count() > 1_000 {
+            return Err(AppError::invalid(
+                "drill: dimension must be a prop name and value at most 1000 characters",
+            ));
+        }
+        check_dimension("drill", &drill.dimension, &drill.value, perms)?;
+        resolved.dimensions.push((drill.dimension.clone(), drill.value.clone()));
+    }
+    if let (Some(group_by), Some(allowed)) = (&widget.query.group_by, &perms.allowed_dimensions)
+        && !allowed.contains(group_by)
+    {
+        return Err(AppError::Forbidden(format!(
+            "widget {:?} groups by {:?}, which is not allowed in this embed session",
+            widget.id, group_by
+        )));
+    }
+    if let (Some(max), Some((from, to))) = (perms.max_date_range_days, resolved.date_range) {
+        // Open ends take the period window's; the part after now holds no data.
+        let (window_from, window_to) = window(resolved.period, widget.query.granularity, Utc::now());
+        let length = to.map_or(window_to, |t| t.min(window_to)) - from.unwrap_or(window_from);
+        if length > Duration::days(i64::from(max)) {
+            return Err(AppError::Forbidden(format!(
+                "filters.dateRanges.timestamp: longer than this session's {max}-day limit"
+            )));
+        }
+    }
+    for (key, value) in &perms.locked_filters {
+        resolved.dimensions.push((key.clone(), value.clone()));
+    }
+    Ok(resolved)
+}
+
+fn not_published() -> Response {
+    let body = ErrorBody { error: "this dashboard is not published".into(), code: "not_published".into() };
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+async fn post_embed_query(
+    State(state): State<AppState>,
+    EmbedSession(claims): EmbedSession,
+    ApiJson(request): ApiJson<EmbedQueryRequest>,
+) -> Result<Response> {
+    let started = Instant::now();
+    if request.dashboard_id.as_ref().is_some_and(|d| *d != claims.dashboard) {
+        return Err(other_dashboard());
+    }
+    let dashboard = session_dashboard(&state, &claims).await?;
+    let Some(config) = dashboard.published_config.as_ref().filter(|_| dashboard.is_published) else {
+        return Ok(with_csp(&claims, not_published()));
+    };
+    let widget = config
+        .widgets
+        .iter()
+        .find(|w| w.id == request.widget_id && !claims.permissions.hidden_widgets.contains(&w.id))
+        .ok_or_else(|| {
+            AppError::NotFound(format!("no widget {:?} on this dashboard", clip(&request.widget_id)))
+        })?;
+    let filters = enforce(&claims.permissions, widget, &request)?;
+    let scope = StoreScope { org_id: claims.org, env_id: claims.env };
+    let data: WidgetData = evaluate(&state, scope, &claims.tenant, widget, &filters, started).await?;
+    state.usage.add(claims.org, claims.env, QUERIES, 1);
+    Ok(with_csp(&claims, Json(data)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public demo
+
+/// The demo's session: drill-down on, the demo dashboard's dimensions, every period.
+fn demo_permissions() -> EmbedPermissions {
+    EmbedPermissions {
+        allow_drill_down: true,
+        allowed_dimensions: Some(["model", "endpoint", "plan"].map(String::from).to_vec()),
+        ..EmbedPermissions::default()
+    }
+}
+
+async fn get_demo_embed_url(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<(StatusCode, Json<CreateEmbedSessionResponse>)> {
+    let mut tenant_id = DEMO_TENANT.to_owned();
+    for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        match &*key {
+            "tenant_id" => tenant_id = value.into_owned(),
+            other => return Err(AppError::invalid(format!("{}: unknown query parameter", clip(other)))),
+        }
+    }
+    let no_demo = || AppError::NotFound("this server has no demo org".into());
+    let org = state.meta.demo_org().await?.ok_or_else(no_demo)?;
+    let env = state
+        .meta
+        .environments(org.id)
+        .await?
+        .into_iter()
+        .find(|e| e.name == "production")
+        .ok_or_else(no_demo)?;
+    let dashboard = state
+        .dashboards
+        .list_dashboards(org.id, env.id)
+        .await?
+        .into_iter()
+        .find(|d| d.name == DEMO_DASHBOARD_NAME && d.is_published)
+        .ok_or_else(|| AppError::NotFound("the demo dashboard is not published".into()))?;
+    if tenant_id != DEMO_TENANT {
+        if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
+            return Err(AppError::invalid("tenant_id: must be 1 to 200 characters"));
+        }
+        let scope = StoreScope { org_id: org.id, env_id: env.id };
+        if state.events.discover(scope, Some(tenant_id.as_str())).await?.is_empty() {
+            return Err(AppError::NotFound(format!("no demo tenant {:?}", clip(&tenant_id))));
+        }
+    }
+    let request = CreateEmbedSessionRequest {
+        tenant_id,
+        dashboard_id: dashboard.id,
+        expires_in: None,
+        permissions: demo_permissions(),
+        allowed_origins: Vec::new(),
+        locale: None,
+    };
+    let session = mint(&state, org.id, env.id, "demo", request).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp_offset: i64) -> EmbedClaims {
+        let now = Utc::now().timestamp();
+        EmbedClaims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            org: 1,
+            env: 1,
+            tenant: "t".into(),
+            dashboard: "d".into(),
+            permissions: EmbedPermissions::default(),
+            origins: vec![],
+            locale: None,
+            iat: now - 10,
+            exp: now + exp_offset,
+            jti: "j".into(),
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire_after_the_leeway() {
+        let secret = Secret::new("0123456789abcdef0123456789abcdef0123");
+        let token = sign(&secret, &claims(60)).expect("sign");
+        assert_eq!(verify(&secret, &token).expect("valid").tenant, "t");
+        assert!(verify(&Secret::new("another-secret-another-secret-another"), &token).is_err());
+        assert!(verify(&secret, &sign(&secret, &claims(-3)).expect("sign")).is_ok(), "within leeway");
+        assert!(verify(&secret, &sign(&secret, &claims(-30)).expect("sign")).is_err(), "beyond leeway");
+    }
+
+    #[test]
+    fn origins_are_checked_and_normalized() {
+        assert_eq!(validate_origin(0, "https://App.Example.com/").expect("ok"), "https://app.example.com");
+        assert!(validate_origin(0, "https://a.com:8443").is_ok());
+        assert!(validate_origin(0, "https://*.example.com").is_ok());
+        for bad in [
+            "app.example.com",
+            "ftp://a.com",
+            "https://a.com/path",
+            "https://a.com; script-src *",
+            "https://",
+        ] {
+            assert!(validate_origin(0, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_period_respects_bounds() {
+        let mut p = EmbedPermissions::default();
+        assert_eq!(default_period(&p), Period::D30);
+        p.max_date_range_days = Some(7);
+        assert_eq!(default_period(&p), Period::D7);
+        p.allowed_periods = Some(vec![Period::H24, Period::D7]);
+        assert_eq!(default_period(&p), Period::H24);
+    }
+}

@@ -1,0 +1,189 @@
+//! Ad-hoc SQL and datasets on the DuckDB store: the rewritten query (see `crate::adhoc`) runs on a
+//! pooled read connection with external access (files, network, extensions) switched off, an
+//! interrupt after the timeout, and a row cap.
+
+use std::{sync::mpsc, time::Duration};
+
+use anyhow::anyhow;
+use duckdb::{
+    Connection,
+    arrow::datatypes::DataType,
+    types::{TimeUnit, Value},
+};
+use serde_json::Value as Json;
+
+use super::{DuckStore, create_table_sql};
+use crate::{
+    error::{AppError, Result},
+    events::{AdhocLimits, AdhocResult, DatasetInfo, StoreScope},
+};
+
+fn type_name(t: &DataType) -> String {
+    match t {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int32 => "INTEGER".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::UInt8 => "UTINYINT".into(),
+        DataType::UInt16 => "USMALLINT".into(),
+        DataType::UInt32 => "UINTEGER".into(),
+        DataType::UInt64 => "UBIGINT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
+        DataType::Timestamp(..) => "TIMESTAMP".into(),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Decimal128(p, s) => format!("DECIMAL({p},{s})"),
+        DataType::List(f) | DataType::LargeList(f) => format!("{}[]", type_name(f.data_type())),
+        DataType::Null => "NULL".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn micros(unit: TimeUnit, v: i64) -> i64 {
+    match unit {
+        TimeUnit::Second => v.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => v.saturating_mul(1_000),
+        TimeUnit::Microsecond => v,
+        TimeUnit::Nanosecond => v / 1_000,
+    }
+}
+
+fn to_json(v: Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Boolean(b) => Json::Bool(b),
+        Value::TinyInt(i) => i.into(),
+        Value::SmallInt(i) => i.into(),
+        Value::Int(i) => i.into(),
+        Value::BigInt(i) => i.into(),
+        Value::UTinyInt(i) => i.into(),
+        Value::USmallInt(i) => i.into(),
+        Value::UInt(i) => i.into(),
+        Value::UBigInt(i) => i.into(),
+        Value::HugeInt(i) => i64::try_from(i).map_or_else(|_| Json::String(i.to_string()), Json::from),
+        Value::UHugeInt(i) => u64::try_from(i).map_or_else(|_| Json::String(i.to_string()), Json::from),
+        Value::Float(f) => serde_json::Number::from_f64(f64::from(f)).map_or(Json::Null, Json::Number),
+        Value::Double(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+        Value::Decimal(d) => {
+            let text = d.to_string();
+            text.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or(Json::String(text), Json::Number)
+        }
+        Value::Timestamp(unit, v) => chrono::DateTime::from_timestamp_micros(micros(unit, v))
+            .map_or(Json::Null, |t| Json::String(t.format("%Y-%m-%d %H:%M:%S%.f").to_string())),
+        Value::Date32(days) => chrono::DateTime::from_timestamp(i64::from(days) * 86_400, 0)
+            .map_or(Json::Null, |t| Json::String(t.format("%Y-%m-%d").to_string())),
+        Value::Text(s) | Value::Enum(s) => Json::String(s),
+        Value::Blob(b) | Value::Geometry(b) => Json::String(hex::encode(b)),
+        Value::List(items) | Value::Array(items) => Json::Array(items.into_iter().map(to_json).collect()),
+        Value::Struct(fields) => {
+            Json::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v.clone()))).collect())
+        }
+        Value::Union(inner) => to_json(*inner),
+        other => Json::String(format!("{other:?}")),
+    }
+}
+
+fn user_error(e: duckdb::Error, timed_out: bool) -> AppError {
+    if timed_out {
+        return AppError::invalid("sql: the query ran past its time limit");
+    }
+    let text: String = e.to_string().chars().take(500).collect();
+    AppError::invalid(format!("sql: DuckDB refused the query: {text}"))
+}
+
+fn run(conn: &Connection, sql: &str, limits: AdhocLimits) -> Result<AdhocResult> {
+    // A global, one-way switch: this store never reads files, so it may stay off for good.
+    let _ = conn.execute_batch("SET enable_external_access = false");
+    let off: bool =
+        conn.query_row("SELECT NOT current_setting('enable_external_access')", [], |r| r.get(0))?;
+    if !off {
+        return Err(AppError::Internal(anyhow!("could not switch off DuckDB external access")));
+    }
+    let handle = conn.interrupt_handle();
+    let (done, wait) = mpsc::channel::<()>();
+    let timeout = limits.timeout;
+    let timer = std::thread::spawn(move || {
+        if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+            handle.interrupt();
+            return true;
+        }
+        false
+    });
+    let result = (|| -> std::result::Result<AdhocResult, duckdb::Error> {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        let columns: Vec<(String, String)> = match rows.as_ref() {
+            Some(st) => {
+                let names = st.column_names();
+                names.into_iter().enumerate().map(|(i, n)| (n, type_name(&st.column_type(i)))).collect()
+            }
+            None => Vec::new(),
+        };
+        let mut out = Vec::new();
+        let mut truncated = false;
+        while let Some(row) = rows.next()? {
+            if out.len() == limits.max_rows {
+                truncated = true;
+                break;
+            }
+            let mut values = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                values.push(to_json(row.get::<_, Value>(i)?));
+            }
+            out.push(values);
+        }
+        Ok(AdhocResult { columns, rows: out, truncated })
+    })();
+    let _ = done.send(());
+    let timed_out = timer.join().unwrap_or(false);
+    result.map_err(|e| user_error(e, timed_out))
+}
+
+fn datasets(conn: &Connection, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'events' ORDER BY ordinal_position",
+    )?;
+    let columns = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let (rows, newest): (i64, Option<String>) = conn.query_row(
+        "SELECT count(*), CAST(max(ts) AS VARCHAR) FROM events WHERE org_id = ? AND env_id = ?",
+        [scope.org_id, scope.env_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(vec![DatasetInfo {
+        name: "events".to_owned(),
+        kind: "table".to_owned(),
+        engine: "DuckDB".to_owned(),
+        rows: u64::try_from(rows).unwrap_or(0),
+        bytes: None,
+        updated_at: newest,
+        columns,
+        ddl: format!(
+            "-- Rows visible to this org and environment only: org_id = {}, env_id = {}.\n{}",
+            scope.org_id,
+            scope.env_id,
+            create_table_sql()
+        ),
+    }])
+}
+
+impl DuckStore {
+    /// Runs checked, org-confined ad-hoc SQL.
+    pub(super) async fn run_adhoc(&self, sql: String, limits: AdhocLimits) -> Result<AdhocResult> {
+        let overall = limits.timeout + Duration::from_secs(5);
+        tokio::time::timeout(overall, self.with_reader(move |conn| run(conn, &sql, limits)))
+            .await
+            .map_err(|_| AppError::invalid("sql: the query ran past its time limit"))?
+    }
+
+    /// The datasets an org may read.
+    pub(super) async fn list_datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
+        self.with_reader(move |conn| datasets(conn, scope)).await
+    }
+}

@@ -1,0 +1,149 @@
+//! Serves the built embed runtime (Trunk's `dist/`, see `Trunk.toml`): `GET /embed/{dashboard_id}`
+//! answers the app's HTML, never cached, framed only by the session's origins; `/embed-assets/*`
+//! answers its content-hashed wasm, JS and CSS, cached for a year.
+
+use std::path::Path;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Path as UrlPath, Query, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use crate::{
+    embed::{AUDIENCE, EmbedClaims, ISSUER, frame_ancestors},
+    secrets::Secret,
+    state::AppState,
+};
+
+/// `Cache-Control` of the hashed assets: their names change with their content.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The runtime's page and assets.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/embed/{dashboard_id}", get(get_embed_page))
+        .route("/embed-assets/{*file}", get(get_asset))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    token: Option<String>,
+}
+
+/// The origins allowed to frame the page for `token`: its session's, when the token is ours
+/// (signature, issuer, audience) and for this dashboard. Expiry is not checked here: an expired
+/// session's page must still load in its host to say so (the data API refuses it with a 401).
+pub fn framing_origins(secret: &Secret, token: &str, dashboard_id: &str) -> Vec<String> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.algorithms = vec![Algorithm::HS256];
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_issuer(&[ISSUER]);
+    let key = DecodingKey::from_secret(secret.expose().as_bytes());
+    match jsonwebtoken::decode::<EmbedClaims>(token, &key, &validation) {
+        Ok(data) if data.claims.dashboard == dashboard_id => data.claims.origins,
+        _ => Vec::new(),
+    }
+}
+
+/// Escapes text for an HTML attribute value.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The page with the session's allowed origins in `<meta name="emban-allowed-origins">`, which
+/// the runtime uses to accept messages and address its events.
+pub fn page_with_origins(html: &str, origins: &[String]) -> String {
+    let meta = format!("<meta name=\"emban-allowed-origins\" content=\"{}\">", attribute(&origins.join(" ")));
+    match html.find("</head>") {
+        Some(at) => format!("{}{meta}\n{}", &html[..at], &html[at..]),
+        None => format!("{meta}\n{html}"),
+    }
+}
+
+async fn get_embed_page(
+    State(state): State<AppState>,
+    UrlPath(dashboard_id): UrlPath<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let origins = query
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
+        .map(|t| framing_origins(&state.signing_secret, t, &dashboard_id))
+        .unwrap_or_default();
+    let index = state.runtime_dir.join("index.html");
+    let (status, body, content_type) = match tokio::fs::read_to_string(&index).await {
+        Ok(html) => (StatusCode::OK, page_with_origins(&html, &origins), "text/html; charset=utf-8"),
+        Err(e) => {
+            tracing::error!(path = %index.display(), error = %e, "embed runtime not built (run `trunk build --release`)");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The embed runtime is not built on this server.".to_owned(),
+                "text/plain; charset=utf-8",
+            )
+        }
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, frame_ancestors(&origins));
+    response
+}
+
+async fn get_asset(
+    State(state): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+    request: Request,
+) -> Response {
+    // Only the hashed build outputs: the page itself is served (uncached) at /embed/{id}.
+    if file == "index.html" || file.is_empty() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve_file(&state.runtime_dir, &file, request).await
+}
+
+async fn serve_file(dir: &Path, file: &str, request: Request) -> Response {
+    let mut inner = Request::builder().method(request.method()).uri(format!("/{file}"));
+    for (name, value) in request.headers() {
+        inner = inner.header(name, value);
+    }
+    let Ok(inner) = inner.body(Body::empty()) else { return StatusCode::BAD_REQUEST.into_response() };
+    let mut response = match ServeDir::new(dir).oneshot(inner).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    };
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    }
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_go_into_the_head_escaped() {
+        let html = "<html><head><title>x</title></head><body></body></html>";
+        let page = page_with_origins(html, &["https://a.example".into(), "https://*.b.example".into()]);
+        assert!(page.contains(
+            "<meta name=\"emban-allowed-origins\" content=\"https://a.example https://*.b.example\">\n</head>"
+        ));
+        let hostile = page_with_origins(html, &["\"><script>".into()]);
+        assert!(hostile.contains("content=\"&quot;&gt;&lt;script&gt;\""), "{hostile}");
+    }
+}

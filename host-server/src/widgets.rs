@@ -1,0 +1,515 @@
+//! `/v1/widgets`: standalone widgets (a draft and a published snapshot each), the builder's
+//! preview, and [`evaluate`], which turns a widget plus a filter state into rows for previews
+//! and embeds alike.
+
+use std::{collections::HashSet, time::Instant};
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
+use contract::{
+    dashboard::{
+        PreviousPeriod, StandaloneWidget, StandaloneWidgetList, UpdateWidgetRequest, Widget, WidgetData,
+        WidgetKind,
+    },
+    embed::EmbedFilters,
+    query::{Granularity, Period, QueryResponse},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    audit,
+    auth::{Admin, Caller},
+    dashboards::{clip, from_body, timestamp, validate_widget},
+    error::{ApiJson, AppError, Result},
+    events::{NumericRangeFilter, QuerySpec, StoreScope, valid_prop_key},
+    meta::dashboards::WidgetRecord,
+    query::{QueryRequest, next_bucket, shape, truncate},
+    state::AppState,
+    usage::QUERIES,
+};
+
+/// Groups a grouped widget shows when its query sets no `limit`.
+pub const DEFAULT_GROUP_LIMIT: usize = 10;
+/// The `dateRanges` key of the event time, and the aliases accepted for it.
+pub const DATE_RANGE_KEYS: &[&str] = &["timestamp", "date", "day", "time", "ts"];
+/// Most dimension filters or numeric ranges in one filter state.
+const MAX_FILTERS: usize = 20;
+
+/// `/v1/widgets`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/widgets", get(list_widgets).post(create_widget))
+        .route("/v1/widgets/preview/data", post(preview_widget))
+        .route("/v1/widgets/{id}", get(get_widget).patch(update_widget).delete(delete_widget))
+        .route("/v1/widgets/{id}/publish", post(publish_widget))
+}
+
+/// A date range's `(from, to)`, either end optional.
+pub type DateBounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// A filter state after syntax checks: what [`evaluate`] applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedFilters {
+    /// The period.
+    pub period: Period,
+    /// Exact-match dimension filters (user filters, locked filters, a drill).
+    pub dimensions: Vec<(String, String)>,
+    /// Inclusive numeric prop ranges.
+    pub numeric_ranges: Vec<NumericRangeFilter>,
+    /// The `timestamp` date range, either end optional.
+    pub date_range: Option<DateBounds>,
+}
+
+fn parse_instant(field: &str, text: &str, is_end: bool) -> Result<DateTime<Utc>> {
+    let bad = || {
+        AppError::invalid(format!(
+            "{field}: must be an RFC 3339 time or a YYYY-MM-DD date (got {:?})",
+            clip(text)
+        ))
+    };
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        t.with_timezone(&Utc)
+    } else {
+        let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
+        // A `to` date includes that whole day.
+        let day = if is_end { day.checked_add_days(Days::new(1)).ok_or_else(bad)? } else { day };
+        Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).ok_or_else(bad)?)
+    };
+    if !(1970..=2101).contains(&t.year()) {
+        return Err(AppError::invalid(format!("{field}: must be between 1970 and 2100")));
+    }
+    Ok(t)
+}
+
+/// Checks a filter state's syntax (400s); permissions are checked by the caller.
+pub fn resolve_filters(filters: &EmbedFilters, default_period: Period) -> Result<ResolvedFilters> {
+    if filters.dimensions.len() > MAX_FILTERS || filters.numeric_ranges.len() > MAX_FILTERS {
+        return Err(AppError::invalid(format!(
+            "filters: at most {MAX_FILTERS} dimensions and {MAX_FILTERS} numericRanges"
+        )));
+    }
+    let mut dimensions = Vec::with_capacity(filters.dimensions.len());
+    for (key, value) in &filters.dimensions {
+        if !valid_prop_key(key) {
+            return Err(AppError::invalid(format!(
+                "filters.dimensions: {:?} is not a dimension name of 1 to 200 characters",
+                clip(key)
+            )));
+        }
+        if value.chars().count() > 1_000 {
+            return Err(AppError::invalid(format!("filters.dimensions.{key}: at most 1000 characters")));
+        }
+        dimensions.push((key.clone(), value.clone()));
+    }
+    let mut numeric_ranges = Vec::with_capacity(filters.numeric_ranges.len());
+    for (key, range) in &filters.numeric_ranges {
+        let field = format!("filters.numericRanges.{}", clip(key));
+        if !valid_prop_key(key) {
+            return Err(AppError::invalid(format!("{field}: not a prop name of 1 to 200 characters")));
+        }
+        if range.min.is_none() && range.max.is_none() {
+            return Err(AppError::invalid(format!("{field}: give min, max or both")));
+        }
+        if range.min.is_some_and(|v| !v.is_finite()) || range.max.is_some_and(|v| !v.is_finite()) {
+            return Err(AppError::invalid(format!("{field}: bounds must be finite numbers")));
+        }
+        if let (Some(min), Some(max)) = (range.min, range.max)
+            && min > max
+        {
+            return Err(AppError::invalid(format!("{field}: min must not exceed max")));
+        }
+        numeric_ranges.push(NumericRangeFilter { key: key.clone(), min: range.min, max: range.max });
+    }
+    if filters.date_ranges.len() > 1 {
+        return Err(AppError::invalid(
+            "filters.dateRanges: one range at most, keyed \"timestamp\" (the event time)",
+        ));
+    }
+    let mut date_range = None;
+    for (key, range) in &filters.date_ranges {
+        if !DATE_RANGE_KEYS.contains(&key.as_str()) {
+            return Err(AppError::invalid(format!(
+                "filters.dateRanges.{}: the only date field is \"timestamp\" (the event time)",
+                clip(key)
+            )));
+        }
+        let from = range
+            .from
+            .as_deref()
+            .map(|t| parse_instant(&format!("filters.dateRanges.{key}.from"), t, false))
+            .transpose()?;
+        let to = range
+            .to
+            .as_deref()
+            .map(|t| parse_instant(&format!("filters.dateRanges.{key}.to"), t, true))
+            .transpose()?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            return Err(AppError::invalid(format!("filters.dateRanges.{key}: from must be before to")));
+        }
+        date_range = Some((from, to));
+    }
+    Ok(ResolvedFilters {
+        period: filters.period.unwrap_or(default_period),
+        dimensions,
+        numeric_ranges,
+        date_range,
+    })
+}
+
+/// The store query of `widget` for `tenant_id` under `filters`, at `now`, with the request
+/// `shape` needs.
+pub fn widget_spec(
+    tenant_id: &str,
+    widget: &Widget,
+    filters: &ResolvedFilters,
+    now: DateTime<Utc>,
+) -> (QueryRequest, QuerySpec) {
+    let q = &widget.query;
+    let request = QueryRequest {
+        event_name: q.event_name.clone(),
+        tenant_id: tenant_id.to_owned(),
+        metric: q.metric,
+        period: filters.period,
+        granularity: q.granularity,
+        group_by: q.group_by.clone(),
+        numeric_prop: q.numeric_prop.clone(),
+        filters: q.filters.clone(),
+    };
+    let mut spec = request.spec(now);
+    if !filters.dimensions.is_empty() {
+        spec.filters.extend(filters.dimensions.iter().cloned());
+        spec.filters.sort();
+        spec.filters.dedup();
+    }
+    if let Some((from, to)) = filters.date_range {
+        narrow(&mut spec, from, to);
+    }
+    (request, spec)
+}
+
+/// Narrows the window to a date range, widened to whole buckets so answers stay aligned.
+fn narrow(spec: &mut QuerySpec, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) {
+    let g = spec.granularity.unwrap_or(Granularity::Hour);
+    if let Some(from) = from {
+        let from = truncate(from, g);
+        if from > spec.from {
+            spec.from = from;
+        }
+    }
+    if let Some(to) = to {
+        let start = truncate(to, g);
+        let to = if start == to { to } else { next_bucket(start, g) };
+        if to < spec.to {
+            spec.to = to;
+        }
+    }
+    if spec.to < spec.from {
+        spec.to = spec.from;
+    }
+}
+
+/// Keeps the top `limit` groups (the answer lists groups best first).
+fn limit_groups(response: &mut QueryResponse, limit: usize) {
+    if response.meta.group_by.is_none() {
+        return;
+    }
+    let mut kept: HashSet<Option<String>> = HashSet::new();
+    let mut dropped = false;
+    for row in &response.data {
+        if let Some(group) = &row.group
+            && !kept.contains(group)
+        {
+            if kept.len() < limit {
+                kept.insert(group.clone());
+            } else {
+                dropped = true;
+            }
+        }
+    }
+    if dropped {
+        response.data.retain(|row| row.group.as_ref().is_some_and(|g| kept.contains(g)));
+        response.meta.groups_truncated = true;
+    }
+}
+
+/// Runs a widget's query for one tenant: the rows of `GET /v1/query`, the top groups only, and
+/// for `metric` widgets the previous window's value and the change.
+pub async fn evaluate(
+    state: &AppState,
+    scope: StoreScope,
+    tenant_id: &str,
+    widget: &Widget,
+    filters: &ResolvedFilters,
+    started: Instant,
+) -> Result<WidgetData> {
+    let (request, spec) = widget_spec(tenant_id, widget, filters, Utc::now());
+    let ranges = &filters.numeric_ranges;
+    let (mut response, previous) = if widget.kind == WidgetKind::Metric {
+        let mut before = spec.clone();
+        before.to = spec.from;
+        before.from = spec.from - (spec.to - spec.from);
+        let (now, then) = tokio::try_join!(
+            state.events.query_with_ranges(scope, &spec, ranges),
+            state.events.query_with_ranges(scope, &before, ranges),
+        )?;
+        let then_value = shape(&request, &before, then, started).data.first().and_then(|r| r.value);
+        let previous =
+            PreviousPeriod { value: then_value, from: rfc3339(before.from), to: rfc3339(before.to) };
+        (shape(&request, &spec, now, started), Some(previous))
+    } else {
+        let answer = state.events.query_with_ranges(scope, &spec, ranges).await?;
+        (shape(&request, &spec, answer, started), None)
+    };
+    if request.group_by.is_some() {
+        let limit = widget.query.limit.map_or(DEFAULT_GROUP_LIMIT, |l| l as usize);
+        limit_groups(&mut response, limit);
+    }
+    let change = previous.as_ref().and_then(|p| {
+        let current = response.data.first().and_then(|r| r.value)?;
+        let before = p.value.filter(|v| *v != 0.0)?;
+        Some(((current - before) / before.abs() * 1e6).round() / 1e6)
+    });
+    Ok(WidgetData {
+        widget_id: widget.id.clone(),
+        kind: widget.kind,
+        data: response.data,
+        meta: response.meta,
+        previous,
+        change,
+    })
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn to_wire(r: &WidgetRecord) -> StandaloneWidget {
+    StandaloneWidget {
+        id: r.id.clone(),
+        widget: r.config.clone(),
+        published: r.published_config.clone(),
+        published_at: r.published_at.map(timestamp),
+        created_at: timestamp(r.created_at),
+        updated_at: timestamp(r.updated_at),
+    }
+}
+
+/// Fills what a widget body may leave out: `id` and `layout`.
+fn fill_widget_defaults(body: &mut Value, id: &str) -> Result<()> {
+    let object = body.as_object_mut().ok_or_else(|| AppError::invalid("widget: must be an object"))?;
+    object.entry("id").or_insert_with(|| Value::String(id.to_owned()));
+    object.entry("layout").or_insert_with(|| json!({ "x": 0, "y": 0, "w": 6, "h": 4 }));
+    Ok(())
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<WidgetRecord> {
+    state
+        .dashboards
+        .widget(caller.org_id, caller.env.id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no widget with id {:?}", clip(id))))
+}
+
+async fn save(state: &AppState, mut record: WidgetRecord) -> Result<WidgetRecord> {
+    let expected = record.version;
+    record.version += 1;
+    record.updated_at = Utc::now();
+    if state.dashboards.save_widget(&record, expected).await? {
+        return Ok(record);
+    }
+    match state.dashboards.widget(record.org_id, record.env_id, &record.id).await? {
+        None => Err(AppError::NotFound(format!("no widget with id {:?}", record.id))),
+        Some(_) => {
+            Err(AppError::Conflict("the widget was changed by another request; reload and retry".into()))
+        }
+    }
+}
+
+async fn list_widgets(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+) -> Result<Json<StandaloneWidgetList>> {
+    let records = state.dashboards.list_widgets(caller.org_id, caller.env.id).await?;
+    Ok(Json(StandaloneWidgetList { widgets: records.iter().map(to_wire).collect() }))
+}
+
+async fn get_widget(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<StandaloneWidget>> {
+    Ok(Json(to_wire(&load(&state, &caller, &id).await?)))
+}
+
+async fn create_widget(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(mut body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<StandaloneWidget>)> {
+    caller.require_admin_access()?;
+    let id = uuid::Uuid::new_v4().to_string();
+    if body.get("id").is_some() {
+        return Err(AppError::invalid("widget.id: assigned by the server; leave it out"));
+    }
+    fill_widget_defaults(&mut body, &id)?;
+    let mut widget: Widget = from_body(&body, Some("widget"))?;
+    validate_widget("widget", &mut widget)?;
+    let now = Utc::now();
+    let record = WidgetRecord {
+        id,
+        org_id: caller.org_id,
+        env_id: caller.env.id,
+        config: widget,
+        published_config: None,
+        published_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    state.dashboards.create_widget(&record).await?;
+    Ok((StatusCode::CREATED, Json(to_wire(&record))))
+}
+
+async fn update_widget(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<StandaloneWidget>> {
+    caller.require_admin_access()?;
+    let patch: UpdateWidgetRequest = from_body(&body, None)?;
+    let mut record = load(&state, &caller, &id).await?;
+    let w = &mut record.config;
+    if let Some(title) = patch.title {
+        w.title = title;
+    }
+    if let Some(viz) = patch.viz {
+        w.viz = viz;
+    }
+    if let Some(layout) = patch.layout {
+        w.layout = layout;
+    }
+    if let Some(kind) = patch.kind {
+        w.kind = kind;
+    }
+    if let Some(query) = patch.query {
+        w.query = query;
+    }
+    validate_widget("widget", w)?;
+    let record = save(&state, record).await?;
+    Ok(Json(to_wire(&record)))
+}
+
+async fn publish_widget(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    caller.require_admin_access()?;
+    let mut record = load(&state, &caller, &id).await?;
+    record.published_config = Some(record.config.clone());
+    record.published_at = Some(Utc::now());
+    save(&state, record).await?;
+    audit::record(&state, &caller, "widget.publish", &format!("widget:{id}"), json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_widget(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    caller.require_admin_access()?;
+    if !state.dashboards.delete_widget(caller.org_id, caller.env.id, &id).await? {
+        return Err(AppError::NotFound(format!("no widget with id {:?}", clip(&id))));
+    }
+    audit::record(&state, &caller, "widget.delete", &format!("widget:{id}"), json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /v1/widgets/preview/data`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewRequest {
+    tenant_id: String,
+    widget: Value,
+    #[serde(default)]
+    filters: EmbedFilters,
+}
+
+async fn preview_widget(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<WidgetData>> {
+    let started = Instant::now();
+    let PreviewRequest { tenant_id, widget: mut raw, filters } = from_body(&body, None)?;
+    if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
+        return Err(AppError::invalid("tenant_id: must be 1 to 200 characters"));
+    }
+    fill_widget_defaults(&mut raw, "preview")?;
+    let mut widget: Widget = from_body(&raw, Some("widget"))?;
+    validate_widget("widget", &mut widget)?;
+    let filters = resolve_filters(&filters, Period::D30)?;
+    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let data = evaluate(&state, scope, &tenant_id, &widget, &filters, started).await?;
+    state.usage.add(caller.org_id, caller.env.id, QUERIES, 1);
+    Ok(Json(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::messages::{DateRange, NumericRange};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn date_ranges_narrow_to_whole_buckets() {
+        let mut filters = EmbedFilters::default();
+        filters.date_ranges.insert(
+            "timestamp".into(),
+            DateRange { from: Some("2026-11-10".into()), to: Some("2026-11-12T05:30:00Z".into()) },
+        );
+        let resolved = resolve_filters(&filters, Period::D30).expect("valid");
+        let widget: Widget = from_body(
+            &json!({ "id": "t", "kind": "timeseries", "title": "T",
+                "query": { "event_name": "e", "metric": "count", "granularity": "day" },
+                "viz": { "type": "line" }, "layout": { "x": 0, "y": 0, "w": 6, "h": 4 } }),
+            None,
+        )
+        .expect("widget");
+        let (_, spec) = widget_spec("t", &widget, &resolved, at("2026-11-21T05:00:00Z"));
+        assert_eq!((spec.from, spec.to), (at("2026-11-10T00:00:00Z"), at("2026-11-13T00:00:00Z")));
+    }
+
+    #[test]
+    fn filter_syntax_errors_name_the_field() {
+        let mut filters = EmbedFilters::default();
+        filters.date_ranges.insert("created".into(), DateRange::default());
+        assert!(
+            resolve_filters(&filters, Period::D7)
+                .expect_err("key")
+                .to_string()
+                .starts_with("filters.dateRanges.created")
+        );
+        let mut filters = EmbedFilters::default();
+        filters.numeric_ranges.insert("tokens".into(), NumericRange { min: Some(5.0), max: Some(1.0) });
+        assert!(
+            resolve_filters(&filters, Period::D7)
+                .expect_err("min>max")
+                .to_string()
+                .contains("min must not exceed max")
+        );
+    }
+}

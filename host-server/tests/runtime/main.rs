@@ -1,0 +1,155 @@
+//! Serving the embed runtime: the page at `/embed/{id}` (never cached, framed only by the
+//! session's origins, which it also hands to the runtime) and the hashed assets (cached a year).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::{
+    path::{Path, PathBuf},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use emban_host_server::{
+    RunningServer,
+    config::ServeArgs,
+    embed::{AUDIENCE, EmbedClaims, ISSUER, sign},
+    start,
+};
+
+/// A directory removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!("emban-runtime-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        Dir(path)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const INDEX: &str = "<!doctype html><html><head><title>Emban</title></head><body></body></html>";
+
+fn fake_build(dir: &Path) {
+    std::fs::write(dir.join("index.html"), INDEX).unwrap();
+    std::fs::write(dir.join("embed-runtime-0123abcd.js"), "export default function init() {}").unwrap();
+    std::fs::write(dir.join("embed-runtime-0123abcd_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+}
+
+async fn server(runtime_dir: &Path, data: &Dir) -> RunningServer {
+    let mut args = ServeArgs::for_data_dir(&data.0);
+    args.runtime_dir = runtime_dir.to_path_buf();
+    start(args).await.unwrap()
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn token(server: &RunningServer, dashboard: &str, origins: &[&str], exp: i64) -> String {
+    let claims = EmbedClaims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        org: 1,
+        env: 1,
+        tenant: "acme".into(),
+        dashboard: dashboard.into(),
+        permissions: Default::default(),
+        origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+        locale: None,
+        iat: exp - 3600,
+        exp,
+        jti: "00000000-0000-0000-0000-000000000000".into(),
+    };
+    sign(&server.state.signing_secret, &claims).unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn the_page_is_never_cached_and_framed_only_by_the_session_origins() {
+    let (data, dist) = (Dir::new("data"), Dir::new("dist"));
+    fake_build(&dist.0);
+    let server = server(&dist.0, &data).await;
+    let client = reqwest::Client::new();
+    let origins = ["https://app.example.com", "https://*.partner.io"];
+    let cases = [
+        (
+            Some(token(&server, "dash_1", &origins, now() + 3600)),
+            "frame-ancestors https://app.example.com https://*.partner.io",
+        ),
+        // An expired session still loads in its host, to say so.
+        (
+            Some(token(&server, "dash_1", &origins, now() - 60)),
+            "frame-ancestors https://app.example.com https://*.partner.io",
+        ),
+        (Some(token(&server, "dash_2", &origins, now() + 3600)), "frame-ancestors 'self'"),
+        (Some("not.a.token".to_owned()), "frame-ancestors 'self'"),
+        (None, "frame-ancestors 'self'"),
+    ];
+    for (token, csp) in cases {
+        let url = match &token {
+            Some(t) => format!("{}/embed/dash_1?token={t}", server.url()),
+            None => format!("{}/embed/dash_1", server.url()),
+        };
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&response, "content-security-policy"), csp, "{token:?}");
+        assert!(header(&response, "content-type").starts_with("text/html"));
+        let body = response.text().await.unwrap();
+        let meta = if csp.contains("'self'") {
+            "<meta name=\"emban-allowed-origins\" content=\"\">".to_owned()
+        } else {
+            format!("<meta name=\"emban-allowed-origins\" content=\"{}\">", origins.join(" "))
+        };
+        assert!(body.contains(&meta), "{body}");
+        assert!(body.contains("<title>Emban</title>"));
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn hashed_assets_are_cached_for_a_year() {
+    let (data, dist) = (Dir::new("data"), Dir::new("dist"));
+    fake_build(&dist.0);
+    let server = server(&dist.0, &data).await;
+    let client = reqwest::Client::new();
+    let js =
+        client.get(format!("{}/embed-assets/embed-runtime-0123abcd.js", server.url())).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(header(&js, "cache-control"), "public, max-age=31536000, immutable");
+    assert!(header(&js, "content-type").contains("javascript"), "{}", header(&js, "content-type"));
+    let wasm = client
+        .get(format!("{}/embed-assets/embed-runtime-0123abcd_bg.wasm", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wasm.status(), 200);
+    assert_eq!(header(&wasm, "content-type"), "application/wasm");
+    assert_eq!(wasm.bytes().await.unwrap().as_ref(), b"\0asm\x01\0\0\0");
+    for missing in ["index.html", "nope.js", "..%2Findex.html", "../Cargo.toml"] {
+        let response = client.get(format!("{}/embed-assets/{missing}", server.url())).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{missing}");
+        assert_ne!(header(&response, "cache-control"), "public, max-age=31536000, immutable", "{missing}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_build_the_page_says_so() {
+    let (data, dist) = (Dir::new("data"), Dir::new("empty"));
+    let server = server(&dist.0, &data).await;
+    let response = reqwest::get(format!("{}/embed/dash_1", server.url())).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    server.stop().await.unwrap();
+}

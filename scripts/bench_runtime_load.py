@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Embed runtime load time in headless Chromium, framed by a host page on another origin.
+
+For each run, in a fresh browser: a host page on 127.0.0.1:<port> sets an iframe's `src` to a
+signed embed URL and records, on one clock (`performance.timeOrigin` + `now()`):
+  - ready:   the runtime's `ready` message arrives (goal: at most 250 ms);
+  - painted: the runtime's `emban:painted` performance mark, made in the frame after every widget
+             rendered its first answer (goal: at most 600 ms);
+  - empty:   the same iframe loading an empty page of the same server (`/healthz`), for the ratio.
+
+Needs a running server (`scripts/run.sh`) with a published dashboard and an admin key:
+  scripts/bench_runtime_load.py --server http://127.0.0.1:8080 --key emb_admin_... \
+      --dashboard <id> --tenant <tenant> [--runs 10]
+Standard library only; drives /usr/bin/chromedriver over WebDriver.
+"""
+
+import argparse
+import http.server
+import json
+import socket
+import statistics
+import subprocess
+import threading
+import time
+import urllib.request
+
+HOST_PAGE = """<!doctype html><html><body><script>
+window.__t = {};
+window.addEventListener('message', (e) => {
+  if (e.data && e.data._emban && e.data.type === 'ready' && !window.__t.ready) {
+    window.__t.ready = performance.timeOrigin + performance.now();
+  }
+});
+const f = document.createElement('iframe');
+f.style = 'width:1200px;height:900px;border:0';
+f.addEventListener('load', () => { window.__t.load = performance.timeOrigin + performance.now(); });
+document.body.appendChild(f);
+window.__t.start = performance.timeOrigin + performance.now();
+f.src = decodeURIComponent(location.hash.slice(1));
+</script></body></html>"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_host_page(port):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = HOST_PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def call(method, url, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+class Browser:
+    def __init__(self, driver):
+        options = json.load(open("embed-runtime/webdriver.json"))["goog:chromeOptions"]
+        caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {"args": options["args"] + ["--window-size=1300,1000"]}}}}
+        self.base = driver
+        self.session = call("POST", f"{driver}/session", caps)["value"]["sessionId"]
+
+    def do(self, method, path, body=None):
+        return call(method, f"{self.base}/session/{self.session}{path}", body)["value"]
+
+    def js(self, script):
+        return self.do("POST", "/execute/sync", {"script": script, "args": []})
+
+    def wait(self, script, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = self.js(script)
+            if value:
+                return value
+            time.sleep(0.01)
+        raise TimeoutError(script)
+
+    def close(self):
+        call("DELETE", f"{self.base}/session/{self.session}")
+
+
+def one_run(driver, host, src, want_paint):
+    browser = Browser(driver)
+    try:
+        browser.do("POST", "/url", {"url": f"{host}/#" + urllib.request.quote(src, safe="")})
+        if not want_paint:
+            start, load = browser.wait("return window.__t.load && [window.__t.start, window.__t.load]")
+            return {"empty": load - start}
+        start, ready = browser.wait("return window.__t.ready && [window.__t.start, window.__t.ready]")
+        frame = browser.do("POST", "/element", {"using": "css selector", "value": "iframe"})
+        browser.do("POST", "/frame", {"id": frame})
+        painted = browser.wait(
+            "const m = performance.getEntriesByName('emban:painted')[0];"
+            "return m && performance.timeOrigin + m.startTime"
+        )
+        return {"ready": ready - start, "painted": painted - start}
+    finally:
+        browser.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", default="http://127.0.0.1:8080")
+    parser.add_argument("--key", required=True, help="an admin API key")
+    parser.add_argument("--dashboard", required=True)
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    serve_host_page(port)
+    session = call(
+        "POST",
+        f"{args.server}/v1/embed-sessions",
+        {"tenant_id": args.tenant, "dashboard_id": args.dashboard, "allowed_origins": [host]},
+        {"Authorization": f"Bearer {args.key}"},
+    )
+    driver_port = free_port()
+    driver = subprocess.Popen(["/usr/bin/chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        driver_url = f"http://127.0.0.1:{driver_port}"
+        for _ in range(100):
+            try:
+                call("GET", f"{driver_url}/status")
+                break
+            except OSError:
+                time.sleep(0.05)
+        one_run(driver_url, host, session["embed_url"], True)  # warm the server's caches
+        runs = [one_run(driver_url, host, session["embed_url"], True) for _ in range(args.runs)]
+        empties = [one_run(driver_url, host, f"{args.server}/healthz", False)["empty"] for _ in range(args.runs)]
+    finally:
+        driver.terminate()
+        driver.wait()
+
+    def summary(values):
+        values = sorted(values)
+        p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+        return statistics.median(values), p95
+
+    ready = summary([r["ready"] for r in runs])
+    painted = summary([r["painted"] for r in runs])
+    empty = summary(empties)
+    print(f"runs: {args.runs} (fresh browser each; cold browser cache, warm server)")
+    print(f"iframe src -> ready:   median {ready[0]:7.1f} ms  p95 {ready[1]:7.1f} ms  (goal <= 250 ms: {'PASS' if ready[1] <= 250 else 'MISS'})")
+    print(f"iframe src -> painted: median {painted[0]:7.1f} ms  p95 {painted[1]:7.1f} ms  (goal <= 600 ms: {'PASS' if painted[1] <= 600 else 'MISS'})")
+    print(f"iframe src -> empty page load: median {empty[0]:7.1f} ms  p95 {empty[1]:7.1f} ms")
+    print(f"ratio ready / empty (medians): {ready[0] / empty[0]:.1f}x; painted / empty: {painted[0] / empty[0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
