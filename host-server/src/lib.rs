@@ -33,7 +33,7 @@ use axum::{
     extract::Request,
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -79,6 +79,7 @@ pub fn app(state: AppState) -> Router {
                 }),
             )
         })
+        .layer(middleware::from_fn(envelope_plain_errors))
         .layer(middleware::from_fn(log_requests))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -102,6 +103,46 @@ async fn log_requests(request: Request, next: Next) -> Response {
         tracing::debug!(%method, %path, status = status.as_u16(), ms, "request");
     }
     response
+}
+
+/// Rewrites API errors that axum's own extractors answer in plain text (a malformed path or
+/// query string, say) into the `{"error", "code"}` envelope, so every `/v1` error has one shape.
+async fn envelope_plain_errors(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/v1/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("request failed").to_owned()
+    } else {
+        message
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    let body = contract::ErrorBody { error: message, code: code.to_owned() };
+    let mut rebuilt = (status, axum::Json(body)).into_response();
+    for (name, value) in
+        parts.headers.iter().filter(|(n, _)| *n != header::CONTENT_TYPE && *n != header::CONTENT_LENGTH)
+    {
+        rebuilt.headers_mut().insert(name, value.clone());
+    }
+    rebuilt
 }
 
 /// Opens the stores named by `args` and loads secrets.

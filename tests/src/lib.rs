@@ -116,7 +116,13 @@ impl Emban {
 
     /// `method path` with the admin key; asserts `status` and returns the JSON body (`null` when
     /// empty).
-    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>, status: u16) -> Value {
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
         let mut request =
             self.http.request(method.clone(), format!("{}{path}", self.origin)).bearer_auth(&self.admin_key);
         if let Some(body) = body {
@@ -328,7 +334,8 @@ impl Page {
 
     /// Every recorded event: `{origin, fromEmbed, data}`.
     pub async fn events(&self) -> Vec<Value> {
-        let value = self.client.execute("return window.__events || [];", vec![]).await.expect("reading events");
+        let value =
+            self.client.execute("return window.__events || [];", vec![]).await.expect("reading events");
         value.as_array().cloned().unwrap_or_default()
     }
 
@@ -368,7 +375,10 @@ impl Page {
 
     /// Posts `message` from the host page to the embed, at the embed's origin.
     pub async fn post(&self, message: Value) {
-        self.client.execute("window.__post(arguments[0]);", vec![message]).await.expect("posting to the embed");
+        self.client
+            .execute("window.__post(arguments[0]);", vec![message])
+            .await
+            .expect("posting to the embed");
     }
 
     /// Runs `script` in the host page.

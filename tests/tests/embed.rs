@@ -84,14 +84,14 @@ async fn live_session(client: &Client, ctx: &Ctx) {
     assert_eq!(initial["data"]["period"], "30d", "{initial}");
     // The token never reaches the host, and stays out of the frame's address bar.
     let token = session["token"].as_str().expect("token");
-    assert!(!page.events().await.to_string().contains(token), "a token was posted to the host");
+    assert!(!json!(page.events().await).to_string().contains(token), "a token was posted to the host");
     let frame_url = page.in_frame("return location.href;", vec![]).await;
     assert!(!frame_url.as_str().unwrap_or_default().contains("token="), "{frame_url}");
     // Widgets rendered: the timeseries legend and the table's rows are there to click.
     page.wait_in_frame(
         "the legend and the table",
         "return document.querySelector('button[data-testid=legend-item]') !== null \
-         && document.querySelector('button[data-testid=row-drill]') !== null;",
+         && document.querySelector('[data-testid=widget-tokens_by_plan] button[data-testid=row-drill]') !== null;",
         vec![],
     )
     .await;
@@ -107,8 +107,10 @@ async fn live_session(client: &Client, ctx: &Ctx) {
 
     // setFilters with dimensions only: filter, and no period-change (checked at the next error).
     page.mark().await;
-    page.post(json!({"_emban": true, "type": "setFilters", "filters": {"dimensions": {"endpoint": "/v1/chat"}}}))
-        .await;
+    page.post(
+        json!({"_emban": true, "type": "setFilters", "filters": {"dimensions": {"endpoint": "/v1/chat"}}}),
+    )
+    .await;
     let filter = page.wait_type("filter").await;
     assert_eq!(filter["data"]["period"], "7d", "{filter}");
     assert_eq!(filter["data"]["filters"], json!({"endpoint": "/v1/chat"}));
@@ -160,8 +162,10 @@ async fn live_session(client: &Client, ctx: &Ctx) {
         assert_eq!(page.in_frame(css_var, vec![json!(property)]).await, value, "{property}");
     }
     page.mark().await;
-    page.post(json!({"_emban": true, "type": "setTheme", "theme": {"primaryColor": "url(https://evil.test/x)"}}))
-        .await;
+    page.post(
+        json!({"_emban": true, "type": "setTheme", "theme": {"primaryColor": "url(https://evil.test/x)"}}),
+    )
+    .await;
     let error = page.wait_event("invalid_theme", |d| is_error(d, "invalid_theme")).await;
     assert!(error["data"]["message"].as_str().unwrap_or_default().contains("primaryColor"), "{error}");
     assert_eq!(page.in_frame(css_var, vec![json!("--emban-primary")]).await, "#0f9d58");
@@ -178,11 +182,11 @@ async fn live_session(client: &Client, ctx: &Ctx) {
     assert_eq!(filter["data"]["filters"]["model"], model.as_str(), "{filter}");
     page.wait_in_frame(
         "the table to render again after the drill",
-        "return document.querySelector('button[data-testid=row-drill]') !== null;",
+        "return document.querySelector('[data-testid=widget-tokens_by_plan] button[data-testid=row-drill]') !== null;",
         vec![],
     )
     .await;
-    page.click_in_frame("button[data-testid=row-drill]").await;
+    page.click_in_frame("[data-testid=widget-tokens_by_plan] button[data-testid=row-drill]").await;
     let filter = page.wait_type("filter").await;
     let drill = page.wait_type("drill").await;
     assert_eq!(drill["data"]["dimension"], "plan", "{drill}");
@@ -193,19 +197,26 @@ async fn live_session(client: &Client, ctx: &Ctx) {
     // Resize: a narrow frame stacks the cards (taller), a wide one spreads them (shorter).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let last_height = |events: &[Value]| {
-        events.iter().rev().find(|e| e["data"]["type"] == "resize").map(|e| e["data"]["height"].as_u64().unwrap())
+        events
+            .iter()
+            .rev()
+            .find(|e| e["data"]["type"] == "resize")
+            .map(|e| e["data"]["height"].as_u64().unwrap())
     };
     let wide = last_height(&page.events().await).expect("a resize event after load");
     page.mark().await;
     page.host_script("document.getElementById('embed').style.width = '420px';", vec![]).await;
-    let grown = page.wait_event("a taller resize", |d| d["type"] == "resize" && d["height"].as_u64() > Some(wide)).await;
+    let grown = page
+        .wait_event("a taller resize", |d| d["type"] == "resize" && d["height"].as_u64() > Some(wide))
+        .await;
     let narrow = grown["data"]["height"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let narrow = last_height(&page.events().await).unwrap_or(narrow).max(narrow);
     page.mark().await;
     page.host_script("document.getElementById('embed').style.width = '1000px';", vec![]).await;
-    let shrunk =
-        page.wait_event("a shorter resize", |d| d["type"] == "resize" && d["height"].as_u64() < Some(narrow)).await;
+    let shrunk = page
+        .wait_event("a shorter resize", |d| d["type"] == "resize" && d["height"].as_u64() < Some(narrow))
+        .await;
     assert!(shrunk["data"]["height"].as_u64().unwrap() > 0, "{shrunk}");
 
     // Reload: the dashboard and every widget are fetched again; the viewer's filters stay.
@@ -250,7 +261,10 @@ async fn live_session(client: &Client, ctx: &Ctx) {
     // The same command from the host page is applied, so the period really was still 7d.
     page.post(json!({"_emban": true, "type": "setFilters", "filters": {"period": "30d"}})).await;
     let change = page.wait_type("period-change").await;
-    assert_eq!(change["data"], json!({"_emban": true, "type": "period-change", "previousPeriod": "7d", "period": "30d"}));
+    assert_eq!(
+        change["data"],
+        json!({"_emban": true, "type": "period-change", "previousPeriod": "7d", "period": "30d"})
+    );
 
     // Every embed event came from the embed's window at the embed's origin, marked.
     for event in page.events().await.iter().filter(|e| e["data"].get("forwarded").is_none()) {
@@ -293,7 +307,10 @@ async fn unpublished_dashboard(client: &Client, ctx: &Ctx) {
         )
         .await;
     assert!(notice.as_str().unwrap().contains("Not published"), "{notice}");
-    assert!(!page.events().await.iter().any(|e| e["data"]["type"] == "ready"), "ready for an unpublished dashboard");
+    assert!(
+        !page.events().await.iter().any(|e| e["data"]["type"] == "ready"),
+        "ready for an unpublished dashboard"
+    );
 }
 
 /// An expired session (minted for 60 s, re-signed as already expired) and a tampered token.
@@ -326,7 +343,10 @@ async fn expired_session(client: &Client, ctx: &Ctx) {
         vec![],
     )
     .await;
-    assert!(!page.events().await.iter().any(|e| e["data"]["type"] == "ready"), "ready for an expired session");
+    assert!(
+        !page.events().await.iter().any(|e| e["data"]["type"] == "ready"),
+        "ready for an expired session"
+    );
 
     // A tampered token: the page refuses every framer but its own origin (frame-ancestors
     // 'self'), so open it directly; its first API call is a 401 and it shows the expired state.

@@ -46,12 +46,16 @@ const GOAL_EMBED_SLACK_MS: f64 = 1.0;
 #[derive(Parser, Debug)]
 #[command(name = "emban-bench-embed", about = "Emban embed-session and embed-query benchmark")]
 struct Args {
-    /// Concurrent keep-alive connections minting sessions.
-    #[arg(long, default_value_t = 64)]
+    /// Concurrent keep-alive connections minting sessions (each waits for its durable audit row,
+    /// so more connections make bigger group commits).
+    #[arg(long, default_value_t = 128)]
     clients: usize,
-    /// Seconds of minting (after a one-second warm-up).
+    /// Seconds of each minting round (after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     mint_secs: u64,
+    /// Minting rounds; the median counts.
+    #[arg(long, default_value_t = 3)]
+    mint_rounds: usize,
     /// Events ingested for the query comparison.
     #[arg(long, default_value_t = 1_000_000)]
     events: usize,
@@ -68,7 +72,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    ensure!(args.clients > 0 && args.query_runs > 0 && args.events > 0, "sizes must be positive");
+    ensure!(
+        args.clients > 0 && args.query_runs > 0 && args.events > 0 && args.mint_rounds > 0,
+        "sizes must be positive"
+    );
     ensure!((1..=1000).contains(&args.tenant_rank), "--tenant-rank must be 1..=1000");
     let dir = std::env::temp_dir().join(format!("emban-bench-embed-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -102,23 +109,39 @@ fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     let setup = client_rt.block_on(setup(args, &url))?;
 
     // ------------------------------------------------------------------ minting
-    let mint = client_rt.block_on(mint_load(args, &url, &setup))?;
-    let pass = mint.rate >= GOAL_MINTS_PER_SEC;
-    println!(
-        "\n[mint] {} sessions in {:.1}s over {} connections: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
-        mint.ok, mint.secs, args.clients, mint.rate, mint.p50_ms, mint.p99_ms, mint.errors
-    );
-    println!(
-        "[mint] CPU: this process (server + load generator) {:.2} cores, other processes {:.2} cores; {:.0} sessions per CPU-second of this process",
-        mint.process_cpu / mint.secs,
-        mint.others_cpu / mint.secs,
-        mint.ok as f64 / mint.process_cpu.max(1e-9)
-    );
+    let mut rates = Vec::new();
+    for round in 1..=args.mint_rounds {
+        let mint = client_rt.block_on(mint_load(args, &url, &setup))?;
+        println!(
+            "\n[mint {round}/{}] {} sessions in {:.1}s over {} connections: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+            args.mint_rounds,
+            mint.ok,
+            mint.secs,
+            args.clients,
+            mint.rate,
+            mint.p50_ms,
+            mint.p99_ms,
+            mint.errors
+        );
+        println!(
+            "[mint {round}/{}] CPU: this process (server + load generator) {:.2} cores, other processes {:.2} cores; {:.0} sessions per CPU-second of this process",
+            args.mint_rounds,
+            mint.process_cpu / mint.secs,
+            mint.others_cpu / mint.secs,
+            mint.ok as f64 / mint.process_cpu.max(1e-9)
+        );
+        rates.push(mint.rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = pct(&rates, 0.5);
     summary.push((
-        "minting embed sessions (HTTP)".into(),
-        format!("{:.0}/s", mint.rate),
+        format!("minting embed sessions (HTTP, median of {} rounds)", rates.len()),
+        format!(
+            "{median:.0}/s (rounds: {})",
+            rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+        ),
         format!(">= {GOAL_MINTS_PER_SEC:.0}/s"),
-        pass,
+        median >= GOAL_MINTS_PER_SEC,
     ));
     summary.push(("raw HS256 sign rate, one thread".into(), format!("{raw:.0}/s"), "(info)".into(), true));
     let listed = client_rt.block_on(count_audit(&url, &setup.key))?;
@@ -146,7 +169,7 @@ fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         summary.push((
             format!("embed query server time, {widget}"),
             format!("p50 {:.2} ms (GET /v1/query {:.2} ms)", t.embed_p50, t.query_p50),
-            format!("<= 1.1x + 1 ms = {goal:.2} ms"),
+            if same_query { format!("<= 1.1x + 1 ms = {goal:.2} ms") } else { "(info)".to_owned() },
             t.embed_p50 <= goal,
         ));
     }

@@ -386,3 +386,14 @@ async fn unknown_routes_and_methods_answer_in_the_envelope() {
         resp.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     }
 }
+
+#[tokio::test]
+async fn extractor_rejections_use_the_error_envelope() {
+    let app = TestApp::spawn().await;
+    let account = app.register().await;
+    // A path segment that is not valid UTF-8 fails axum's Path extractor before any handler runs.
+    let resp = app.delete("/v1/api-keys/%FF", &account.admin()).await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{}", resp.text);
+    assert_eq!(resp.body["code"], "invalid_request", "{}", resp.text);
+    assert!(resp.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", resp.text);
+}
