@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds the server and the benchmark (dev profile: dependencies, DuckDB included, are optimized
-# there; see the root Cargo.toml) and runs the ingest-and-query benchmark.
+# Builds the server and the ingest-and-query benchmark, then runs it (see BENCHMARKS.md). Run on
+# demand, not in CI. Extra arguments go to `emban-bench`:
 #
 #   scripts/bench.sh                    # the full run: 10M events, 8 clients, 1,000-event batches
-#   scripts/bench.sh --events 200000    # a quick smoke run
+#   scripts/bench.sh --events 200000    # a quick smoke run (~15 s)
 #   scripts/bench.sh --help             # every flag
 #
-# The binaries are found wherever cargo puts them (CARGO_TARGET_DIR is honoured).
+# The dev profile is deliberate: dependencies (DuckDB included) are optimized in it (root
+# Cargo.toml), and a --release build would compile DuckDB's C++ a second time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/setup.sh
+setup_server
+log "building (the first build compiles DuckDB: ~20 minutes on 2 cores)"
 cargo build -p emban-host-server --bins
-target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-exec "$target_dir/debug/emban-bench" "$@"
+exec "$CARGO_TARGET_DIR/debug/emban-bench" "$@"

@@ -24,14 +24,11 @@ use anyhow::{Context, anyhow, bail, ensure};
 use chrono::Utc;
 use clap::Parser;
 use contract::events::{IngestEvent, IngestRequest};
-use duckdb::{
-    Config, Connection, ToSql,
-    types::{TimeUnit, Value},
-};
+use duckdb::{Config, Connection};
 use emban_host_server::{
     events::{
-        MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent, StoreScope,
-        duckdb::{create_table_sql, event_values, query_sql, run_query_sql},
+        NewEvent, StoreScope,
+        duckdb::{append_rows, create_schema_sql, query_sql, run_query_sql},
     },
     ingest,
     query::QueryRequest,
@@ -140,13 +137,7 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     );
 
     // ---------------------------------------------------------------- raw appender baseline
-    let (raw_rate, raw_borrowed_rate) = if args.skip_raw {
-        (None, None)
-    } else {
-        let server_values = raw_appender(args, dir, &pool, RowBuild::ServerValues)?;
-        let borrowed = raw_appender(args, dir, &pool, RowBuild::Borrowed)?;
-        (Some(server_values), Some(borrowed))
-    };
+    let raw_rate = if args.skip_raw { None } else { Some(raw_appender(args, dir, &pool)?) };
 
     // ---------------------------------------------------------------- server + ingest
     let server_dir = dir.join("server");
@@ -225,25 +216,6 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
                 format!(">= {:.0}%", GOAL_SHARE_OF_RAW * 100.0),
                 Some(share >= GOAL_SHARE_OF_RAW),
             );
-            if let Some(borrowed) = raw_borrowed_rate {
-                let share = ingest.rate() / borrowed;
-                println!(
-                    "  raw appender with borrowed parameters {borrowed:.0} events/s; server reaches {:.1}% of it",
-                    share * 100.0
-                );
-                summary.add(
-                    "raw appender (borrowed), events/s",
-                    format!("{borrowed:.0}"),
-                    "(info)".into(),
-                    None,
-                );
-                summary.add(
-                    "ingest / raw (borrowed)",
-                    format!("{:.1}%", share * 100.0),
-                    "(info)".into(),
-                    None,
-                );
-            }
         }
         None => summary.add(
             "ingest / raw appender",
@@ -442,53 +414,26 @@ fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
 
 // ==================================================================== raw appender baseline
 
-/// How the raw baseline builds each row.
-#[derive(Clone, Copy, PartialEq)]
-enum RowBuild {
-    /// The server's own `event_values` (owned `Value`s): exactly the server's append path.
-    ServerValues,
-    /// Borrowed `&str`/`f64` parameters, no per-row copies: what the appender costs by itself.
-    Borrowed,
-}
-
-/// Appends every row the server will receive, on one thread with one appender, into a fresh
-/// DuckDB file with the server's table and settings. Returns rows per second.
-fn raw_appender(args: &Args, dir: &Path, pool: &Pool, mode: RowBuild) -> anyhow::Result<f64> {
+/// Appends every row the server will receive through the server's own append path
+/// (`append_rows`: Arrow batches into the tenant shards), on one thread, one batch per request,
+/// into a fresh DuckDB file with the server's schema and settings. Returns rows per second.
+fn raw_appender(args: &Args, dir: &Path, pool: &Pool) -> anyhow::Result<f64> {
     let path = dir.join("raw-appender.duckdb");
     let _ = std::fs::remove_file(&path);
     let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
     let conn = Connection::open_with_flags(&path, Config::default().threads(2)?.max_memory(limit)?)?;
-    conn.execute_batch(&create_table_sql())?;
+    conn.execute_batch(&create_schema_sql())?;
     let scope = StoreScope { org_id: 1, env_id: 1 };
     let requests = args.events / args.batch as u64;
     let started = Instant::now();
-    {
-        let mut appender = conn.appender("events")?;
-        let mut values: Vec<Value> = Vec::with_capacity(32);
-        let mut id = String::with_capacity(4 + ID_HEX);
-        for r in 0..requests {
-            let rows = &pool.rows[(r % pool.rows.len() as u64) as usize];
-            for (i, row) in rows.iter().enumerate() {
-                let n = r * args.batch as u64 + i as u64;
-                match mode {
-                    RowBuild::ServerValues => {
-                        values.clear();
-                        event_values(scope, row, &mut values);
-                        values[5] = Value::Text(event_id(n));
-                        appender.append_row(duckdb::appender_params_from_iter(values.iter()))?;
-                    }
-                    RowBuild::Borrowed => {
-                        id.clear();
-                        id.push_str("evt_");
-                        let mut hex = [0u8; ID_HEX];
-                        write_hex(&mut hex, n);
-                        id.extend(hex.iter().map(|b| char::from(*b)));
-                        append_borrowed(&mut appender, scope, row, &id)?;
-                    }
-                }
-            }
-        }
-        appender.flush()?;
+    for r in 0..requests {
+        let rows: Vec<NewEvent> = pool.rows[(r % pool.rows.len() as u64) as usize]
+            .iter()
+            .enumerate()
+            .map(|(i, row)| NewEvent { event_id: event_id(r * args.batch as u64 + i as u64), ..row.clone() })
+            .collect();
+        let refs: Vec<(StoreScope, &NewEvent)> = rows.iter().map(|e| (scope, e)).collect();
+        append_rows(&conn, &refs)?;
     }
     let secs = started.elapsed().as_secs_f64();
     let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
@@ -498,60 +443,15 @@ fn raw_appender(args: &Args, dir: &Path, pool: &Pool, mode: RowBuild) -> anyhow:
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(path.with_extension("duckdb.wal"));
     let rate = args.events as f64 / secs;
-    let how = match mode {
-        RowBuild::ServerValues => "rows built by the server's event_values",
-        RowBuild::Borrowed => "borrowed parameters, no per-row copies",
-    };
     println!(
-        "\n[raw appender: {how}] {} rows in {:.1}s = {:.0} rows/s (one thread, one appender, \
-         auto-commit; file {:.0} MiB)",
+        "\n[raw appender] {} rows in {:.1}s = {:.0} rows/s (one thread, the server's append path, \
+         auto-commit per batch; file {:.0} MiB)",
         args.events,
         secs,
         rate,
         size as f64 / 1048576.0
     );
     Ok(rate)
-}
-
-/// One row with borrowed parameters, in `create_table_sql`'s column order. The load's props are
-/// all materialized, so the key/value list columns are NULL.
-fn append_borrowed(
-    appender: &mut duckdb::Appender<'_>,
-    scope: StoreScope,
-    row: &NewEvent,
-    id: &str,
-) -> anyhow::Result<()> {
-    ensure!(
-        row.string_props.iter().all(|(k, _)| MATERIALIZED_STRING_PROPS.contains(&k.as_str()))
-            && row.numeric_props.iter().all(|(k, _)| MATERIALIZED_NUMERIC_PROPS.contains(&k.as_str())),
-        "the borrowed baseline handles materialized props only"
-    );
-    let s: Vec<Option<&str>> = MATERIALIZED_STRING_PROPS
-        .iter()
-        .map(|k| row.string_props.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()))
-        .collect();
-    let x: Vec<Option<f64>> = MATERIALIZED_NUMERIC_PROPS
-        .iter()
-        .map(|k| row.numeric_props.iter().find(|(key, _)| key == k).map(|(_, v)| *v))
-        .collect();
-    let ts = Value::Timestamp(TimeUnit::Microsecond, row.timestamp.timestamp_micros());
-    let none: Option<&str> = None;
-    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(32);
-    params.extend([
-        &scope.org_id as &dyn ToSql,
-        &scope.env_id,
-        &row.tenant_id,
-        &row.event_name,
-        &ts,
-        &id,
-        &row.client_event_id,
-        &row.user_id,
-    ]);
-    params.extend(s.iter().map(|v| v as &dyn ToSql));
-    params.extend(x.iter().map(|v| v as &dyn ToSql));
-    params.extend([&none as &dyn ToSql, &none, &none, &none]);
-    appender.append_row(duckdb::appender_params_from_iter(params.iter()))?;
-    Ok(())
 }
 
 // ==================================================================== the server child

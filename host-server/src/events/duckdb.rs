@@ -39,8 +39,22 @@ const APPEND_BATCH_ROWS: usize = 16_384;
 /// Read connections kept open.
 const READERS: usize = 4;
 
-/// The events table. Column order is the appender's order. Public so benchmarks can create it.
-pub fn create_table_sql() -> String {
+/// Tenant shards. Events live in `SHARDS` tables, each holding the tenants whose hash falls in
+/// it, behind one `events` view: a tenant's query reads one shard, about 1/64 of the rows,
+/// instead of every row group of one table in arrival order (DuckDB cannot skip row groups by
+/// tenant when tenants are interleaved).
+pub const SHARDS: u64 = 64;
+
+/// The shard table holding `tenant_id` of the org and environment.
+pub fn shard_table(scope: StoreScope, tenant_id: &str) -> String {
+    let mut key = Vec::with_capacity(tenant_id.len() + 16);
+    key.extend_from_slice(&scope.org_id.to_le_bytes());
+    key.extend_from_slice(&scope.env_id.to_le_bytes());
+    key.extend_from_slice(tenant_id.as_bytes());
+    format!("events_s{:02}", xxhash_rust::xxh3::xxh3_64(&key) % SHARDS)
+}
+
+fn column_definitions() -> String {
     let mut columns = vec![
         "org_id BIGINT NOT NULL".to_owned(),
         "env_id BIGINT NOT NULL".to_owned(),
@@ -56,7 +70,42 @@ pub fn create_table_sql() -> String {
     columns.extend(
         ["sp_keys VARCHAR[]", "sp_vals VARCHAR[]", "np_keys VARCHAR[]", "np_vals DOUBLE[]"].map(String::from),
     );
-    format!("CREATE TABLE IF NOT EXISTS events (\n  {}\n)", columns.join(",\n  "))
+    columns.join(",\n  ")
+}
+
+/// The logical events table as readers see it (the `events` view has exactly these columns).
+/// Column order is the appender's order.
+pub fn create_table_sql() -> String {
+    format!("CREATE TABLE events (\n  {}\n)", column_definitions())
+}
+
+/// The physical schema: the shard tables and the `events` view over them.
+pub fn create_schema_sql() -> String {
+    let columns = column_definitions();
+    let shards: Vec<String> = (0..SHARDS).map(|s| format!("events_s{s:02}")).collect();
+    let mut sql: String = shards
+        .iter()
+        .map(|t| format!("CREATE TABLE IF NOT EXISTS {t} (\n  {columns}\n);\n"))
+        .collect();
+    let union: Vec<String> = shards.iter().map(|t| format!("SELECT * FROM {t}")).collect();
+    sql.push_str(&format!("CREATE OR REPLACE VIEW events AS {};\n", union.join(" UNION ALL ")));
+    sql
+}
+
+/// Appends rows in one transaction's worth of Arrow batches, each to its tenant's shard.
+pub fn append_rows(conn: &Connection, rows: &[(StoreScope, &NewEvent)]) -> anyhow::Result<()> {
+    let mut by_shard: std::collections::BTreeMap<String, Vec<(StoreScope, &NewEvent)>> = Default::default();
+    for (scope, event) in rows {
+        by_shard.entry(shard_table(*scope, &event.tenant_id)).or_default().push((*scope, *event));
+    }
+    for (table, rows) in by_shard {
+        let mut appender = conn.appender(&table)?;
+        for chunk in rows.chunks(APPEND_BATCH_ROWS) {
+            appender.append_record_batch(super::columnar::record_batch(chunk.iter().copied())?)?;
+        }
+        appender.flush()?;
+    }
+    Ok(())
 }
 
 fn string_column(key: &str) -> String {
@@ -87,7 +136,7 @@ impl DuckStore {
         let config = Config::default().threads(2)?.max_memory(memory_limit)?;
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
-        conn.execute_batch(&create_table_sql())?;
+        conn.execute_batch(&create_schema_sql())?;
         let seen = load_client_ids(&conn)?;
         let writer_conn = conn.try_clone()?;
         let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
@@ -129,6 +178,30 @@ impl DuckStore {
     }
 }
 
+/// Fingerprints already are uniformly distributed hashes: hashing them again (SipHash) would
+/// only cost time on the writer's hot path.
+#[derive(Default)]
+struct FingerprintHasher(u64);
+
+impl std::hash::Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+/// The set of stored client event-id fingerprints.
+type IdSet = HashSet<u128, std::hash::BuildHasherDefault<FingerprintHasher>>;
+
 /// A 128-bit fingerprint of (org, environment, client event id): the de-duplication key.
 fn dedup_key(scope: StoreScope, event_id: &str) -> u128 {
     let mut buf = Vec::with_capacity(event_id.len() + 16);
@@ -138,10 +211,10 @@ fn dedup_key(scope: StoreScope, event_id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(&buf)
 }
 
-fn load_client_ids(conn: &Connection) -> anyhow::Result<HashSet<u128>> {
+fn load_client_ids(conn: &Connection) -> anyhow::Result<IdSet> {
     let mut stmt = conn.prepare("SELECT org_id, env_id, event_id FROM events WHERE client_event_id")?;
     let mut rows = stmt.query([])?;
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::default();
     while let Some(row) = rows.next()? {
         let scope = StoreScope { org_id: row.get(0)?, env_id: row.get(1)? };
         let id: String = row.get(2)?;
@@ -150,7 +223,7 @@ fn load_client_ids(conn: &Connection) -> anyhow::Result<HashSet<u128>> {
     Ok(seen)
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: HashSet<u128>) {
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: IdSet) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         let mut rows = group[0].events.len();
@@ -169,8 +242,8 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: Has
 
 /// Appends every job of the group in one transaction; on failure nothing is stored and every
 /// job gets the error.
-fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut HashSet<u128>) {
-    let mut fresh: HashSet<u128> = HashSet::new();
+fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut IdSet) {
+    let mut fresh = IdSet::default();
     let mut outcomes = Vec::with_capacity(group.len());
     let mut keep: Vec<Vec<bool>> = Vec::with_capacity(group.len());
     for job in &group {
@@ -220,62 +293,13 @@ fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>]) -> anyh
         })
         .collect();
     conn.execute_batch("BEGIN TRANSACTION")?;
-    {
-        let mut appender = conn.appender("events")?;
-        for chunk in rows.chunks(APPEND_BATCH_ROWS) {
-            appender.append_record_batch(super::columnar::record_batch(chunk.iter().copied())?)?;
-        }
-        appender.flush()?;
-    }
+    append_rows(conn, &rows)?;
     conn.execute_batch("COMMIT")?;
     Ok(())
 }
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
-}
-
-/// One event as the appender's row, in [`create_table_sql`]'s column order. Public so benchmarks
-/// can append the very rows the server appends.
-pub fn event_values(scope: StoreScope, e: &NewEvent, out: &mut Vec<Value>) {
-    out.push(Value::BigInt(scope.org_id));
-    out.push(Value::BigInt(scope.env_id));
-    out.push(text(&e.tenant_id));
-    out.push(text(&e.event_name));
-    out.push(Value::Timestamp(TimeUnit::Microsecond, e.timestamp.timestamp_micros()));
-    out.push(text(&e.event_id));
-    out.push(Value::Boolean(e.client_event_id));
-    out.push(e.user_id.as_deref().map_or(Value::Null, text));
-    let mut rest_s: Vec<&(String, String)> = Vec::new();
-    let mut cols_s: [Option<&str>; MATERIALIZED_STRING_PROPS.len()] = Default::default();
-    for kv in &e.string_props {
-        match MATERIALIZED_STRING_PROPS.iter().position(|k| *k == kv.0) {
-            Some(i) => cols_s[i] = Some(&kv.1),
-            None => rest_s.push(kv),
-        }
-    }
-    let mut rest_n: Vec<&(String, f64)> = Vec::new();
-    let mut cols_n: [Option<f64>; MATERIALIZED_NUMERIC_PROPS.len()] = Default::default();
-    for kv in &e.numeric_props {
-        match MATERIALIZED_NUMERIC_PROPS.iter().position(|k| *k == kv.0) {
-            Some(i) => cols_n[i] = Some(kv.1),
-            None => rest_n.push(kv),
-        }
-    }
-    out.extend(cols_s.iter().map(|v| v.map_or(Value::Null, text)));
-    out.extend(cols_n.iter().map(|v| v.map_or(Value::Null, Value::Double)));
-    if rest_s.is_empty() {
-        out.extend([Value::Null, Value::Null]);
-    } else {
-        out.push(Value::List(rest_s.iter().map(|kv| text(&kv.0)).collect()));
-        out.push(Value::List(rest_s.iter().map(|kv| text(&kv.1)).collect()));
-    }
-    if rest_n.is_empty() {
-        out.extend([Value::Null, Value::Null]);
-    } else {
-        out.push(Value::List(rest_n.iter().map(|kv| text(&kv.0)).collect()));
-        out.push(Value::List(rest_n.iter().map(|kv| Value::Double(kv.1)).collect()));
-    }
 }
 
 /// The SQL expression reading string prop `key`; unmaterialized keys are looked up by a bound
@@ -340,9 +364,10 @@ pub fn query_sql(scope: StoreScope, spec: &QuerySpec) -> Result<(String, Vec<Val
         Value::Timestamp(TimeUnit::Microsecond, spec.from.timestamp_micros()),
         Value::Timestamp(TimeUnit::Microsecond, spec.to.timestamp_micros()),
     ]);
+    let table = shard_table(scope, &spec.tenant_id);
     let mut sql = format!(
         "SELECT {bucket} AS b, {group} AS g, CAST({value} AS DOUBLE) AS v, count(*) AS n \
-         FROM events WHERE org_id = ? AND env_id = ? AND tenant_id = ? AND event_name = ? \
+         FROM {table} WHERE org_id = ? AND env_id = ? AND tenant_id = ? AND event_name = ? \
          AND ts >= ? AND ts < ?"
     );
     for (key, val) in &spec.filters {
