@@ -7,6 +7,7 @@ source scripts/setup.sh
 setup_server
 setup_browser
 build_runtime
+bash scripts/build-helper.sh
 log "building (the first build compiles DuckDB: ~20 minutes on 2 cores)"
 cargo build -p emban-host-server --bin emban
 exec "$CARGO_TARGET_DIR/debug/emban" serve "$@"

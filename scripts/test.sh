@@ -11,8 +11,10 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p embed-runtime --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p embed-helper --target wasm32-unknown-unknown --all-targets -- -D warnings
 # The end-to-end tests serve the built runtime, so it is built before the test suite.
 build_runtime
+bash scripts/build-helper.sh
 log "cargo test"
 cargo test --workspace
 log "embed runtime browser tests (headless Chromium)"

@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// `/embed/{dashboard_id}` and `/embed-assets/`.
     #[arg(long, env = "EMBAN_RUNTIME_DIR", default_value = "dist")]
     pub runtime_dir: PathBuf,
+    /// The live demo's pages, served at `/` and `/raw.html`.
+    #[arg(long, env = "EMBAN_WWW_DIR", default_value = "www")]
+    pub www_dir: PathBuf,
+    /// The helper's npm package (`scripts/build-helper.sh`), served at `/helper/` for the demo.
+    #[arg(long, env = "EMBAN_HELPER_DIR", default_value = "embed-helper/pkg")]
+    pub helper_dir: PathBuf,
 }
 
 impl ServeArgs {
@@ -61,6 +67,8 @@ impl ServeArgs {
             duckdb_memory_limit: "1GB".to_owned(),
             signing_secret: None,
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
+            www_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www")),
+            helper_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../embed-helper/pkg")),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod state;
 pub mod usage;
 pub mod widgets;
+pub mod www;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .merge(discover::router())
         .merge(audit::router())
         .merge(runtime::router())
+        .merge(www::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
@@ -174,6 +176,8 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         signing_secret,
         public_url,
         runtime_dir: args.runtime_dir.clone(),
+        www_dir: args.www_dir.clone(),
+        helper_dir: args.helper_dir.clone(),
     })))
 }
 

@@ -35,6 +35,10 @@ pub struct App {
     pub key_cache: crate::keys::KeyCache,
     /// The built embed runtime's directory (`--runtime-dir`).
     pub runtime_dir: std::path::PathBuf,
+    /// The live demo's pages (`--www-dir`), served at `/`.
+    pub www_dir: std::path::PathBuf,
+    /// The helper's built npm package (`--helper-dir`), served at `/helper/`.
+    pub helper_dir: std::path::PathBuf,
 }
 
 impl Deref for AppState {

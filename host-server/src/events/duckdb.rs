@@ -40,10 +40,11 @@ const APPEND_BATCH_ROWS: usize = 16_384;
 const READERS: usize = 4;
 
 /// Tenant shards. Events live in `SHARDS` tables, each holding the tenants whose hash falls in
-/// it, behind one `events` view: a tenant's query reads one shard, about 1/64 of the rows,
+/// it, behind one `events` view: a tenant's query reads one shard, about 1/8 of the rows,
 /// instead of every row group of one table in arrival order (DuckDB cannot skip row groups by
-/// tenant when tenants are interleaved).
-pub const SHARDS: u64 = 64;
+/// tenant when tenants are interleaved). Each commit opens one appender per shard it touches:
+/// 64 shards measured 2.5x slower ingest than 8, for little more query speed.
+pub const SHARDS: u64 = 8;
 
 /// The shard table holding `tenant_id` of the org and environment.
 pub fn shard_table(scope: StoreScope, tenant_id: &str) -> String {
@@ -83,10 +84,8 @@ pub fn create_table_sql() -> String {
 pub fn create_schema_sql() -> String {
     let columns = column_definitions();
     let shards: Vec<String> = (0..SHARDS).map(|s| format!("events_s{s:02}")).collect();
-    let mut sql: String = shards
-        .iter()
-        .map(|t| format!("CREATE TABLE IF NOT EXISTS {t} (\n  {columns}\n);\n"))
-        .collect();
+    let mut sql: String =
+        shards.iter().map(|t| format!("CREATE TABLE IF NOT EXISTS {t} (\n  {columns}\n);\n")).collect();
     let union: Vec<String> = shards.iter().map(|t| format!("SELECT * FROM {t}")).collect();
     sql.push_str(&format!("CREATE OR REPLACE VIEW events AS {};\n", union.join(" UNION ALL ")));
     sql

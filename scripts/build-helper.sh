@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the host-page helper (embed-helper/) into the npm package embed-helper/pkg/, offline:
+# cargo (size-oriented `wasm-release` profile) → wasm-bindgen --target web → wasm-opt -Oz, then
+# the package.json, README, the ESM entry and the React wrapper from embed-helper/npm/.
+# Needs setup_browser's tools (the pinned wasm-bindgen CLI, binaryen's wasm-opt from npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/emban-target}"
+# shellcheck source=setup.sh
+source scripts/setup.sh
+PKG=embed-helper/pkg
+log "building embed-helper (wasm32, wasm-release) → $PKG"
+cargo build --offline --target wasm32-unknown-unknown --profile wasm-release -p embed-helper
+rm -rf "$PKG"
+wasm-bindgen --target web --out-dir "$PKG" --out-name embed_helper \
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/embed_helper.wasm"
+wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types \
+  "$PKG/embed_helper_bg.wasm" -o "$PKG/embed_helper_bg.wasm"
+cp embed-helper/npm/package.json embed-helper/npm/README.md embed-helper/npm/index.js \
+  embed-helper/npm/index.d.ts embed-helper/npm/react.js embed-helper/npm/react.d.ts "$PKG/"
+# wasm-bindgen writes a .gitignore of `*` into the package: npm pack would honour it.
+rm -f "$PKG/.gitignore"
+log "embed-helper package: $(du -sh "$PKG" | cut -f1) ($PKG)"
