@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     AdhocLimits, AdhocResult, DatasetInfo, EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS,
     MATERIALIZED_STRING_PROPS, NewEvent, NumericRangeFilter, QuerySpec, SqlDialect, StoreAnswer, StoreRow,
-    StoreScope,
+    StoreScope, dedup::DedupSet,
 };
 use crate::error::{AppError, Result};
 
@@ -413,15 +413,6 @@ pub fn encode_event(scope: StoreScope, e: &NewEvent, out: &mut Vec<u8>) {
     }
 }
 
-/// A 128-bit fingerprint of (org, environment, client event id): the de-duplication key.
-fn dedup_key(scope: StoreScope, event_id: &str) -> u128 {
-    let mut buf = Vec::with_capacity(event_id.len() + 16);
-    buf.extend_from_slice(&scope.org_id.to_le_bytes());
-    buf.extend_from_slice(&scope.env_id.to_le_bytes());
-    buf.extend_from_slice(event_id.as_bytes());
-    xxhash_rust::xxh3::xxh3_128(&buf)
-}
-
 impl ClickHouseStore {
     /// Connects, creates or migrates the schema, and loads the de-duplication set.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
@@ -490,22 +481,22 @@ async fn migrate(client: &ClickHouseClient) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn load_client_ids(client: &ClickHouseClient) -> anyhow::Result<HashSet<u128>> {
+async fn load_client_ids(client: &ClickHouseClient) -> anyhow::Result<DedupSet> {
     let answer =
         client.select("SELECT org_id, env_id, event_id FROM events WHERE client_event_id = 1", &[]).await?;
-    let mut seen = HashSet::with_capacity(answer.rows.len());
+    let mut seen = DedupSet::default();
     for row in &answer.rows {
         let (Some(org_id), Some(env_id), Some(id)) =
             (row.first().and_then(json_i64), row.get(1).and_then(json_i64), row.get(2).and_then(json_string))
         else {
             continue;
         };
-        seen.insert(dedup_key(StoreScope { org_id, env_id }, &id));
+        seen.insert_stored(StoreScope { org_id, env_id }, &id);
     }
     Ok(seen)
 }
 
-async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>, mut seen: HashSet<u128>) {
+async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet) {
     let columns = insert_columns();
     while let Some(first) = rx.recv().await {
         let mut rows = first.events.len();
@@ -519,30 +510,18 @@ async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>,
                 Err(_) => break,
             }
         }
-        let mut fresh: HashSet<u128> = HashSet::new();
-        let mut outcomes = Vec::with_capacity(group.len());
+        let plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
         let mut data = Vec::with_capacity(rows * 128);
-        for job in &group {
-            let mut outcome = InsertOutcome::default();
-            for event in &job.events {
-                let new = !event.client_event_id || {
-                    let key = dedup_key(job.scope, &event.event_id);
-                    !seen.contains(&key) && fresh.insert(key)
-                };
-                if new {
-                    outcome.stored += 1;
-                    encode_event(job.scope, event, &mut data);
-                } else {
-                    outcome.duplicates += 1;
-                }
+        for (job, mask) in group.iter().zip(&plan.keep) {
+            for (event, _) in job.events.iter().zip(mask).filter(|(_, keep)| **keep) {
+                encode_event(job.scope, event, &mut data);
             }
-            outcomes.push(outcome);
         }
         let result =
             if data.is_empty() { Ok(()) } else { client.insert_row_binary("events", &columns, data).await };
         match result {
             Ok(()) => {
-                seen.extend(fresh);
+                let outcomes = seen.commit(plan);
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }

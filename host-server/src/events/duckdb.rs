@@ -6,7 +6,6 @@
 //! pool of connections to the same database.
 
 use std::{
-    collections::HashSet,
     path::Path,
     sync::{Arc, Mutex},
     thread::JoinHandle,
@@ -26,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent,
-    NumericRangeFilter, QuerySpec, StoreAnswer, StoreRow, StoreScope,
+    NumericRangeFilter, QuerySpec, StoreAnswer, StoreRow, StoreScope, dedup::DedupSet,
 };
 use crate::error::{AppError, Result};
 
@@ -177,52 +176,19 @@ impl DuckStore {
     }
 }
 
-/// Fingerprints already are uniformly distributed hashes: hashing them again (SipHash) would
-/// only cost time on the writer's hot path.
-#[derive(Default)]
-struct FingerprintHasher(u64);
-
-impl std::hash::Hasher for FingerprintHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(word);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
-    }
-}
-
-/// The set of stored client event-id fingerprints.
-type IdSet = HashSet<u128, std::hash::BuildHasherDefault<FingerprintHasher>>;
-
-/// A 128-bit fingerprint of (org, environment, client event id): the de-duplication key.
-fn dedup_key(scope: StoreScope, event_id: &str) -> u128 {
-    let mut buf = Vec::with_capacity(event_id.len() + 16);
-    buf.extend_from_slice(&scope.org_id.to_le_bytes());
-    buf.extend_from_slice(&scope.env_id.to_le_bytes());
-    buf.extend_from_slice(event_id.as_bytes());
-    xxhash_rust::xxh3::xxh3_128(&buf)
-}
-
-fn load_client_ids(conn: &Connection) -> anyhow::Result<IdSet> {
+fn load_client_ids(conn: &Connection) -> anyhow::Result<DedupSet> {
     let mut stmt = conn.prepare("SELECT org_id, env_id, event_id FROM events WHERE client_event_id")?;
     let mut rows = stmt.query([])?;
-    let mut seen = IdSet::default();
+    let mut seen = DedupSet::default();
     while let Some(row) = rows.next()? {
         let scope = StoreScope { org_id: row.get(0)?, env_id: row.get(1)? };
         let id: String = row.get(2)?;
-        seen.insert(dedup_key(scope, &id));
+        seen.insert_stored(scope, &id);
     }
     Ok(seen)
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: IdSet) {
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         let mut rows = group[0].events.len();
@@ -241,33 +207,11 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: IdS
 
 /// Appends every job of the group in one transaction; on failure nothing is stored and every
 /// job gets the error.
-fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut IdSet) {
-    let mut fresh = IdSet::default();
-    let mut outcomes = Vec::with_capacity(group.len());
-    let mut keep: Vec<Vec<bool>> = Vec::with_capacity(group.len());
-    for job in &group {
-        let mut outcome = InsertOutcome::default();
-        let mut mask = Vec::with_capacity(job.events.len());
-        for event in &job.events {
-            let new = !event.client_event_id || {
-                let key = dedup_key(job.scope, &event.event_id);
-                !seen.contains(&key) && fresh.insert(key)
-            };
-            if new {
-                outcome.stored += 1;
-            } else {
-                outcome.duplicates += 1;
-            }
-            mask.push(new);
-        }
-        outcomes.push(outcome);
-        keep.push(mask);
-    }
-
-    let result = append_all(conn, &group, &keep);
-    match result {
+fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet) {
+    let plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
+    match append_all(conn, &group, &plan.keep) {
         Ok(()) => {
-            seen.extend(fresh);
+            let outcomes = seen.commit(plan);
             for (job, outcome) in group.into_iter().zip(outcomes) {
                 let _ = job.reply.send(Ok(outcome));
             }

@@ -5,6 +5,7 @@
 
 pub mod clickhouse;
 pub mod columnar;
+pub mod dedup;
 pub mod duckdb;
 
 use async_trait::async_trait;
