@@ -4,5 +4,7 @@
 
 mod api;
 mod escapes;
+mod migrations;
 mod parity;
 mod server;
+mod writer;
