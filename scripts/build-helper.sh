@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/emban-target}"
 source scripts/setup.sh
 PKG=embed-helper/pkg
 log "building embed-helper (wasm32, wasm-release) → $PKG"
-cargo build --offline --target wasm32-unknown-unknown --profile wasm-release -p embed-helper
+cargo build --offline --target wasm32-unknown-unknown --profile wasm-release -p embed-helper --features bare
 rm -rf "$PKG"
 wasm-bindgen --target web --out-dir "$PKG" --out-name embed_helper \
   "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/embed_helper.wasm"
