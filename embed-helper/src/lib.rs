@@ -24,6 +24,8 @@ use core::fmt;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub use wasm::EmbanEmbed;
 
 /// Events a host may subscribe to with `on(type, callback)`: the runtime's, then the helper's own.
 pub const EVENT_NAMES: &[&str] =
