@@ -1,17 +1,42 @@
 //! `EmbanEmbed`, the browser binding: owns one iframe, checks every message against it, queues
 //! commands until `ready`, and swaps sessions in place. Exported to JS by wasm-bindgen.
+//!
+//! Commands are plain JS objects built field by field, and events reach listeners as the very
+//! object the runtime posted: serde (and serde-wasm-bindgen) would triple the module's size for
+//! a dozen fields. The payloads a host passes in (`filters`, `theme`) are still checked field by
+//! field against the contract's shapes and copied, so a command carries only contract fields.
 
-use std::{cell::RefCell, rc::Rc};
+use alloc::{borrow::ToOwned, rc::Rc, string::String, vec::Vec};
+use core::cell::{RefCell, RefMut};
 
-use contract::messages::{Command, Envelope, FilterRequest, Theme};
 use js_sys::{Function, Object, Promise, Reflect};
-use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, closure::Closure, prelude::*};
 use web_sys::{Element, HtmlIFrameElement, MessageEvent, Window};
 
 use crate::{
-    HelperError, backoff_ms, check_event_name, embed_origin, merge_filters, refresh_delay_ms, token_expiry,
+    FILTER_KEYS, HelperError, THEME_KEYS, backoff_ms, check_event_name, css_px, embed_origin,
+    refresh_delay_ms, token_expiry,
 };
+
+// The published module is `no_std` (lib.rs): it brings its own allocator (the one std uses on
+// wasm32) and a panic handler that traps without formatting anything.
+#[cfg(feature = "bare")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+#[cfg(feature = "bare")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The page's `window` (`null` where there is none); lighter than `web_sys::window()`, which
+    /// probes four names for the global object.
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: Option<Window>;
+}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -50,7 +75,136 @@ export type EmbanEventName = "ready" | "resize" | "filter" | "period-change" | "
 "#;
 
 fn js_err(e: HelperError) -> JsError {
-    JsError::new(&e.to_string())
+    JsError::new(&e.message())
+}
+
+fn bad(what: &str) -> HelperError {
+    HelperError::BadOption(what.to_owned())
+}
+
+/// Reads a property of a plain object.
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+/// `Some` unless `undefined` or `null` (which mean "not given").
+fn given(value: JsValue) -> Option<JsValue> {
+    if value.is_null_or_undefined() { None } else { Some(value) }
+}
+
+/// A message on the wire: `{_emban: true, type, [key]: payload}` (the contract's `Envelope`).
+fn message(kind: &str, key: &str, payload: &JsValue) -> JsValue {
+    let object = Object::new();
+    set(&object, "_emban", &JsValue::TRUE);
+    set(&object, "type", &JsValue::from_str(kind));
+    if !key.is_empty() {
+        set(&object, key, payload);
+    }
+    object.into()
+}
+
+/// A helper-side event object: `{type, key: value, ...}`.
+fn event_object(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    set(&object, "type", &JsValue::from_str(kind));
+    for (key, value) in fields {
+        set(&object, key, value);
+    }
+    object.into()
+}
+
+// Checks of host-given payloads. Each returns a fresh plain copy holding only contract fields
+// (so later changes to the host's object cannot alter a queued command), or an error naming the
+// offending path, e.g. `setFilters(filters).dimensions.model must be a string`.
+
+type Check = fn(&str, JsValue) -> Result<JsValue, HelperError>;
+
+fn must(path: &str, what: &str) -> HelperError {
+    HelperError::BadOption([path, " must be ", what].concat())
+}
+
+fn string(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
+    if value.is_string() { Ok(value) } else { Err(must(path, "a string")) }
+}
+
+fn number(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
+    if value.as_f64().is_some() { Ok(value) } else { Err(must(path, "a number")) }
+}
+
+/// The given `keys` of the object `value`, each through `check`.
+fn fields(path: &str, value: &JsValue, keys: &[&str], check: Check) -> Result<Object, HelperError> {
+    if !value.is_object() {
+        return Err(must(path, "an object"));
+    }
+    let out = Object::new();
+    for key in keys {
+        if let Some(field) = given(get(value, key)) {
+            set(&out, key, &check(&[path, ".", key].concat(), field)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every own key of the object `value` (a name → value map), each value through `check`.
+fn map(path: &str, value: JsValue, check: Check) -> Result<JsValue, HelperError> {
+    if !value.is_object() {
+        return Err(must(path, "an object"));
+    }
+    let out = Object::new();
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let entry = Reflect::get(&value, &key).unwrap_or(JsValue::UNDEFINED);
+        let _ = Reflect::set(&out, &key, &check(&[path, ".", &name].concat(), entry)?);
+    }
+    Ok(out.into())
+}
+
+fn numeric_range(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
+    fields(path, &value, &["min", "max"], number).map(Into::into)
+}
+
+fn date_range(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
+    fields(path, &value, &["from", "to"], string).map(Into::into)
+}
+
+/// `{period?, dimensions?, numericRanges?, dateRanges?}`, checked and copied.
+fn filters_payload(path: &str, value: &JsValue) -> Result<Object, HelperError> {
+    if !value.is_object() {
+        return Err(must(path, "an object"));
+    }
+    let out = Object::new();
+    for key in FILTER_KEYS {
+        let Some(field) = given(get(value, key)) else { continue };
+        let path = [path, ".", key].concat();
+        let field = match key {
+            "period" => string(&path, field)?,
+            "dimensions" => map(&path, field, string)?,
+            "numericRanges" => map(&path, field, numeric_range)?,
+            _ => map(&path, field, date_range)?,
+        };
+        set(&out, key, &field);
+    }
+    Ok(out)
+}
+
+/// The six theme tokens, each a string when given, checked and copied.
+fn theme_payload(path: &str, value: &JsValue) -> Result<Object, HelperError> {
+    fields(path, value, &THEME_KEYS, string)
+}
+
+/// Folds a request into what the helper carries to the next session: each part the (checked,
+/// so only contract keys) request names replaces the carried one.
+fn carry(carried: &mut Option<Object>, next: &Object) {
+    match carried {
+        Some(carried) => {
+            Object::assign(carried, next);
+        }
+        None => *carried = Some(Object::assign(&Object::new(), next)),
+    }
 }
 
 /// The mutable state behind one mounted embed.
@@ -62,10 +216,12 @@ struct Inner {
     ready: bool,
     swapping: bool,
     destroyed: bool,
-    queue: Vec<Command>,
-    listeners: Vec<(String, Function)>,
-    filters: Option<FilterRequest>,
-    theme: Option<Theme>,
+    /// Messages waiting for `ready`.
+    queue: Vec<JsValue>,
+    listeners: Vec<(&'static str, Function)>,
+    /// What the host set last (merged), re-sent to a swapped-in session.
+    filters: Option<Object>,
+    theme: Option<Object>,
     auto_resize: bool,
     min_height: f64,
     fetch_embed_url: Option<Function>,
@@ -82,64 +238,21 @@ pub struct EmbanEmbed {
     ready: Promise,
 }
 
-/// Reads a property of a plain object.
-fn prop(object: &JsValue, key: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, HelperError> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| HelperError::BadOption(format!("{what}: {e}")))
-}
-
-/// A helper-side event object: `{type, ...fields}`.
-fn event_object(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
-    let object = Object::new();
-    let _ = Reflect::set(&object, &"type".into(), &kind.into());
-    for (key, value) in fields {
-        let _ = Reflect::set(&object, &(*key).into(), value);
-    }
-    object.into()
-}
-
-/// The browser's own spelling of `url`'s origin, after the helper's check.
-fn normalized_origin(url: &str) -> Result<String, HelperError> {
-    embed_origin(url)?;
-    web_sys::Url::new(url).map(|u| u.origin()).map_err(|_| HelperError::BadEmbedUrl(url.to_owned()))
-}
-
-fn merge_theme(carried: &mut Theme, next: &Theme) {
-    let pairs = [
-        (&mut carried.primary_color, &next.primary_color),
-        (&mut carried.background_color, &next.background_color),
-        (&mut carried.card_background, &next.card_background),
-        (&mut carried.card_border, &next.card_border),
-        (&mut carried.text_color, &next.text_color),
-        (&mut carried.muted_color, &next.muted_color),
-    ];
-    for (slot, value) in pairs {
-        if value.is_some() {
-            slot.clone_from(value);
-        }
-    }
-}
-
 impl Inner {
-    /// Posts `command` to the embed's origin now.
-    fn post(&self, command: Command) {
-        let Some(target) = self.iframe.content_window() else { return };
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        if let Ok(message) = Envelope::new(command).serialize(&serializer) {
-            let _ = target.post_message(&message, &self.origin);
+    /// Posts `message` to the embed's origin now.
+    fn post(&self, message: &JsValue) {
+        if let Some(target) = self.iframe.content_window() {
+            let _ = target.post_message(message, &self.origin);
         }
     }
 
-    /// Posts `command` when the embed is ready, or queues it for `ready`.
-    fn send(&mut self, command: Command) {
-        if self.ready { self.post(command) } else { self.queue.push(command) }
+    /// Posts `message` when the embed is ready, or queues it for `ready`.
+    fn send(&mut self, message: JsValue) {
+        if self.ready { self.post(&message) } else { self.queue.push(message) }
     }
 
     fn callbacks(&self, kind: &str) -> Vec<Function> {
-        self.listeners.iter().filter(|(k, _)| k == kind).map(|(_, f)| f.clone()).collect()
+        self.listeners.iter().filter(|(k, _)| *k == kind).map(|(_, f)| f.clone()).collect()
     }
 
     fn clear_timer(&mut self) {
@@ -156,51 +269,61 @@ fn emit(callbacks: Vec<Function>, data: &JsValue) {
     }
 }
 
+/// The name in [`crate::EVENT_NAMES`] equal to `kind` (listeners keep the static one).
+fn event_name(kind: &str) -> Result<&'static str, HelperError> {
+    check_event_name(kind)?;
+    Ok(crate::EVENT_NAMES.iter().copied().find(|name| *name == kind).unwrap_or_default())
+}
+
 fn on_message(rc: &Rc<RefCell<Inner>>, event: MessageEvent) {
     let mut emitted: Vec<(Vec<Function>, JsValue)> = Vec::new();
-    let mut resolve = None;
     let mut schedule = false;
     {
-        let mut s = rc.borrow_mut();
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
         if s.destroyed {
             return;
         }
+        // Only our own iframe, and only while it shows the embed's origin.
         let (Some(frame), Some(source)) = (s.iframe.content_window(), event.source()) else { return };
-        if !Object::is(frame.as_ref(), source.as_ref()) || event.origin() != s.origin {
+        if JsValue::from(frame) != JsValue::from(source) || event.origin() != s.origin {
             return;
         }
         let data = event.data();
-        // Only the marker and the `type` are read here (the full object is what listeners get):
-        // deserializing every event through serde would triple the module's size.
-        if prop(&data, "_emban").as_bool() != Some(true) {
+        // Only the marker and the `type` are read here (the full object is what listeners get).
+        if get(&data, "_emban") != JsValue::TRUE {
             return;
         }
-        let Some(kind) = prop(&data, "type").as_string() else { return };
+        let Some(kind) = get(&data, "type").as_string() else { return };
         let kind = match kind.as_str() {
             "ready" => {
-                let dashboard_id = prop(&data, "dashboardId");
                 s.ready = true;
                 s.attempt = 0;
-                let swapped = std::mem::take(&mut s.swapping);
-                let mut commands = Vec::new();
+                let swapped = core::mem::take(&mut s.swapping);
+                let mut messages = Vec::new();
                 if swapped {
-                    if let Some(filters) = s.filters.clone() {
-                        commands.push(Command::SetFilters { filters });
+                    if let Some(filters) = &s.filters {
+                        messages.push(message("setFilters", "filters", filters));
                     }
-                    if let Some(theme) = s.theme.clone() {
-                        commands.push(Command::SetTheme { theme });
+                    if let Some(theme) = &s.theme {
+                        messages.push(message("setTheme", "theme", theme));
                     }
                 }
-                commands.append(&mut s.queue);
-                for command in commands {
-                    s.post(command);
+                messages.append(&mut s.queue);
+                for message in &messages {
+                    s.post(message);
                 }
-                resolve = s.resolve_ready.take();
+                if let Some(resolve) = s.resolve_ready.take() {
+                    // Resolution runs its reactions later (a microtask), never in here.
+                    let _ = resolve.call1(&JsValue::UNDEFINED, &data);
+                }
                 schedule = true;
                 if swapped {
                     let swapped_event = event_object(
                         "session-swapped",
-                        &[("dashboardId", dashboard_id), ("origin", s.origin.as_str().into())],
+                        &[
+                            ("dashboardId", get(&data, "dashboardId")),
+                            ("origin", JsValue::from_str(&s.origin)),
+                        ],
                     );
                     emitted.push((s.callbacks("ready"), data.clone()));
                     emitted.push((s.callbacks("session-swapped"), swapped_event));
@@ -210,25 +333,17 @@ fn on_message(rc: &Rc<RefCell<Inner>>, event: MessageEvent) {
                 }
             }
             "resize" => {
-                let Some(height) = prop(&data, "height").as_f64() else { return };
+                let Some(height) = get(&data, "height").as_f64() else { return };
                 if s.auto_resize {
-                    // Whole pixels, formatted as an integer: float formatting would add ~20 KB.
-                    let px = height.ceil().max(s.min_height).min(1e6) as u32;
-                    let _ = s.iframe.style().set_property("height", &format!("{px}px"));
+                    let _ = s.iframe.style().set_property("height", &css_px(height, s.min_height));
                 }
                 Some("resize")
             }
-            "filter" => Some("filter"),
-            "period-change" => Some("period-change"),
-            "drill" => Some("drill"),
-            "error" => Some("error"),
+            "filter" | "period-change" | "drill" | "error" => Some(kind.as_str()),
             _ => return,
         };
         if let Some(kind) = kind {
             emitted.push((s.callbacks(kind), data.clone()));
-        }
-        if let Some(resolve) = &resolve {
-            let _ = resolve.call1(&JsValue::UNDEFINED, &data);
         }
     }
     if schedule {
@@ -242,7 +357,7 @@ fn on_message(rc: &Rc<RefCell<Inner>>, event: MessageEvent) {
 /// Arms the timer that asks `fetchEmbedUrl` for a fresh URL ahead of the token's expiry, or after
 /// `retry_in` ms when a previous attempt failed.
 fn schedule_refresh(rc: &Rc<RefCell<Inner>>, retry_in: Option<u32>) {
-    let mut s = rc.borrow_mut();
+    let Ok(mut s) = rc.try_borrow_mut() else { return };
     s.clear_timer();
     if s.destroyed || s.fetch_embed_url.is_none() {
         return;
@@ -253,7 +368,7 @@ fn schedule_refresh(rc: &Rc<RefCell<Inner>>, retry_in: Option<u32>) {
         None => refresh_delay_ms(exp, js_sys::Date::now()),
     };
     let weak = Rc::downgrade(rc);
-    let fire = Closure::once_into_js(move || {
+    let fire = Closure::once_into_js(move |_: JsValue| {
         if let Some(rc) = weak.upgrade() {
             refresh(&rc, exp);
         }
@@ -263,66 +378,76 @@ fn schedule_refresh(rc: &Rc<RefCell<Inner>>, retry_in: Option<u32>) {
         s.window.set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay).ok();
 }
 
+/// Counts a failed `fetchEmbedUrl` attempt and arms the retry.
+fn failed(rc: &Rc<RefCell<Inner>>) {
+    let attempt = {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        s.attempt += 1;
+        s.attempt - 1
+    };
+    schedule_refresh(rc, Some(backoff_ms(attempt)));
+}
+
 /// Emits `session-expiring`, calls `fetchEmbedUrl`, and swaps to its URL; retries with backoff.
 fn refresh(rc: &Rc<RefCell<Inner>>, exp: u64) {
-    let (callbacks, fetch) = {
-        let mut s = rc.borrow_mut();
+    let (callbacks, fetch, first) = {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
         s.timer = None;
         if s.destroyed {
             return;
         }
-        (s.callbacks("session-expiring"), s.fetch_embed_url.clone())
+        (s.callbacks("session-expiring"), s.fetch_embed_url.clone(), s.attempt == 0)
     };
     let Some(fetch) = fetch else { return };
-    if rc.borrow().attempt == 0 {
-        emit(callbacks, &event_object("session-expiring", &[("expiresAt", (exp as f64).into())]));
+    if first {
+        emit(callbacks, &event_object("session-expiring", &[("expiresAt", JsValue::from_f64(exp as f64))]));
     }
     let result = fetch.call0(&JsValue::UNDEFINED).unwrap_or_else(|e| Promise::reject(&e).into());
     let (ok_rc, err_rc) = (Rc::downgrade(rc), Rc::downgrade(rc));
-    let failed = move |rc: Rc<RefCell<Inner>>| {
-        let attempt = {
-            let mut s = rc.borrow_mut();
-            s.attempt += 1;
-            s.attempt - 1
-        };
-        schedule_refresh(&rc, Some(backoff_ms(attempt)));
-    };
-    let failed_too = failed;
     let on_ok = Closure::once_into_js(move |url: JsValue| {
         let Some(rc) = ok_rc.upgrade() else { return };
         match url.as_string().map(|u| swap(&rc, &u)) {
             Some(Ok(())) => {}
-            _ => failed(rc),
+            _ => failed(&rc),
         }
     });
     let on_err = Closure::once_into_js(move |_: JsValue| {
         if let Some(rc) = err_rc.upgrade() {
-            failed_too(rc);
+            failed(&rc);
         }
     });
     // `then` through Reflect: the callbacks are one-shot JS functions (`once_into_js`).
     let promise = Promise::resolve(&result);
-    let then: Function = prop(&promise, "then").unchecked_into();
+    let then: Function = get(&promise, "then").unchecked_into();
     let _ = then.call2(&promise, &on_ok, &on_err);
+}
+
+/// The browser's own spelling of `url`'s origin, after the helper's check.
+fn normalized_origin(url: &str) -> Result<String, HelperError> {
+    embed_origin(url)?;
+    web_sys::Url::new(url).map(|u| u.origin()).map_err(|_| HelperError::BadEmbedUrl(url.to_owned()))
 }
 
 /// Points the same iframe at `url`; commands wait for the new session's `ready`.
 fn swap(rc: &Rc<RefCell<Inner>>, url: &str) -> Result<(), HelperError> {
     let origin = normalized_origin(url)?;
-    let mut s = rc.borrow_mut();
+    let Ok(mut s) = rc.try_borrow_mut() else { return Ok(()) };
     s.clear_timer();
     s.origin = origin;
     s.embed_url = url.to_owned();
     s.ready = false;
     s.swapping = true;
-    s.iframe.set_src(url);
+    let _ = s.iframe.set_attribute("src", url);
     Ok(())
 }
 
 impl EmbanEmbed {
-    fn live(&self, method: &'static str) -> Result<std::cell::RefMut<'_, Inner>, JsError> {
-        let s = self.inner.borrow_mut();
-        if s.destroyed { Err(js_err(HelperError::Destroyed(method))) } else { Ok(s) }
+    /// The state, unless `destroy()` ran (then the error names `method`).
+    fn live(&self, method: &'static str) -> Result<RefMut<'_, Inner>, JsError> {
+        match self.inner.try_borrow_mut() {
+            Ok(s) if !s.destroyed => Ok(s),
+            _ => Err(js_err(HelperError::Destroyed(method))),
+        }
     }
 }
 
@@ -334,111 +459,7 @@ impl EmbanEmbed {
         #[wasm_bindgen(unchecked_param_type = "Element | string")] container: JsValue,
         #[wasm_bindgen(unchecked_param_type = "EmbanMountOptions")] options: JsValue,
     ) -> Result<EmbanEmbed, JsError> {
-        #[cfg(feature = "panic-hook")]
-        console_error_panic_hook::set_once();
-        let bad = |what: &str| js_err(HelperError::BadOption(what.to_owned()));
-        let window = web_sys::window().ok_or_else(|| bad("mount needs a browser window"))?;
-        let document = window.document().ok_or_else(|| bad("mount needs a document"))?;
-        let element: Element = match container.as_string() {
-            Some(selector) => document
-                .query_selector(&selector)
-                .map_err(|_| {
-                    js_err(HelperError::MissingContainer(format!("{selector:?} is not a valid CSS selector")))
-                })?
-                .ok_or_else(|| {
-                    js_err(HelperError::MissingContainer(format!("no element matches {selector:?}")))
-                })?,
-            None => container.dyn_into::<Element>().map_err(|_| {
-                js_err(HelperError::MissingContainer(
-                    "container must be an element or a CSS selector string".into(),
-                ))
-            })?,
-        };
-        if !options.is_object() {
-            return Err(bad("mount options must be an object with an embedUrl"));
-        }
-        let embed_url = prop(&options, "embedUrl")
-            .as_string()
-            .ok_or_else(|| js_err(HelperError::BadEmbedUrl("(missing or not a string)".into())))?;
-        let origin = normalized_origin(&embed_url).map_err(js_err)?;
-        let auto_resize = match prop(&options, "autoResize") {
-            v if v.is_undefined() => true,
-            v => v.as_bool().ok_or_else(|| bad("autoResize must be a boolean"))?,
-        };
-        let min_height = match prop(&options, "minHeight") {
-            v if v.is_undefined() || v.is_null() => 0.0,
-            v => {
-                v.as_f64().filter(|h| *h >= 0.0).ok_or_else(|| bad("minHeight must be a number of pixels"))?
-            }
-        };
-        let title = prop(&options, "title").as_string().unwrap_or_else(|| "Emban dashboard".to_owned());
-        let fetch_embed_url = match prop(&options, "fetchEmbedUrl") {
-            v if v.is_undefined() || v.is_null() => None,
-            v => Some(v.dyn_into::<Function>().map_err(|_| bad("fetchEmbedUrl must be a function"))?),
-        };
-        let optional = |key: &str| Some(prop(&options, key)).filter(|v| !v.is_undefined() && !v.is_null());
-        let filters: Option<FilterRequest> =
-            optional("filters").map(|v| from_js(v, "filters")).transpose().map_err(js_err)?;
-        let theme: Option<Theme> =
-            optional("theme").map(|v| from_js(v, "theme")).transpose().map_err(js_err)?;
-
-        let iframe: HtmlIFrameElement = document
-            .create_element("iframe")
-            .map_err(|_| bad("could not create an iframe"))?
-            .unchecked_into();
-        iframe.set_title(&title);
-        // Scripts and its own origin (the runtime calls its server); popups for detail links.
-        let _ = iframe.set_attribute(
-            "sandbox",
-            "allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-downloads",
-        );
-        let _ = iframe.set_attribute("allow", "clipboard-write; fullscreen");
-        let _ = iframe.set_attribute("data-emban-embed", "");
-        let height = if min_height > 0.0 { min_height.ceil().min(1e6) as u32 } else { 600 };
-        iframe.style().set_css_text(&format!("display:block;width:100%;border:0;height:{height}px"));
-
-        let mut resolve_ready = None;
-        let ready = Promise::new(&mut |resolve, _reject| resolve_ready = Some(resolve));
-        let mut queue = Vec::new();
-        if let Some(filters) = filters.clone() {
-            queue.push(Command::SetFilters { filters });
-        }
-        if let Some(theme) = theme.clone() {
-            queue.push(Command::SetTheme { theme });
-        }
-        let inner = Rc::new(RefCell::new(Inner {
-            window: window.clone(),
-            iframe: iframe.clone(),
-            origin,
-            embed_url: embed_url.clone(),
-            ready: false,
-            swapping: false,
-            destroyed: false,
-            queue,
-            listeners: Vec::new(),
-            filters,
-            theme,
-            auto_resize,
-            min_height,
-            fetch_embed_url,
-            resolve_ready,
-            on_message: None,
-            timer: None,
-            attempt: 0,
-        }));
-        let weak = Rc::downgrade(&inner);
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(rc) = weak.upgrade() {
-                on_message(&rc, event);
-            }
-        });
-        window
-            .add_event_listener_with_callback("message", listener.as_ref().unchecked_ref())
-            .map_err(|_| bad("could not listen for messages"))?;
-        inner.borrow_mut().on_message = Some(listener);
-        iframe.set_src(&embed_url);
-        element.append_child(&iframe).map_err(|_| bad("could not append the iframe to the container"))?;
-        Ok(EmbanEmbed { inner, ready })
+        Self::try_mount(container, options).map_err(js_err)
     }
 
     /// Resolves with the runtime's first `ready` event.
@@ -466,9 +487,9 @@ impl EmbanEmbed {
         #[wasm_bindgen(unchecked_param_type = "EmbanFilters")] filters: JsValue,
     ) -> Result<(), JsError> {
         let mut s = self.live("setFilters")?;
-        let filters: FilterRequest = from_js(filters, "setFilters(filters)").map_err(js_err)?;
-        merge_filters(s.filters.get_or_insert_with(Default::default), &filters);
-        s.send(Command::SetFilters { filters });
+        let filters = filters_payload("setFilters(filters)", &filters).map_err(js_err)?;
+        carry(&mut s.filters, &filters);
+        s.send(message("setFilters", "filters", &filters));
         Ok(())
     }
 
@@ -479,15 +500,15 @@ impl EmbanEmbed {
         #[wasm_bindgen(unchecked_param_type = "EmbanTheme")] theme: JsValue,
     ) -> Result<(), JsError> {
         let mut s = self.live("setTheme")?;
-        let theme: Theme = from_js(theme, "setTheme(theme)").map_err(js_err)?;
-        merge_theme(s.theme.get_or_insert_with(Default::default), &theme);
-        s.send(Command::SetTheme { theme });
+        let theme = theme_payload("setTheme(theme)", &theme).map_err(js_err)?;
+        carry(&mut s.theme, &theme);
+        s.send(message("setTheme", "theme", &theme));
         Ok(())
     }
 
     /// Refetches the dashboard and its data with the same session.
     pub fn reload(&self) -> Result<(), JsError> {
-        self.live("reload")?.send(Command::Reload {});
+        self.live("reload")?.send(message("reload", "", &JsValue::UNDEFINED));
         Ok(())
     }
 
@@ -506,8 +527,8 @@ impl EmbanEmbed {
         callback: Function,
     ) -> Result<(), JsError> {
         let mut s = self.live("on")?;
-        check_event_name(kind).map_err(js_err)?;
-        s.listeners.push((kind.to_owned(), callback));
+        let kind = event_name(kind).map_err(js_err)?;
+        s.listeners.push((kind, callback));
         Ok(())
     }
 
@@ -519,13 +540,15 @@ impl EmbanEmbed {
     ) -> Result<(), JsError> {
         let mut s = self.live("off")?;
         check_event_name(kind).map_err(js_err)?;
-        s.listeners.retain(|(k, f)| k != kind || callback.as_ref().is_some_and(|c| !Object::is(f, c)));
+        s.listeners.retain(|(k, f)| {
+            *k != kind || callback.as_ref().is_some_and(|c| JsValue::from(f) != JsValue::from(c))
+        });
         Ok(())
     }
 
     /// Removes the iframe and every listener; later calls throw.
     pub fn destroy(&self) {
-        let mut s = self.inner.borrow_mut();
+        let Ok(mut s) = self.inner.try_borrow_mut() else { return };
         if s.destroyed {
             return;
         }
@@ -538,5 +561,118 @@ impl EmbanEmbed {
         s.iframe.remove();
         s.listeners.clear();
         s.queue.clear();
+    }
+}
+
+impl EmbanEmbed {
+    fn try_mount(container: JsValue, options: JsValue) -> Result<EmbanEmbed, HelperError> {
+        #[cfg(feature = "panic-hook")]
+        console_error_panic_hook::set_once();
+        let window = WINDOW.with(Clone::clone).ok_or_else(|| bad("mount needs a browser window"))?;
+        let document = window.document().ok_or_else(|| bad("mount needs a document"))?;
+        let element: Element = match container.as_string() {
+            Some(selector) => document
+                .query_selector(&selector)
+                .map_err(|_| {
+                    HelperError::MissingContainer(
+                        ["\"", &selector, "\" is not a valid CSS selector"].concat(),
+                    )
+                })?
+                .ok_or_else(|| {
+                    HelperError::MissingContainer(["no element matches \"", &selector, "\""].concat())
+                })?,
+            None => container.dyn_into::<Element>().map_err(|_| {
+                HelperError::MissingContainer("container must be an element or a CSS selector string".into())
+            })?,
+        };
+        if !options.is_object() {
+            return Err(bad("mount options must be an object with an embedUrl"));
+        }
+        let embed_url = get(&options, "embedUrl")
+            .as_string()
+            .ok_or_else(|| HelperError::BadEmbedUrl("(missing or not a string)".into()))?;
+        let origin = normalized_origin(&embed_url)?;
+        let auto_resize = match get(&options, "autoResize") {
+            v if v.is_undefined() => true,
+            v => v.as_bool().ok_or_else(|| bad("autoResize must be a boolean"))?,
+        };
+        let min_height = match given(get(&options, "minHeight")) {
+            None => 0.0,
+            Some(v) => {
+                v.as_f64().filter(|h| *h >= 0.0).ok_or_else(|| bad("minHeight must be a number of pixels"))?
+            }
+        };
+        let title = get(&options, "title").as_string().unwrap_or_else(|| "Emban dashboard".to_owned());
+        let fetch_embed_url = match given(get(&options, "fetchEmbedUrl")) {
+            None => None,
+            Some(v) => Some(v.dyn_into::<Function>().map_err(|_| bad("fetchEmbedUrl must be a function"))?),
+        };
+        let filters = given(get(&options, "filters")).map(|v| filters_payload("filters", &v)).transpose()?;
+        let theme = given(get(&options, "theme")).map(|v| theme_payload("theme", &v)).transpose()?;
+
+        let iframe: HtmlIFrameElement = document
+            .create_element("iframe")
+            .map_err(|_| bad("could not create an iframe"))?
+            .unchecked_into();
+        // Scripts and its own origin (the runtime calls its server); popups for detail links.
+        for (name, value) in [
+            ("title", title.as_str()),
+            (
+                "sandbox",
+                "allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-downloads",
+            ),
+            ("allow", "clipboard-write; fullscreen"),
+            ("data-emban-embed", ""),
+            ("style", "display:block;width:100%;border:0;height:600px"),
+        ] {
+            let _ = iframe.set_attribute(name, value);
+        }
+        if min_height > 0.0 {
+            let _ = iframe.style().set_property("height", &css_px(min_height, 0.0));
+        }
+
+        let mut resolve_ready = None;
+        let ready = Promise::new(&mut |resolve, _reject| resolve_ready = Some(resolve));
+        let mut queue = Vec::new();
+        if let Some(filters) = &filters {
+            queue.push(message("setFilters", "filters", filters));
+        }
+        if let Some(theme) = &theme {
+            queue.push(message("setTheme", "theme", theme));
+        }
+        let inner = Rc::new(RefCell::new(Inner {
+            window: window.clone(),
+            iframe: iframe.clone(),
+            origin,
+            embed_url: embed_url.clone(),
+            ready: false,
+            swapping: false,
+            destroyed: false,
+            queue,
+            listeners: Vec::new(),
+            // Copies, so carrying later requests never alters the queued messages.
+            filters: filters.map(|f| Object::assign(&Object::new(), &f)),
+            theme: theme.map(|t| Object::assign(&Object::new(), &t)),
+            auto_resize,
+            min_height,
+            fetch_embed_url,
+            resolve_ready,
+            on_message: None,
+            timer: None,
+            attempt: 0,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(rc) = weak.upgrade() {
+                on_message(&rc, event);
+            }
+        });
+        window
+            .add_event_listener_with_callback("message", listener.as_ref().unchecked_ref())
+            .map_err(|_| bad("could not listen for messages"))?;
+        inner.borrow_mut().on_message = Some(listener);
+        let _ = iframe.set_attribute("src", &embed_url);
+        element.append_child(&iframe).map_err(|_| bad("could not append the iframe to the container"))?;
+        Ok(EmbanEmbed { inner, ready })
     }
 }
