@@ -21,7 +21,9 @@ use emban_host_server::{
     config::ServeArgs,
     events::{
         EventStore, NewEvent, QuerySpec, StoreScope,
-        clickhouse::{ClickHouseClient, ClickHouseStore, ClickHouseUrl, Plan, encode_event, insert_columns, plan},
+        clickhouse::{
+            ClickHouseClient, ClickHouseStore, ClickHouseUrl, Plan, encode_event, insert_columns, plan,
+        },
     },
 };
 use serde_json::{Value, json};
@@ -343,7 +345,10 @@ async fn main() -> Result<()> {
         );
     }
     let (r, w) = (p50(all_rollup), p50(all_raw));
-    println!("| all (p50 of every run) | | {r:.1} | {w:.1} | {:.1}x (goal: at least 10x, rollup p50 at most 50 ms) |", w / r.max(0.001));
+    println!(
+        "| all (p50 of every run) | | {r:.1} | {w:.1} | {:.1}x (goal: at least 10x, rollup p50 at most 50 ms) |",
+        w / r.max(0.001)
+    );
     store.close().await;
     Ok(())
 }

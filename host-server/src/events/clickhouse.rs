@@ -39,7 +39,10 @@ use super::{
     MATERIALIZED_STRING_PROPS, NewEvent, NumericRangeFilter, QuerySpec, SqlDialect, StoreAnswer, StoreRow,
     StoreScope,
     dedup::{DedupSet, GroupPlan},
+    planner::{self, RollupMetrics},
 };
+
+pub use super::planner::Plan;
 use crate::error::{AppError, Result};
 
 /// Most rows one group commit (one INSERT) takes.
@@ -47,7 +50,8 @@ const GROUP_COMMIT_ROWS: usize = 500_000;
 /// Group commits under way at once: one being written by ClickHouse while the next is encoded
 /// and sent keeps both sides busy; more would only add small parts for ClickHouse to merge.
 const INSERTS_IN_FLIGHT: usize = 2;
-/// The rollup tables, finest first: (table, granularity name, bucket function).
+/// The rollup tables (as in [`planner::ROLLUPS`]), finest first: (table, granularity name,
+/// bucket function).
 pub const ROLLUPS: &[(&str, &str, &str)] =
     &[("events_hourly", "hour", "toStartOfHour"), ("events_daily", "day", "toStartOfDay")];
 
@@ -686,47 +690,10 @@ fn settle(
     }
 }
 
-/// The route a query takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    /// Raw events.
-    Raw,
-    /// A rollup: index into [`ROLLUPS`].
-    Rollup(usize),
-}
-
-fn aligned(t: chrono::DateTime<chrono::Utc>, secs: i64) -> bool {
-    t.timestamp().rem_euclid(secs) == 0
-}
-
-/// Picks the table for a query. Rollups answer only when the result is provably the same as raw:
-/// every filter and the group_by are rollup dimensions, the window is whole rollup buckets, each
-/// query bucket is a union of rollup buckets, and the metric merges exactly (`count`,
-/// `count_unique_approx` from HLL states; exact `count_unique` only when buckets match).
+/// Picks the table for a query: ClickHouse rollups answer `count`, `count_unique_approx` (merged
+/// HyperLogLog states) and exact `count_unique` (exact sets, matching buckets only).
 pub fn plan(spec: &QuerySpec, ranges: &[NumericRangeFilter]) -> Plan {
-    let dims_ok = spec.filters.iter().all(|(k, _)| MATERIALIZED_STRING_PROPS.contains(&k.as_str()))
-        && spec.group_by.as_deref().is_none_or(|g| MATERIALIZED_STRING_PROPS.contains(&g))
-        && ranges.is_empty();
-    if !dims_ok {
-        return Plan::Raw;
-    }
-    let day_window = aligned(spec.from, 86_400) && aligned(spec.to, 86_400);
-    let hour_window = aligned(spec.from, 3_600) && aligned(spec.to, 3_600);
-    match spec.metric {
-        Metric::Count | Metric::CountUniqueApprox => match spec.granularity {
-            Some(Granularity::Hour) if hour_window => Plan::Rollup(0),
-            Some(Granularity::Day | Granularity::Week | Granularity::Month) if day_window => Plan::Rollup(1),
-            None if day_window => Plan::Rollup(1),
-            None if hour_window => Plan::Rollup(0),
-            _ => Plan::Raw,
-        },
-        Metric::CountUnique => match spec.granularity {
-            Some(Granularity::Hour) if hour_window => Plan::Rollup(0),
-            Some(Granularity::Day) if day_window => Plan::Rollup(1),
-            _ => Plan::Raw,
-        },
-        _ => Plan::Raw,
-    }
+    planner::plan(spec, ranges, RollupMetrics { hourly: true, approx_unique: true, exact_unique: true })
 }
 
 /// Bucket start in epoch microseconds, from a DateTime column.
@@ -907,11 +874,7 @@ impl ClickHouseStore {
                 value: r.get(2).and_then(json_f64),
             })
             .collect();
-        let (source_table, planned_by, rollup_granularity) = match route {
-            Plan::Raw => ("events", "raw", None),
-            Plan::Rollup(0) => ("events_hourly", "hourly_rollup", Some("hour")),
-            Plan::Rollup(_) => ("events_daily", "daily_rollup", Some("day")),
-        };
+        let (source_table, planned_by, rollup_granularity) = route.meta();
         Ok(StoreAnswer {
             rows,
             rows_scanned: answer.rows_read,

@@ -7,6 +7,7 @@ pub mod clickhouse;
 pub mod columnar;
 pub mod dedup;
 pub mod duckdb;
+pub mod planner;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

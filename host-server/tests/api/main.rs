@@ -11,4 +11,5 @@ mod events;
 mod keys;
 mod model;
 mod query;
+mod rollup;
 mod usage;

@@ -12,7 +12,7 @@ use duckdb::{
 };
 use serde_json::Value as Json;
 
-use super::{DuckStore, create_table_sql};
+use super::{DuckStore, create_table_sql, rollup};
 use crate::{
     error::{AppError, Result},
     events::{AdhocLimits, AdhocResult, DatasetInfo, StoreScope},
@@ -144,33 +144,61 @@ fn run(conn: &Connection, sql: &str, limits: AdhocLimits) -> Result<AdhocResult>
     result.map_err(|e| user_error(e, timed_out))
 }
 
-fn datasets(conn: &Connection, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
+fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'events' ORDER BY ordinal_position",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
     )?;
-    let columns = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(stmt
+        .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+fn datasets(conn: &Connection, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
+    let visible = |name: &str, ddl: String| {
+        format!(
+            "-- {name}: rows visible to this org and environment only: org_id = {}, env_id = {}.\n{ddl}",
+            scope.org_id, scope.env_id
+        )
+    };
     let (rows, newest): (i64, Option<String>) = conn.query_row(
         "SELECT count(*), CAST(max(ts) AS VARCHAR) FROM events WHERE org_id = ? AND env_id = ?",
         [scope.org_id, scope.env_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    Ok(vec![DatasetInfo {
-        name: "events".to_owned(),
-        kind: "table".to_owned(),
-        engine: "DuckDB".to_owned(),
-        rows: u64::try_from(rows).unwrap_or(0),
-        bytes: None,
-        updated_at: newest,
-        columns,
-        ddl: format!(
-            "-- Rows visible to this org and environment only: org_id = {}, env_id = {}.\n{}",
-            scope.org_id,
-            scope.env_id,
-            create_table_sql()
+    let (rollup_rows, rollup_newest): (i64, Option<String>) = conn.query_row(
+        &format!(
+            "SELECT count(*), CAST(max(bucket) AS VARCHAR) FROM {} WHERE org_id = ? AND env_id = ?",
+            rollup::TABLE
         ),
-    }])
+        [scope.org_id, scope.env_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let rollup_ddl: String =
+        conn.query_row("SELECT sql FROM duckdb_tables() WHERE table_name = ?", [rollup::TABLE], |r| {
+            r.get(0)
+        })?;
+    Ok(vec![
+        DatasetInfo {
+            name: "events".to_owned(),
+            kind: "table".to_owned(),
+            engine: "DuckDB".to_owned(),
+            rows: u64::try_from(rows).unwrap_or(0),
+            bytes: None,
+            updated_at: newest,
+            columns: table_columns(conn, "events")?,
+            ddl: visible("events", create_table_sql()),
+        },
+        DatasetInfo {
+            name: rollup::TABLE.to_owned(),
+            kind: "rollup".to_owned(),
+            engine: "DuckDB (kept current at ingest)".to_owned(),
+            rows: u64::try_from(rollup_rows).unwrap_or(0),
+            bytes: None,
+            updated_at: rollup_newest,
+            columns: table_columns(conn, rollup::TABLE)?,
+            ddl: visible(rollup::TABLE, rollup_ddl),
+        },
+    ])
 }
 
 impl DuckStore {
