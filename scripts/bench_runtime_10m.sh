@@ -93,3 +93,26 @@ ROWS="$(curl -sf -H "Authorization: Bearer $KEY" "$URL/v1/query?event_name=api.c
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0]["value"])' || echo '?')"
 log "dashboard $DASHBOARD; tenant $TENANT has $ROWS api.call events over 30d"
 python3 scripts/bench_runtime_load.py --server "$URL" --key "$KEY" --dashboard "$DASHBOARD" --tenant "$TENANT" "$@"
+
+# Where `painted` waits: each widget's query on the server (median of 5, `meta.query_time_ms`, as
+# the embed's `POST /v1/embed/query` runs it: the same query path).
+python3 - "$URL" "$KEY" "$DASHBOARD" "$TENANT" <<'EOF'
+import json, statistics, sys, time, urllib.request
+url, key, dashboard, tenant = sys.argv[1:]
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        return json.loads(r.read())
+widgets = call("GET", f"/v1/dashboards/{dashboard}")["published_config"]["widgets"]
+print(f"server query time per widget, tenant {tenant}, default period (median of 5, warm):")
+for w in widgets:
+    server, wall = [], []
+    for _ in range(5):
+        started = time.perf_counter()
+        answer = call("POST", "/v1/widgets/preview/data", {"tenant_id": tenant, "widget": w})
+        wall.append((time.perf_counter() - started) * 1000)
+        server.append(answer["meta"]["query_time_ms"])
+    print(f"  {w['id']:<18} {w['kind']:<10} server {statistics.median(server):6.1f} ms  wall {statistics.median(wall):6.1f} ms")
+EOF
