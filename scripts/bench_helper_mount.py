@@ -7,8 +7,9 @@ of the same dashboard, timed on the page's clock from the first line of its (mod
   - helper: imports `/helper/index.js` from the server (the wasm is fetched and instantiated by
             its top-level await), calls `EmbanEmbed.mount`; ends at the helper's `ready` event.
 The helper's figure is split into import (script start -> module ready, with when each of its
-files finished loading) and mount -> ready. `--preload` adds a third page: the helper with
-modulepreload/preload hints for its files in the host page.
+files finished loading) and mount -> ready. `--variants` adds two pages: the helper with
+modulepreload/preload hints for its files in the host page, and the helper's glue imported with
+the wasm fetch started alongside it (what a reworked entry module would do).
 Runs alternate raw/helper (ABBA order), each in a fresh browser (cold cache; `--warm` reuses one
 browser, so the HTTP cache is warm) after one untimed warm-up of each. Goal: helper / raw <= 1.1x.
 
@@ -68,6 +69,15 @@ f.src = src;
 window.__t.created = performance.now();
 </script></body></html>""",
     "/helper": HELPER_PAGE.replace("{HINTS}", ""),
+    # What an entry that fetches the wasm alongside the glue would give (index.js imports the glue
+    # statically, so the wasm request starts only once embed_helper.js has loaded): the page
+    # starts the wasm fetch itself, imports the glue and initialises it with that response.
+    "/helper-parallel": HELPER_PAGE.replace("{HINTS}", "").replace(
+        "const { EmbanEmbed } = await import(server + '/helper/index.js');",
+        "const wasm = fetch(server + '/helper/embed_helper_bg.wasm');\n"
+        "const glue = await import(server + '/helper/embed_helper.js');\n"
+        "await glue.default({ module_or_path: wasm });\n"
+        "const { EmbanEmbed } = glue;"),
     # The same with preload hints in the host page, so the helper's three files (index.js ->
     # embed_helper.js -> embed_helper_bg.wasm, otherwise found one after the other) load at once.
     "/helper-preload": HELPER_PAGE.replace("{HINTS}", """<script>
@@ -169,7 +179,8 @@ def main():
     parser.add_argument("--emban-bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/emban-target")), "debug", "emban"))
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each path")
     parser.add_argument("--warm", action="store_true", help="one browser for every run (warm HTTP cache)")
-    parser.add_argument("--preload", action="store_true", help="also time the helper with preload hints in the host page")
+    parser.add_argument("--variants", action="store_true",
+                        help="also time the helper with preload hints in the host page, and with the wasm fetched alongside the glue")
     args = parser.parse_args()
 
     started = None
@@ -191,7 +202,7 @@ def main():
     src = session["embed_url"]
     driver_port = free_port()
     driver = subprocess.Popen(["/usr/bin/chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kinds = ("raw", "helper", "helper-preload") if args.preload else ("raw", "helper")
+    kinds = ("raw", "helper", "helper-preload", "helper-parallel") if args.variants else ("raw", "helper")
     runs = {kind: [] for kind in kinds}
     try:
         driver_url = f"http://127.0.0.1:{driver_port}"
