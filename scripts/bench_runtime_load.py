@@ -153,18 +153,17 @@ def main():
 
     def summary(values):
         values = sorted(values)
-        p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-        return statistics.median(values), p95
+        pick = lambda q: values[min(len(values) - 1, round(q * (len(values) - 1)))]  # noqa: E731
+        return statistics.median(values), pick(0.90), pick(0.95)
 
     ready = summary([r["ready"] for r in runs])
     painted = summary([r["painted"] for r in runs])
     empty = summary(empties)
     print(f"runs: {args.runs} (fresh browser each; cold browser cache, warm server)")
-    print(f"iframe src -> ready:   median {ready[0]:7.1f} ms  p95 {ready[1]:7.1f} ms  (goal <= 250 ms: {'PASS' if ready[1] <= 250 else 'MISS'})")
-    print(f"iframe src -> painted: median {painted[0]:7.1f} ms  p95 {painted[1]:7.1f} ms  (goal <= 600 ms: {'PASS' if painted[1] <= 600 else 'MISS'})")
-    print(f"iframe src -> empty page load: median {empty[0]:7.1f} ms  p95 {empty[1]:7.1f} ms")
+    print(f"iframe src -> ready:   median {ready[0]:7.1f} ms  p90 {ready[1]:7.1f} ms  p95 {ready[2]:7.1f} ms  (goal <= 250 ms: {'PASS' if ready[2] <= 250 else 'MISS'})")
+    print(f"iframe src -> painted: median {painted[0]:7.1f} ms  p90 {painted[1]:7.1f} ms  p95 {painted[2]:7.1f} ms  (goal <= 600 ms: {'PASS' if painted[2] <= 600 else 'MISS'})")
+    print(f"iframe src -> empty page load: median {empty[0]:7.1f} ms  p90 {empty[1]:7.1f} ms  p95 {empty[2]:7.1f} ms")
     print(f"ratio ready / empty (medians): {ready[0] / empty[0]:.1f}x; painted / empty: {painted[0] / empty[0]:.1f}x")
-
 
 if __name__ == "__main__":
     main()

@@ -77,6 +77,18 @@ build_runtime() {
   trunk build --release --offline
 }
 
+# The React wrapper's end-to-end fixture (tests/react-fixture): React, react-dom and esbuild from
+# npm at the versions its package-lock.json pins. `npm ci` only when node_modules is missing or
+# older than the lock file; the test bundles app.jsx itself on every run (tests/tests/react.rs).
+setup_react_fixture() {
+  local dir="$ROOT_DIR/tests/react-fixture"
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "npm ci (tests/react-fixture: react, react-dom, esbuild)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # ClickHouse for the ClickHouse backend's tests (host-server/tests/clickhouse), which start their
 # own throwaway servers on free loopback ports; the package's own service is not needed.
 setup_clickhouse() {

@@ -15,6 +15,7 @@ cargo clippy -p embed-helper --target wasm32-unknown-unknown --all-targets -- -D
 # The end-to-end tests serve the built runtime, so it is built before the test suite.
 build_runtime
 bash scripts/build-helper.sh
+setup_react_fixture
 log "cargo test"
 cargo test --workspace
 log "embed runtime browser tests (headless Chromium)"

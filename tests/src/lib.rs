@@ -150,8 +150,8 @@ pub struct HostPages {
 }
 
 /// Records every `message` event into `window.__events` (with its origin, and whether it came
-/// from the embed's window), frames `?embed=` in `#embed` (frame 0) and, when given, `?foreign=`
-/// in `#foreign` (frame 1). `__post(msg)` posts to the embed at its origin; `__foreign(msg)` asks
+/// from the embed's window), frames `?embed=` in `#embed` (frame 0; `?width=` px wide, 1000 by
+/// default) and, when given, `?foreign=` in `#foreign` (frame 1). `__post(msg)` posts to the embed at its origin; `__foreign(msg)` asks
 /// the foreign frame to post `msg` to the embed itself.
 const HOST_PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>Emban host page</title></head>
@@ -175,7 +175,7 @@ const frame = document.createElement('iframe');
 frame.id = 'embed';
 frame.name = 'embed';
 frame.src = src;
-frame.style.cssText = 'display:block;border:0;width:1000px;height:700px';
+frame.style.cssText = `display:block;border:0;width:${Number(params.get('width')) || 1000}px;height:700px`;
 document.body.appendChild(frame);
 if (foreign) {
   const other = document.createElement('iframe');
@@ -220,7 +220,12 @@ impl HostPages {
 
     /// The host page framing `embed_url` (and the foreign page, when asked).
     pub fn url(&self, embed_url: &str, with_foreign: bool) -> String {
-        let mut query = form_query(&[("embed", embed_url)]);
+        self.url_with_width(embed_url, with_foreign, 1000)
+    }
+
+    /// [`HostPages::url`] with the embed's iframe `width` CSS pixels wide.
+    pub fn url_with_width(&self, embed_url: &str, with_foreign: bool, width: u32) -> String {
+        let mut query = form_query(&[("embed", embed_url), ("width", &width.to_string())]);
         if with_foreign {
             query.push('&');
             query.push_str(&form_query(&[("foreign", &format!("{}/foreign", self.foreign_origin))]));
@@ -229,7 +234,22 @@ impl HostPages {
     }
 }
 
-fn form_query(pairs: &[(&str, &str)]) -> String {
+/// Serves fixed files on a fresh loopback port (a host page of its own origin); returns the
+/// origin. Each entry is `(path, content type, body)`.
+pub async fn serve_static(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> String {
+    use axum::{Router, http::header, routing::get};
+    let mut app = Router::new();
+    for (path, content_type, body) in files {
+        app = app.route(path, get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding a page server");
+    let origin = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(axum::serve(listener, app).into_future());
+    origin
+}
+
+/// `k=v&…`, form-encoded.
+pub fn form_query(pairs: &[(&str, &str)]) -> String {
     let mut url = reqwest::Url::parse("http://x/").expect("url");
     url.query_pairs_mut().extend_pairs(pairs);
     url.query().unwrap_or_default().to_owned()
@@ -386,6 +406,22 @@ impl Page {
         self.client.execute(script, args).await.unwrap_or_else(|e| panic!("host script {script}: {e}"))
     }
 
+    /// Polls `script` in the host page until it returns something truthy; returns that.
+    pub async fn wait_host(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
+        let started = Instant::now();
+        loop {
+            let value = self.host_script(script, args.clone()).await;
+            if truthy(&value) {
+                return value;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "timed out waiting in the host page for {what} (last: {value})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs `script` inside the embed's frame (frame 0) and returns its result.
     pub async fn in_frame(&self, script: &str, args: Vec<Value>) -> Value {
         self.client.enter_frame(0).await.expect("entering the embed frame");
@@ -399,14 +435,7 @@ impl Page {
         let started = Instant::now();
         loop {
             let value = self.in_frame(script, args.clone()).await;
-            let truthy = match &value {
-                Value::Null => false,
-                Value::Bool(b) => *b,
-                Value::String(s) => !s.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
+            if truthy(&value) {
                 return value;
             }
             assert!(started.elapsed() < WAIT, "timed out waiting in the frame for {what} (last: {value})");
@@ -423,5 +452,35 @@ impl Page {
         };
         self.client.enter_parent_frame().await.expect("leaving the embed frame");
         clicked.unwrap_or_else(|e| panic!("clicking {css} in the embed: {e}"));
+    }
+}
+
+/// JavaScript's truthiness of a WebDriver result (arrays and objects are truthy).
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        _ => true,
+    }
+}
+
+/// Runs `case` against `emban` in a fresh [`Browser`], on a task of its own; then closes the
+/// browser and stops the server whether the case passed or panicked, and re-raises its panic.
+pub async fn run_case<F, Fut>(emban: Emban, case: F)
+where
+    F: FnOnce(std::sync::Arc<Emban>, Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let browser = Browser::start().await;
+    let emban = std::sync::Arc::new(emban);
+    let run = tokio::spawn(case(emban.clone(), browser.client.clone())).await;
+    browser.close().await;
+    if let Ok(emban) = std::sync::Arc::try_unwrap(emban) {
+        let _ = emban.server.stop().await;
+    }
+    if let Err(e) = run {
+        std::panic::resume_unwind(e.into_panic());
     }
 }
