@@ -156,8 +156,9 @@ pub fn create_rollup_sql(table: &str, approx: &str) -> String {
     )
 }
 
-/// The SELECT that turns raw events into rollup rows (used by the view and by backfill).
-fn rollup_select(bucket_fn: &str, approx: &str) -> String {
+/// The SELECT that turns raw events (those matching `filter`) into rollup rows (used by the view
+/// and by backfill).
+fn rollup_select(bucket_fn: &str, approx: &str, filter: &str) -> String {
     let dims: Vec<String> =
         MATERIALIZED_STRING_PROPS.iter().map(|k| format!("ifNull(s_{k}, '') AS {k}")).collect();
     let nulls: Vec<String> = MATERIALIZED_STRING_PROPS
@@ -170,7 +171,7 @@ fn rollup_select(bucket_fn: &str, approx: &str) -> String {
     format!(
         "SELECT org_id, env_id, tenant_id, event_name, {bucket_fn}(ts) AS bucket, {dims}, \
          toUInt8({nulls}) AS nulls, countState() AS events, {approx_state}(user_id) AS users_approx, \
-         uniqExactState(user_id) AS users_exact FROM events \
+         uniqExactState(user_id) AS users_exact FROM events {filter}\
          GROUP BY org_id, env_id, tenant_id, event_name, bucket, {keys}, nulls",
         dims = dims.join(", "),
         nulls = nulls.join(" + ")
@@ -186,8 +187,17 @@ fn combinator(function: &str, suffix: &str) -> String {
 }
 
 /// (Re)builds every rollup with `approx`: drops what exists, creates the table and its view, and
-/// backfills from the events already stored.
+/// backfills from the events already stored, one month partition at a time with grouping allowed
+/// to spill to disk (one statement over 100M events needed more than 7 GiB).
 async fn build_rollups(client: &ClickHouseClient, approx: &str) -> anyhow::Result<()> {
+    let months: Vec<u64> = client
+        .select("SELECT DISTINCT toYYYYMM(ts) AS m FROM events ORDER BY m", &[])
+        .await?
+        .rows
+        .iter()
+        .filter_map(|r| r.first().and_then(json_u64))
+        .collect();
+    let spill = [("max_bytes_before_external_group_by", "1000000000".to_owned())];
     for (table, _, bucket_fn) in ROLLUPS {
         client.execute(&format!("DROP TABLE IF EXISTS {table}_mv")).await?;
         client.execute(&format!("DROP TABLE IF EXISTS {table}")).await?;
@@ -195,10 +205,18 @@ async fn build_rollups(client: &ClickHouseClient, approx: &str) -> anyhow::Resul
         client
             .execute(&format!(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS {}",
-                rollup_select(bucket_fn, approx)
+                rollup_select(bucket_fn, approx, "")
             ))
             .await?;
-        client.execute(&format!("INSERT INTO {table} {}", rollup_select(bucket_fn, approx))).await?;
+        for month in &months {
+            let filter = format!("WHERE toYYYYMM(ts) = {month} ");
+            client
+                .execute_with(
+                    &format!("INSERT INTO {table} {}", rollup_select(bucket_fn, approx, &filter)),
+                    &spill,
+                )
+                .await?;
+        }
     }
     Ok(())
 }
@@ -285,7 +303,15 @@ impl ClickHouseClient {
 
     /// Runs a statement that returns nothing.
     pub async fn execute(&self, sql: &str) -> anyhow::Result<()> {
-        self.send(sql, None, &[]).await.map(|_| ()).with_context(|| format!("running {}", first_line(sql)))
+        self.execute_with(sql, &[]).await
+    }
+
+    /// [`execute`](Self::execute) with query-level settings.
+    pub async fn execute_with(&self, sql: &str, settings: &[(&str, String)]) -> anyhow::Result<()> {
+        self.send(sql, None, settings)
+            .await
+            .map(|_| ())
+            .with_context(|| format!("running {}", first_line(sql)))
     }
 
     /// Runs a SELECT and parses its `JSONCompact` output.

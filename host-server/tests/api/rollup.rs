@@ -153,3 +153,57 @@ async fn the_daily_rollup_answers_like_raw_events_and_is_backfilled() {
     assert_eq!(answer(&store, &requests()[0], duckdb::plan(&spec, &[])).await, before);
     store.close().await;
 }
+
+/// Over HTTP: the rollup is a dataset of its own, confined to the caller's org like `events`, and
+/// answers `count` on whole-day windows with the planner's proof in `meta`.
+#[tokio::test]
+async fn the_rollup_is_an_org_scoped_dataset_and_meta_names_it() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    use crate::{common::TestApp, model::Event};
+
+    let app = TestApp::spawn().await;
+    let (us, them) = (app.register().await, app.register().await);
+    let at = Utc::now() - Duration::hours(30);
+    let ours: Vec<Event> =
+        (0..30).map(|i| Event::new("t", "e", at).s("model", if i % 3 == 0 { "a" } else { "b" })).collect();
+    app.ingest_ok(&us.admin(), &ours).await;
+    app.ingest_ok(&them.admin(), &[Event::new("t", "e", at), Event::new("t", "e", at)]).await;
+
+    let body = app.get("/v1/datasets", &us.admin()).await;
+    let body = body.ok(StatusCode::OK);
+    let names: Vec<&str> =
+        body["datasets"].as_array().expect("datasets").iter().filter_map(|d| d["name"].as_str()).collect();
+    assert_eq!(names, ["events", "events_daily"]);
+    assert_eq!(body["datasets"][1]["approx_rows"], 2, "two (day, model) rows of ours: {body}");
+    let ddl = app.get("/v1/datasets/events_daily/ddl", &us.admin()).await;
+    let ddl = ddl.ok(StatusCode::OK)["ddl"].as_str().expect("ddl").to_owned();
+    assert!(ddl.contains("PRIMARY KEY") && ddl.contains("org_id = "), "{ddl}");
+
+    let adhoc = app
+        .post_json(
+            "/v1/query/adhoc",
+            &us.admin(),
+            &json!({"sql": "SELECT sum(events) AS n FROM events_daily"}),
+        )
+        .await;
+    assert_eq!(adhoc.ok(StatusCode::OK)["rows"], json!([[30]]), "only our org's events");
+
+    let params = [
+        ("event_name", "e"),
+        ("tenant_id", "t"),
+        ("metric", "count"),
+        ("period", "7d"),
+        ("granularity", "day"),
+        ("group_by", "model"),
+    ];
+    let resp = app.query(&us.admin(), &params).await;
+    let body = resp.ok(StatusCode::OK);
+    assert_eq!(body["meta"]["planned_by"], "daily_rollup", "{body}");
+    assert_eq!(body["meta"]["source_table"], "events_daily");
+    assert_eq!(body["meta"]["rollup_granularity"], "day");
+    assert_eq!(body["meta"]["rows_scanned"], 2, "rollup rows read");
+    let total: f64 = body["data"].as_array().expect("data").iter().filter_map(|r| r["value"].as_f64()).sum();
+    assert_eq!(total, 30.0);
+}
