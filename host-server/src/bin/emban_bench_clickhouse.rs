@@ -295,7 +295,7 @@ async fn main() -> Result<()> {
         (Metric::CountUniqueApprox, Granularity::Day, 30, None, None),
         (Metric::CountUniqueApprox, Granularity::Day, 30, Some("model"), None),
         (Metric::Count, Granularity::Week, 90, Some("status"), Some(("model", "gpt-4"))),
-        (Metric::CountUnique, Granularity::Day, 7, None, None),
+        (Metric::Count, Granularity::Hour, 1, Some("model"), None),
     ] {
         let (from, to) = window(gran, days);
         specs.push(QuerySpec {

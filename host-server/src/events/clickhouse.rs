@@ -13,7 +13,7 @@
 //!   repeats before inserting. This assumes one Emban writer per ClickHouse database.
 //! - Rollups: `events_hourly` and `events_daily` (AggregatingMergeTree) kept up to date by
 //!   materialized views, keyed by (org, env, tenant, event, bucket, model, endpoint, status, plan,
-//!   source) with `countState`, `uniqCombinedState` and `uniqExactState` of `user_id`. The planner
+//!   source) with `countState` and `uniqCombinedState(14)` of `user_id`. The planner
 //!   ([`plan`]) routes queries to them only when the answer is the same as from raw events.
 
 use std::{
@@ -138,27 +138,53 @@ fn rollup_dims() -> String {
 
 /// The HyperLogLog behind `count_unique_approx`, in rollups and on raw events alike (so a rollup
 /// answer equals the raw one): `uniqCombined` at precision 14 is exact for small sets and within
-/// about 2% beyond, in states of at most ~12 KB that merge quickly; the default precision (17)
-/// keeps states of up to ~80 KB, whose merging made the rollup route slower than raw events.
+/// about 2% beyond, in states of at most ~12 KB; the default precision (17) keeps states of up to
+/// ~80 KB, whose merging made the rollup route slower than raw events.
 pub const APPROX_UNIQ: &str = "uniqCombined(14)";
 
-/// One rollup table, with `approx` as the HyperLogLog aggregate (migrations name the one of their
-/// time: the schema of a version never changes).
-pub fn create_rollup_sql(table: &str, approx: &str) -> String {
+/// What a version of the rollup tables holds (migrations name the one of their time: the schema
+/// of a version never changes).
+#[derive(Debug, Clone, Copy)]
+pub struct RollupSchema {
+    /// The HyperLogLog aggregate of `users_approx`.
+    pub approx: &'static str,
+    /// Whether rows carry `users_exact` (`uniqExactState`): version 1 did; measured at 100M events
+    /// its merges were ~20x slower than exact counts over raw events, so exact `count_unique`
+    /// reads raw events and the column is gone.
+    pub exact: bool,
+    /// Rows per granule (ClickHouse reads whole granules): small, because a dashboard query wants
+    /// a few hundred rows of one tenant, and each row's states weigh kilobytes. With the default
+    /// 8,192, an HLL query read and merged ~100 MB of states; with 256 it reads a few MB.
+    pub index_granularity: u32,
+}
+
+/// Version 1's rollups.
+const ROLLUPS_V1: RollupSchema =
+    RollupSchema { approx: "uniqCombined", exact: true, index_granularity: 8192 };
+/// The current rollups.
+pub const ROLLUP_SCHEMA: RollupSchema =
+    RollupSchema { approx: APPROX_UNIQ, exact: false, index_granularity: 256 };
+
+/// One rollup table.
+pub fn create_rollup_sql(table: &str, schema: RollupSchema) -> String {
     let keys = MATERIALIZED_STRING_PROPS.join(", ");
+    let exact = if schema.exact { ",\n  users_exact AggregateFunction(uniqExact, String)" } else { "" };
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (\n  org_id Int64,\n  env_id Int64,\n  tenant_id String,\n  \
          event_name String,\n  bucket DateTime('UTC'),\n  {dims},\n  nulls UInt8,\n  \
-         events AggregateFunction(count),\n  users_approx AggregateFunction({approx}, String),\n  \
-         users_exact AggregateFunction(uniqExact, String)\n) ENGINE = AggregatingMergeTree\n\
-         PARTITION BY toYYYYMM(bucket)\nORDER BY (org_id, env_id, tenant_id, event_name, bucket, {keys}, nulls)",
-        dims = rollup_dims()
+         events AggregateFunction(count),\n  users_approx AggregateFunction({approx}, String){exact}\n) \
+         ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(bucket)\n\
+         ORDER BY (org_id, env_id, tenant_id, event_name, bucket, {keys}, nulls)\n\
+         SETTINGS index_granularity = {granularity}",
+        dims = rollup_dims(),
+        approx = schema.approx,
+        granularity = schema.index_granularity,
     )
 }
 
 /// The SELECT that turns raw events (those matching `filter`) into rollup rows (used by the view
 /// and by backfill).
-fn rollup_select(bucket_fn: &str, approx: &str, filter: &str) -> String {
+fn rollup_select(bucket_fn: &str, schema: RollupSchema, filter: &str) -> String {
     let dims: Vec<String> =
         MATERIALIZED_STRING_PROPS.iter().map(|k| format!("ifNull(s_{k}, '') AS {k}")).collect();
     let nulls: Vec<String> = MATERIALIZED_STRING_PROPS
@@ -167,11 +193,12 @@ fn rollup_select(bucket_fn: &str, approx: &str, filter: &str) -> String {
         .map(|(i, k)| format!("toUInt8(isNull(s_{k})) * {}", 1u32 << i))
         .collect();
     let keys = MATERIALIZED_STRING_PROPS.join(", ");
-    let approx_state = combinator(approx, "State");
+    let approx_state = combinator(schema.approx, "State");
+    let exact = if schema.exact { ", uniqExactState(user_id) AS users_exact" } else { "" };
     format!(
         "SELECT org_id, env_id, tenant_id, event_name, {bucket_fn}(ts) AS bucket, {dims}, \
-         toUInt8({nulls}) AS nulls, countState() AS events, {approx_state}(user_id) AS users_approx, \
-         uniqExactState(user_id) AS users_exact FROM events {filter}\
+         toUInt8({nulls}) AS nulls, countState() AS events, {approx_state}(user_id) AS users_approx{exact} \
+         FROM events {filter}\
          GROUP BY org_id, env_id, tenant_id, event_name, bucket, {keys}, nulls",
         dims = dims.join(", "),
         nulls = nulls.join(" + ")
@@ -189,7 +216,7 @@ fn combinator(function: &str, suffix: &str) -> String {
 /// (Re)builds every rollup with `approx`: drops what exists, creates the table and its view, and
 /// backfills from the events already stored, one month partition at a time with grouping allowed
 /// to spill to disk (one statement over 100M events needed more than 7 GiB).
-async fn build_rollups(client: &ClickHouseClient, approx: &str) -> anyhow::Result<()> {
+async fn build_rollups(client: &ClickHouseClient, schema: RollupSchema) -> anyhow::Result<()> {
     let months: Vec<u64> = client
         .select("SELECT DISTINCT toYYYYMM(ts) AS m FROM events ORDER BY m", &[])
         .await?
@@ -201,18 +228,18 @@ async fn build_rollups(client: &ClickHouseClient, approx: &str) -> anyhow::Resul
     for (table, _, bucket_fn) in ROLLUPS {
         client.execute(&format!("DROP TABLE IF EXISTS {table}_mv")).await?;
         client.execute(&format!("DROP TABLE IF EXISTS {table}")).await?;
-        client.execute(&create_rollup_sql(table, approx)).await?;
+        client.execute(&create_rollup_sql(table, schema)).await?;
         client
             .execute(&format!(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS {}",
-                rollup_select(bucket_fn, approx, "")
+                rollup_select(bucket_fn, schema, "")
             ))
             .await?;
         for month in &months {
             let filter = format!("WHERE toYYYYMM(ts) = {month} ");
             client
                 .execute_with(
-                    &format!("INSERT INTO {table} {}", rollup_select(bucket_fn, approx, &filter)),
+                    &format!("INSERT INTO {table} {}", rollup_select(bucket_fn, schema, &filter)),
                     &spill,
                 )
                 .await?;
@@ -225,16 +252,16 @@ async fn build_rollups(client: &ClickHouseClient, approx: &str) -> anyhow::Resul
 /// version is never edited once released: a change is a new version.
 pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, "events table; hourly and daily rollups (uniqCombined)"),
-    (2, "rollups rebuilt with uniqCombined(14): smaller HyperLogLog states"),
+    (2, "rollups rebuilt: uniqCombined(14), no exact sets, 256-row granules"),
 ];
 
 async fn apply_migration(client: &ClickHouseClient, version: u32) -> anyhow::Result<()> {
     match version {
         1 => {
             client.execute(&create_events_sql()).await?;
-            build_rollups(client, "uniqCombined").await
+            build_rollups(client, ROLLUPS_V1).await
         }
-        2 => build_rollups(client, APPROX_UNIQ).await,
+        2 => build_rollups(client, ROLLUP_SCHEMA).await,
         other => Err(anyhow!("no migration {other}")),
     }
 }
@@ -716,10 +743,10 @@ fn settle(
     }
 }
 
-/// Picks the table for a query: ClickHouse rollups answer `count`, `count_unique_approx` (merged
-/// HyperLogLog states) and exact `count_unique` (exact sets, matching buckets only).
+/// Picks the table for a query: ClickHouse rollups answer `count` and `count_unique_approx`
+/// (merged HyperLogLog states); exact `count_unique` reads events (see [`RollupSchema::exact`]).
 pub fn plan(spec: &QuerySpec, ranges: &[NumericRangeFilter]) -> Plan {
-    planner::plan(spec, ranges, RollupMetrics { hourly: true, approx_unique: true, exact_unique: true })
+    planner::plan(spec, ranges, RollupMetrics { hourly: true, approx_unique: true, exact_unique: false })
 }
 
 /// Bucket start in epoch microseconds, from a DateTime column.
@@ -805,7 +832,11 @@ pub fn query_sql(
             };
             let value = match spec.metric {
                 Metric::Count => "toFloat64(countMerge(events))".to_owned(),
-                Metric::CountUnique => "toFloat64(uniqExactMerge(users_exact))".to_owned(),
+                Metric::CountUnique => {
+                    return Err(AppError::Internal(anyhow!(
+                        "rollups hold no exact sets: count_unique reads events"
+                    )));
+                }
                 _ => format!("toFloat64({}(users_approx))", combinator(APPROX_UNIQ, "Merge")),
             };
             let mut sql = format!(

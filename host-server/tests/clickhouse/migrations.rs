@@ -59,6 +59,7 @@ async fn an_old_database_is_migrated_on_start_and_keeps_its_data() {
     assert_eq!(versions(&client).await, (1..=newest).collect::<Vec<_>>());
     let daily = show_create(&client, "events_daily").await;
     assert!(daily.contains("AggregateFunction(uniqCombined(14), String)"), "{daily}");
+    assert!(daily.contains("index_granularity = 256") && !daily.contains("users_exact"), "{daily}");
     assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 6_000);
 
     // The rebuilt rollups were backfilled: they answer as raw events do, and the views still feed
@@ -68,7 +69,7 @@ async fn an_old_database_is_migrated_on_start_and_keeps_its_data() {
     for raw in [
         "event_name=api.call&tenant_id=acme&metric=count&period=90d&granularity=day&group_by=model",
         "event_name=api.call&tenant_id=acme&metric=count_unique_approx&period=30d&granularity=week",
-        "event_name=api.call&tenant_id=acme&metric=count_unique&period=7d&granularity=day&f_status=error",
+        "event_name=api.call&tenant_id=acme&metric=count&period=7d&granularity=hour&f_status=error",
     ] {
         let request = QueryRequest::parse(raw).expect("request");
         let spec = request.spec(now());
