@@ -211,8 +211,9 @@ fn err<E: std::fmt::Display>(e: E) -> ChartError {
 
 /// plotters' SVG backend writes `font-size` as the style size / 1.24: scale so the label is
 /// `font_px` on screen.
+/// The family as the enum: plotters maps a family *name* through `str::to_lowercase`.
 fn font(style: &ChartStyle) -> TextStyle<'static> {
-    ("sans-serif", style.font_px * 1.24).into_font().color(&style.text.plotters())
+    (FontFamily::SansSerif, style.font_px * 1.24).into_font().color(&style.text.plotters())
 }
 
 /// Rounds `max` up to a tidy axis end (1, 2, 2.5 or 5 × 10ⁿ) so ticks land on round numbers.

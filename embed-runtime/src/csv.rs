@@ -52,13 +52,13 @@ fn text_cell(text: &str) -> String {
 pub fn file_name(title: &str, extension: &str) -> String {
     let mut name: String = title
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        // Lowercased char by char: `str::to_lowercase` (final-sigma rules) is a few KB of wasm.
+        .flat_map(|c| if c.is_alphanumeric() || c == '_' { c } else { '-' }.to_lowercase())
         .collect::<String>()
         .split('-')
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
-        .join("-")
-        .to_lowercase();
+        .join("-");
     name.truncate(name.char_indices().nth(60).map_or(name.len(), |(i, _)| i));
     if name.is_empty() {
         name.push_str("widget");

@@ -40,14 +40,20 @@ pub fn FilterBar() -> impl IntoView {
     // Dimensions the viewer may add: the allowed ones, else those the dashboard groups by.
     let dimensions = move || {
         let perms = rt.permissions();
-        let candidates: BTreeSet<String> = match &perms.allowed_dimensions {
-            Some(list) => list.iter().cloned().collect(),
-            None => rt.session.with(|s| {
-                s.as_ref()
-                    .map(|s| s.dashboard.widgets.iter().filter_map(|w| w.query.group_by.clone()).collect())
-                    .unwrap_or_default()
+        // Inserted one by one: `collect()` into a B-tree sorts with a stable sort compiled for it.
+        let mut candidates = BTreeSet::new();
+        match &perms.allowed_dimensions {
+            Some(list) => list.iter().for_each(|d| {
+                candidates.insert(d.clone());
             }),
-        };
+            None => rt.session.with(|s| {
+                for w in s.iter().flat_map(|s| &s.dashboard.widgets) {
+                    if let Some(d) = &w.query.group_by {
+                        candidates.insert(d.clone());
+                    }
+                }
+            }),
+        }
         candidates.into_iter().filter(|d| perms.dimension_allowed(d)).collect::<Vec<_>>()
     };
     let new_dimension = RwSignal::new(String::new());
@@ -66,12 +72,8 @@ pub fn FilterBar() -> impl IntoView {
         }
         let current = rt.filters.get_untracked();
         let perms = rt.permissions_untracked();
-        let mut wanted: std::collections::BTreeMap<String, String> = current
-            .filters
-            .iter()
-            .filter(|(k, _)| !perms.locked_filters.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut wanted = current.filters.clone();
+        wanted.retain(|k, _| !perms.locked_filters.contains_key(k));
         wanted.insert(dimension, value);
         let request = FilterRequest { dimensions: Some(wanted), ..Default::default() };
         match filters::apply_request(&current, &request, &perms) {
