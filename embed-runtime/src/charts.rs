@@ -191,8 +191,30 @@ impl Geometry {
 
 /// Angle of `(dx, dy)` (screen coordinates, y down) clockwise from 12 o'clock, in `[0, 2π)`.
 fn clock_angle(dx: f64, dy: f64) -> f64 {
-    let a = dx.atan2(-dy);
+    let a = math::atan2(dx, -dy);
     if a < 0.0 { a + std::f64::consts::TAU } else { a }
+}
+
+/// Trigonometry for pies and their hit tests: the browser's `Math` on wasm, where Rust's own
+/// `sin`/`cos`/`atan2` would compile in libm's argument reduction (about 8 KB) for a few calls.
+mod math {
+    #[cfg(target_arch = "wasm32")]
+    pub use js_sys::Math::{atan2, cos, sin};
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn sin(x: f64) -> f64 {
+        x.sin()
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn cos(x: f64) -> f64 {
+        x.cos()
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn atan2(y: f64, x: f64) -> f64 {
+        y.atan2(x)
+    }
 }
 
 /// A drawing failure, as text (plotters' error types are backend-specific).
@@ -471,7 +493,7 @@ pub fn draw_pie<DB: DrawingBackend>(
         let end = start + sweep;
         let steps = ((sweep / std::f64::consts::TAU) * 96.0).ceil().max(2.0) as usize;
         let point = |angle: f64, r: f64| -> (i32, i32) {
-            (cx + (r * angle.sin()).round() as i32, cy - (r * angle.cos()).round() as i32)
+            (cx + (r * math::sin(angle)).round() as i32, cy - (r * math::cos(angle)).round() as i32)
         };
         let mut points: Vec<(i32, i32)> =
             (0..=steps).map(|k| point(start + sweep * k as f64 / steps as f64, r1)).collect();
