@@ -70,18 +70,14 @@ pub fn plain_number(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return "–".into();
     }
-    // Rounded through integers rather than `{:.N}`, whose exact-precision float formatting is a
-    // second float printer in the wasm (plotters already needs the shortest-form one).
+    // Rounded through integers rather than `{:.N}`: float formatting is several KB of wasm, and
+    // nothing else in the runtime prints floats.
     let decimals = decimals.min(6);
-    let unit = 10u64.pow(decimals as u32);
-    let scaled = (v.abs() * unit as f64).round();
-    let (int, frac) = if scaled < 1e18 {
-        let n = scaled as u64;
-        let frac = (n % unit).to_string();
-        ((n / unit).to_string(), "0".repeat(decimals - frac.len().min(decimals)) + &frac)
-    } else {
-        (v.abs().trunc().to_string(), String::new())
-    };
+    let unit = 10u128.pow(decimals as u32);
+    // Saturates past 3.4e38, far beyond any metric.
+    let n = (v.abs() * unit as f64).round() as u128;
+    let frac = (n % unit).to_string();
+    let (int, frac) = ((n / unit).to_string(), "0".repeat(decimals - frac.len().min(decimals)) + &frac);
     let (int, frac) = (int.as_str(), frac.trim_end_matches('0'));
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
