@@ -73,9 +73,9 @@ pub fn plain_number(v: f64, decimals: usize) -> String {
     // Rounded through integers rather than `{:.N}`: float formatting is several KB of wasm, and
     // nothing else in the runtime prints floats.
     let decimals = decimals.min(6);
-    let unit = 10u128.pow(decimals as u32);
-    // Saturates past 3.4e38, far beyond any metric.
-    let n = (v.abs() * unit as f64).round() as u128;
+    let unit = 10u64.pow(decimals as u32);
+    // Saturates past 1.8e19 / 10^decimals, far beyond any metric.
+    let n = (v.abs() * unit as f64).round() as u64;
     let frac = (n % unit).to_string();
     let (int, frac) = ((n / unit).to_string(), "0".repeat(decimals - frac.len().min(decimals)) + &frac);
     let (int, frac) = (int.as_str(), frac.trim_end_matches('0'));

@@ -56,6 +56,9 @@ pub fn FilterBar() -> impl IntoView {
         }
         candidates.into_iter().filter(|d| perms.dimension_allowed(d)).collect::<Vec<_>>()
     };
+    // The add-filter form, while there is a dimension to add (a memo, as `<Show>` would keep, so
+    // the form is not rebuilt while the list changes; without the component's generic wrapper).
+    let can_add = Memo::new(move |_| !dimensions().is_empty());
     let new_dimension = RwSignal::new(String::new());
     let new_value = RwSignal::new(String::new());
     let add_filter = move |ev: leptos::ev::SubmitEvent| {
@@ -131,7 +134,7 @@ pub fn FilterBar() -> impl IntoView {
                     }}
                 </select>
             </label>
-            <Show when=move || !dimensions().is_empty()>
+            {move || can_add.get().then(|| view! {
                 <form class="add-filter" data-testid="add-filter" on:submit=add_filter>
                     <label class="field">
                         <span>"Filter"</span>
@@ -144,7 +147,7 @@ pub fn FilterBar() -> impl IntoView {
                         prop:value=move || new_value.get() on:input=move |ev| new_value.set(event_target_value(&ev)) />
                     <button type="submit" class="button" data-testid="dimension-apply">"Apply"</button>
                 </form>
-            </Show>
+            })}
             <ul class="chips" data-testid="chips" aria-label="Active filters">{chips}</ul>
             {move || refusal.get().map(|r| view! { <p class="refusal" role="alert" data-testid="filter-refusal">{r}</p> })}
         </div>
