@@ -4,7 +4,7 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use contract::messages::{Command, CommandMessage, Envelope, Event, EventMessage};
+use contract::messages::{Command, Envelope, Event, EventMessage};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::MessageEvent;
@@ -12,16 +12,40 @@ use web_sys::MessageEvent;
 use crate::origin::{OriginPolicy, origin_of};
 
 /// Decodes a host message: an object with `"_emban": true` and a known `type`, else `None`.
+///
+/// The same rules as `CommandMessage`'s `Deserialize`, read field by field: the derived decoder
+/// of the flattened, internally tagged envelope buffers the message into serde's `Content` first,
+/// and that machinery costs the wasm more than the rest of the command decoding together.
 pub fn decode_command(data: &JsValue) -> Option<Command> {
     if !data.is_object() || js_sys::Array::is_array(data) {
         return None;
     }
-    serde_wasm_bindgen::from_value::<CommandMessage>(data.clone()).ok().map(|m| m.message)
+    let field =
+        |name: &str| js_sys::Reflect::get(data, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined());
+    if field("_emban")?.as_bool() != Some(true) {
+        return None;
+    }
+    match field("type")?.as_string()?.as_str() {
+        "setFilters" => {
+            Some(Command::SetFilters { filters: serde_wasm_bindgen::from_value(field("filters")?).ok()? })
+        }
+        "setTheme" => {
+            Some(Command::SetTheme { theme: serde_wasm_bindgen::from_value(field("theme")?).ok()? })
+        }
+        "reload" => Some(Command::Reload {}),
+        _ => None,
+    }
 }
 
-/// Encodes a message as a plain JS object (maps as objects, not `Map`s, so hosts can read it).
+/// Encodes a message as a plain JS object (maps as objects, not `Map`s, so hosts can read it):
+/// `_emban` first, then the tagged body (serialized on its own: the envelope's `flatten` would
+/// compile in serde's flattening serializer for the same object).
 pub fn encode<T: Serialize>(message: &Envelope<T>) -> Option<JsValue> {
-    message.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).ok()
+    let body = message.message.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).ok()?;
+    let body: &js_sys::Object = body.dyn_ref()?;
+    let out = js_sys::Object::new();
+    js_sys::Reflect::set(&out, &JsValue::from_str("_emban"), &JsValue::TRUE).ok()?;
+    Some(js_sys::Object::assign(&out, body).into())
 }
 
 /// Decodes an event (the host side of the codec; the tests use it).

@@ -27,6 +27,25 @@ pub struct Words<'a> {
 /// English words.
 pub const ENGLISH: Words<'static> = Words { other: "Other", none: "(none)", value: "Value" };
 
+/// Indices `0..n` ordered by `before` (a strict "comes first"), ties kept in index order. One
+/// binary insertion sort shared by every caller: `sort_by` compiles a quicksort for each element
+/// type and comparator (about 2 KB of wasm each), and the lists sorted here are short.
+pub fn sorted_indices(n: usize, before: &dyn Fn(usize, usize) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = order.partition_point(|&j| !before(i, j));
+        order.insert(at, i);
+    }
+    order
+}
+
+/// `items` in the order of `sorted_indices(items.len(), before)`.
+pub fn sorted_by<T>(items: Vec<T>, before: &dyn Fn(&T, &T) -> bool) -> Vec<T> {
+    let order = sorted_indices(items.len(), &|a, b| before(&items[a], &items[b]));
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
 /// Whether rows hold nothing worth drawing: no rows, or no value other than null or zero.
 pub fn is_empty(rows: &[QueryRow]) -> bool {
     rows.iter().all(|r| r.value.is_none_or(|v| v == 0.0))
@@ -43,10 +62,8 @@ fn groups_by_total(rows: &[QueryRow]) -> Vec<(Option<String>, f64)> {
             None => totals.push((group, v, totals.len())),
         }
     }
-    // Unstable sort with the first-seen index as tie-break: stable order without a second sort
-    // implementation in the wasm.
-    totals.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
-    totals.into_iter().map(|(g, v, _)| (g, v)).collect()
+    // Largest first; ties keep the first-seen order.
+    sorted_by(totals, &|a, b| a.1.total_cmp(&b.1).is_gt()).into_iter().map(|(g, v, _)| (g, v)).collect()
 }
 
 fn label(group: &Option<String>, words: Words<'_>) -> (String, Option<String>) {
@@ -168,11 +185,9 @@ pub fn table_rows(
         })
         .collect();
     if out.iter().all(|r| r.bucket.is_none()) {
-        let mut indexed: Vec<(usize, TableRow)> = out.into_iter().enumerate().collect();
-        indexed.sort_unstable_by(|(i, a), (j, b)| {
-            b.value.unwrap_or(f64::MIN).total_cmp(&a.value.unwrap_or(f64::MIN)).then(i.cmp(j))
+        out = sorted_by(out, &|a, b| {
+            a.value.unwrap_or(f64::MIN).total_cmp(&b.value.unwrap_or(f64::MIN)).is_gt()
         });
-        out = indexed.into_iter().map(|(_, r)| r).collect();
     }
     out
 }
@@ -266,6 +281,14 @@ pub fn describe_categories(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorted_indices_are_stable() {
+        let keys = [3, 1, 3, 2, 1];
+        assert_eq!(sorted_indices(keys.len(), &|a, b| keys[a] > keys[b]), [0, 2, 3, 1, 4]);
+        assert_eq!(sorted_by(vec!["b", "a", "c"], &|a, b| a < b), ["a", "b", "c"]);
+        assert!(sorted_indices(0, &|_, _| true).is_empty());
+    }
 
     fn row(bucket: Option<&str>, group: Option<Option<&str>>, value: Option<f64>) -> QueryRow {
         QueryRow { bucket: bucket.map(Into::into), group: group.map(|g| g.map(Into::into)), value }

@@ -70,9 +70,15 @@ pub fn plain_number(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return "–".into();
     }
-    let text = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let frac = frac.trim_end_matches('0');
+    // Rounded through integers rather than `{:.N}`: float formatting is several KB of wasm, and
+    // nothing else in the runtime prints floats.
+    let decimals = decimals.min(6);
+    let unit = 10u64.pow(decimals as u32);
+    // Saturates past 1.8e19 / 10^decimals, far beyond any metric.
+    let n = (v.abs() * unit as f64).round() as u64;
+    let frac = (n % unit).to_string();
+    let (int, frac) = ((n / unit).to_string(), "0".repeat(decimals - frac.len().min(decimals)) + &frac);
+    let (int, frac) = (int.as_str(), frac.trim_end_matches('0'));
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {

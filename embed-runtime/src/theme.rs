@@ -109,11 +109,9 @@ pub fn parse_colour(value: &str) -> Option<Rgb> {
             Some(Rgb(channel(parts[0])?, channel(parts[1])?, channel(parts[2])?))
         }
         "hsl" | "hsla" => {
-            let h = parts[0].trim_end_matches("deg").parse::<f64>().ok()?.rem_euclid(360.0);
-            let s =
-                parts[1].strip_suffix('%').unwrap_or(parts[1]).parse::<f64>().ok()?.clamp(0.0, 100.0) / 100.0;
-            let l =
-                parts[2].strip_suffix('%').unwrap_or(parts[2]).parse::<f64>().ok()?.clamp(0.0, 100.0) / 100.0;
+            let h = parse_number(parts[0].trim_end_matches("deg"))?.rem_euclid(360.0);
+            let s = parse_number(parts[1].strip_suffix('%').unwrap_or(parts[1]))?.clamp(0.0, 100.0) / 100.0;
+            let l = parse_number(parts[2].strip_suffix('%').unwrap_or(parts[2]))?.clamp(0.0, 100.0) / 100.0;
             Some(hsl_to_rgb(h, s, l))
         }
         _ => None,
@@ -122,10 +120,48 @@ pub fn parse_colour(value: &str) -> Option<Rgb> {
 
 fn parse_number_or_percent(s: &str, full: f64) -> Option<f64> {
     let v = match s.strip_suffix('%') {
-        Some(p) => p.parse::<f64>().ok()? / 100.0 * full,
-        None => s.parse::<f64>().ok()?,
+        Some(p) => parse_number(p)? / 100.0 * full,
+        None => parse_number(s)?,
     };
     v.is_finite().then_some(v)
+}
+
+/// A CSS `<number>`: `12`, `-0.5`, `.5`, `+1e2`. Colour channels need no correctly rounded last
+/// bit, and `f64::from_str` brings a 10 KB table of powers of five into the wasm.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let (negative, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(at) => (&s[..at], Some(&s[at + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if int.len() + frac.len() == 0 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let mut value = 0.0f64;
+    for b in int.bytes().chain(frac.bytes()) {
+        value = value * 10.0 + f64::from(b - b'0');
+    }
+    let mut scale = -(frac.len().min(400) as i32);
+    if let Some(exponent) = exponent {
+        let (exp_negative, e) = match exponent.as_bytes().first() {
+            Some(b'-') => (true, &exponent[1..]),
+            Some(b'+') => (false, &exponent[1..]),
+            _ => (false, exponent),
+        };
+        if e.is_empty() || !digits(e) {
+            return None;
+        }
+        let e = e.bytes().fold(0i32, |n, b| n.saturating_mul(10).saturating_add(i32::from(b - b'0')));
+        scale = scale.saturating_add(if exp_negative { -e } else { e });
+    }
+    let value = value * 10f64.powi(scale);
+    Some(if negative { -value } else { value })
 }
 
 fn hsl_to_rgb(h: f64, s: f64, l: f64) -> Rgb {
@@ -202,6 +238,18 @@ pub fn resolve_named(theme: &Theme) -> Theme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_css_numbers() {
+        for (text, value) in
+            [("12", 12.0), ("-0.5", -0.5), (".5", 0.5), ("+1e2", 100.0), ("2.5E-1", 0.25), ("7.", 7.0)]
+        {
+            assert_eq!(parse_number(text), Some(value), "{text}");
+        }
+        for text in ["", ".", "-", "1e", "1e+", "1..2", "--1", "1.2.3", "e5", "1x", "inf", "NaN"] {
+            assert_eq!(parse_number(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn parses_the_colour_forms() {

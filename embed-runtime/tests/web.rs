@@ -240,6 +240,11 @@ type QueryAnswer = Rc<dyn Fn(&EmbedQueryRequest, u32) -> Result<WidgetData, ApiE
 
 /// Mounts the app into a fresh element with canned answers and waits for it to settle.
 async fn mount(dashboard: DashboardAnswer, query: QueryAnswer) -> Harness {
+    mount_in(fresh_container(), dashboard, query).await
+}
+
+/// Mounts the app into `root` with canned answers and waits for it to settle.
+async fn mount_in(root: HtmlElement, dashboard: DashboardAnswer, query: QueryAnswer) -> Harness {
     let events = Rc::new(RefCell::new(Vec::new()));
     let dashboard_calls = Rc::new(Cell::new(0));
     let queries = Rc::new(RefCell::new(Vec::new()));
@@ -261,7 +266,6 @@ async fn mount(dashboard: DashboardAnswer, query: QueryAnswer) -> Harness {
         }),
     };
     let bridge = Bridge::Capture(events.clone());
-    let root = fresh_container();
     let handle = leptos::mount::mount_to(
         root.clone(),
         move || view! { <App api=api bridge=bridge locale="en-US".to_owned() /> },
@@ -444,6 +448,53 @@ async fn renders_every_widget_kind_and_announces_ready() {
             .iter()
             .all(|q| q.filters.period == Some(Period::D30) && q.dashboard_id.as_deref() == Some("dash_123"))
     );
+}
+
+/// An iframe `width` CSS pixels wide holding the runtime's stylesheet (media queries answer to
+/// the frame's width, as they do for an embed), its window, and an element in it to mount into.
+fn frame(width: u32) -> (Element, web_sys::Window, HtmlElement) {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let iframe = document.create_element("iframe").unwrap();
+    iframe.set_attribute("style", &format!("width:{width}px;height:1200px;border:0")).unwrap();
+    document.body().unwrap().append_child(&iframe).unwrap();
+    // Objects of the frame's realm fail `instanceof` checks against ours: cast unchecked.
+    let window: web_sys::Window =
+        js_sys::Reflect::get(&iframe, &"contentWindow".into()).unwrap().unchecked_into();
+    let inner = window.document().unwrap();
+    let style = inner.create_element("style").unwrap();
+    style.set_text_content(Some(include_str!("../style.css")));
+    inner.head().unwrap().append_child(&style).unwrap();
+    let root: HtmlElement = inner.create_element("div").unwrap().unchecked_into();
+    inner.body().unwrap().append_child(&root).unwrap();
+    (iframe, window, root)
+}
+
+#[wasm_bindgen_test]
+async fn widgets_stack_in_one_column_in_narrow_frames() {
+    for (width, columns) in [(420, 1), (1000, 12)] {
+        let (iframe, window, root) = frame(width);
+        let h = mount_in(root, Rc::new(|_| Ok(session(true, permissions()))), Rc::new(|r, _| Ok(answer(r))))
+            .await;
+        let grid = h.get("grid");
+        let tracks = window
+            .get_computed_style(&grid)
+            .unwrap()
+            .unwrap()
+            .get_property_value("grid-template-columns")
+            .unwrap();
+        assert_eq!(tracks.split_whitespace().count(), columns, "{width}px frame: {tracks}");
+        let cards = h.root.query_selector_all(".card").unwrap();
+        let rects: Vec<web_sys::DomRect> = (0..cards.length())
+            .map(|i| cards.item(i).unwrap().unchecked_into::<Element>().get_bounding_client_rect())
+            .collect();
+        assert_eq!(rects.len(), 5);
+        let stacked = rects.windows(2).all(|p| p[0].left() == p[1].left() && p[1].top() >= p[0].bottom());
+        assert_eq!(stacked, columns == 1, "{width}px frame: cards stack only when narrow");
+        if columns == 1 {
+            assert!(rects.iter().all(|r| r.width() == rects[0].width()), "full-width cards");
+        }
+        iframe.remove();
+    }
 }
 
 #[wasm_bindgen_test]

@@ -16,10 +16,9 @@ use crate::{
 /// Widgets in reading order (top to bottom, left to right), which is also their order when they
 /// stack in one column.
 pub fn reading_order(widgets: &[Widget]) -> Vec<Widget> {
-    let mut sorted = widgets.to_vec();
-    // Ids are unique, so the unstable sort is deterministic.
-    sorted.sort_unstable_by(|a, b| (a.layout.y, a.layout.x, &a.id).cmp(&(b.layout.y, b.layout.x, &b.id)));
-    sorted
+    crate::data::sorted_by(widgets.to_vec(), &|a, b| {
+        (a.layout.y, a.layout.x, &a.id) < (b.layout.y, b.layout.x, &b.id)
+    })
 }
 
 /// A widget's identity for the grid: its id and everything that changes what it shows, so a

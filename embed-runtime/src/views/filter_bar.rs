@@ -40,16 +40,25 @@ pub fn FilterBar() -> impl IntoView {
     // Dimensions the viewer may add: the allowed ones, else those the dashboard groups by.
     let dimensions = move || {
         let perms = rt.permissions();
-        let candidates: BTreeSet<String> = match &perms.allowed_dimensions {
-            Some(list) => list.iter().cloned().collect(),
-            None => rt.session.with(|s| {
-                s.as_ref()
-                    .map(|s| s.dashboard.widgets.iter().filter_map(|w| w.query.group_by.clone()).collect())
-                    .unwrap_or_default()
+        // Inserted one by one: `collect()` into a B-tree sorts with a stable sort compiled for it.
+        let mut candidates = BTreeSet::new();
+        match &perms.allowed_dimensions {
+            Some(list) => list.iter().for_each(|d| {
+                candidates.insert(d.clone());
             }),
-        };
+            None => rt.session.with(|s| {
+                for w in s.iter().flat_map(|s| &s.dashboard.widgets) {
+                    if let Some(d) = &w.query.group_by {
+                        candidates.insert(d.clone());
+                    }
+                }
+            }),
+        }
         candidates.into_iter().filter(|d| perms.dimension_allowed(d)).collect::<Vec<_>>()
     };
+    // The add-filter form, while there is a dimension to add (a memo, as `<Show>` would keep, so
+    // the form is not rebuilt while the list changes; without the component's generic wrapper).
+    let can_add = Memo::new(move |_| !dimensions().is_empty());
     let new_dimension = RwSignal::new(String::new());
     let new_value = RwSignal::new(String::new());
     let add_filter = move |ev: leptos::ev::SubmitEvent| {
@@ -66,12 +75,8 @@ pub fn FilterBar() -> impl IntoView {
         }
         let current = rt.filters.get_untracked();
         let perms = rt.permissions_untracked();
-        let mut wanted: std::collections::BTreeMap<String, String> = current
-            .filters
-            .iter()
-            .filter(|(k, _)| !perms.locked_filters.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut wanted = current.filters.clone();
+        wanted.retain(|k, _| !perms.locked_filters.contains_key(k));
         wanted.insert(dimension, value);
         let request = FilterRequest { dimensions: Some(wanted), ..Default::default() };
         match filters::apply_request(&current, &request, &perms) {
@@ -129,7 +134,7 @@ pub fn FilterBar() -> impl IntoView {
                     }}
                 </select>
             </label>
-            <Show when=move || !dimensions().is_empty()>
+            {move || can_add.get().then(|| view! {
                 <form class="add-filter" data-testid="add-filter" on:submit=add_filter>
                     <label class="field">
                         <span>"Filter"</span>
@@ -142,7 +147,7 @@ pub fn FilterBar() -> impl IntoView {
                         prop:value=move || new_value.get() on:input=move |ev| new_value.set(event_target_value(&ev)) />
                     <button type="submit" class="button" data-testid="dimension-apply">"Apply"</button>
                 </form>
-            </Show>
+            })}
             <ul class="chips" data-testid="chips" aria-label="Active filters">{chips}</ul>
             {move || refusal.get().map(|r| view! { <p class="refusal" role="alert" data-testid="filter-refusal">{r}</p> })}
         </div>

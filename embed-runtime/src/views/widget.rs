@@ -28,8 +28,15 @@ pub fn WidgetCard(
     let rt = expect_context::<Runtime>();
     let spec = StoredValue::new(widget.clone());
     let in_flight = StoredValue::new_local(None::<AbortController>);
-    let data = LocalResource::new(move || {
+    // The latest answer; `None` until the first arrives. A signal and an effect rather than a
+    // `LocalResource` under `<Transition>`: the same behaviour (the previous answer stays on
+    // screen while a refetch runs) without the async-derived and suspense machinery in the wasm.
+    let data = RwSignal::new(None::<Result<WidgetData, ApiError>>);
+    let retry = RwSignal::new(0u32);
+    let generation = StoredValue::new(0u32);
+    Effect::new(move |_| {
         rt.refresh.track();
+        retry.track();
         let request = spec.with_value(|w| rt.query_for(w));
         // A newer request replaces the one in flight.
         if let Some(previous) = in_flight.try_get_value().flatten() {
@@ -37,12 +44,26 @@ pub fn WidgetCard(
         }
         let controller = AbortController::new().ok();
         in_flight.try_set_value(controller.clone());
+        let Some(current) = generation.try_update_value(|g| {
+            *g += 1;
+            *g
+        }) else {
+            return;
+        };
         let api = rt.api();
-        async move {
-            let Some(api) = api else { return Err(ApiError::Network("the widget was removed".into())) };
-            let signal = controller.as_ref().map(AbortController::signal);
-            api.query(&request, signal.as_ref()).await
-        }
+        leptos::task::spawn_local(async move {
+            let result = match api {
+                Some(api) => {
+                    let signal = controller.as_ref().map(AbortController::signal);
+                    api.query(&request, signal.as_ref()).await
+                }
+                None => Err(ApiError::Network("the widget was removed".into())),
+            };
+            // Only the latest request's answer counts (and none once the widget is gone).
+            if generation.try_get_value() == Some(current) {
+                data.try_set(Some(result));
+            }
+        });
     });
     on_cleanup(move || {
         in_flight.try_with_value(|c| c.as_ref().map(AbortController::abort));
@@ -82,16 +103,15 @@ pub fn WidgetCard(
         let Some(markup) = svg.get_value().filter(|s| !s.is_empty()) else { return };
         spec.with_value(|w| download(&csv::file_name(&w.title, "svg"), "image/svg+xml", &markup));
     };
-    let body = move || {
-        data.get().map(|result| match result {
-            Ok(d) => spec.with_value(|w| render(w.clone(), d, svg)),
-            Err(ApiError::Unauthorized(_)) => view! { <p class="muted">"Session expired"</p> }.into_any(),
-            Err(e) => {
-                let message = format!("Couldn't load this widget: {e}");
-                view! { <ErrorState message=message on_retry=Callback::new(move |_| data.refetch()) /> }
-                    .into_any()
-            }
-        })
+    let body = move || match data.get() {
+        None => view! { <Skeleton /> }.into_any(),
+        Some(Ok(d)) => spec.with_value(|w| render(w.clone(), d, svg)),
+        Some(Err(ApiError::Unauthorized(_))) => view! { <p class="muted">"Session expired"</p> }.into_any(),
+        Some(Err(e)) => {
+            let message = format!("Couldn't load this widget: {e}");
+            view! { <ErrorState message=message on_retry=Callback::new(move |_| retry.update(|n| *n += 1)) /> }
+                .into_any()
+        }
     };
     view! {
         <section class="card" data-testid=format!("widget-{}", widget.id) data-kind=widget.kind.as_str()
@@ -110,7 +130,7 @@ pub fn WidgetCard(
                 </div>
             </header>
             <div class="card-body">
-                <Transition fallback=|| view! { <Skeleton /> }>{body}</Transition>
+                {body}
             </div>
         </section>
     }
