@@ -1,19 +1,24 @@
-//! Chart drawing: line, area and stacked-bar time series, horizontal bars and donuts, written as
-//! SVG markup by a small writer of our own ([`Canvas`]). (plotters did this before; its generic
-//! coordinate and element machinery, float printing included, was about 20 KB of the gzipped
-//! runtime for the handful of shapes drawn here.) The same code draws the SVG the browser shows and
-//! the strings the native unit tests inspect.
+//! Chart drawing with plotters, generic over the backend so the same code draws the SVG the
+//! browser shows and the strings the native unit tests inspect.
 //!
 //! Each drawing function returns the [`Geometry`] of what it drew, so a click (or tap) on the
 //! chart can be mapped back to the bar, slice or point under it for drill-down.
 
-use std::fmt::Write as _;
+use plotters::{
+    coord::Shift,
+    prelude::*,
+    style::text_anchor::{HPos, Pos, VPos},
+};
 
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 impl Rgb {
+    fn plotters(self) -> RGBColor {
+        RGBColor(self.0, self.1, self.2)
+    }
+
     /// `#rrggbb`.
     pub fn hex(self) -> String {
         format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
@@ -222,6 +227,17 @@ impl std::fmt::Display for ChartError {
     }
 }
 
+fn err<E: std::fmt::Display>(e: E) -> ChartError {
+    ChartError(e.to_string())
+}
+
+/// plotters' SVG backend writes `font-size` as the style size / 1.24: scale so the label is
+/// `font_px` on screen.
+/// The family as the enum: plotters maps a family *name* through `str::to_lowercase`.
+fn font(style: &ChartStyle) -> TextStyle<'static> {
+    (FontFamily::SansSerif, style.font_px * 1.24).into_font().color(&style.text.plotters())
+}
+
 /// Rounds `max` up to a tidy axis end (1, 2, 2.5 or 5 × 10ⁿ) so ticks land on round numbers.
 pub fn nice_ceiling(max: f64) -> f64 {
     if !max.is_finite() || max <= 0.0 {
@@ -246,165 +262,9 @@ pub fn truncate(label: &str, max_chars: usize) -> String {
     }
 }
 
-/// An SVG document being written: one element per line, labels escaped, coordinates in whole
-/// pixels (so no float printing is needed).
-pub struct Canvas {
-    out: String,
-    width: i32,
-    height: i32,
-}
-
-/// How a label sits on its anchor point.
-#[derive(Clone, Copy)]
-enum Anchor {
-    /// Centred above-below: under an x axis tick.
-    Below,
-    /// Right-aligned, vertically centred: left of a y axis tick or a bar.
-    Left,
-}
-
-impl Canvas {
-    fn new(width: u32, height: u32) -> Self {
-        let (width, height) = (width.max(16) as i32, height.max(16) as i32);
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
-             xmlns=\"http://www.w3.org/2000/svg\">"
-        );
-        Canvas { out, width, height }
-    }
-
-    /// Width in pixels.
-    pub fn width(&self) -> i32 {
-        self.width
-    }
-
-    /// Height in pixels.
-    pub fn height(&self) -> i32 {
-        self.height
-    }
-
-    fn points(&mut self, points: &[(i32, i32)]) {
-        for (i, (x, y)) in points.iter().enumerate() {
-            let _ = write!(self.out, "{}{x},{y}", if i == 0 { "" } else { " " });
-        }
-    }
-
-    fn polyline(&mut self, points: &[(i32, i32)], colour: Rgb, opacity: &str, width: u32) {
-        let _ = write!(
-            self.out,
-            "<polyline fill=\"none\" opacity=\"{opacity}\" stroke=\"{}\" stroke-width=\"{width}\" points=\"",
-            colour.hex()
-        );
-        self.points(points);
-        self.out.push_str("\"/>\n");
-    }
-
-    fn polygon(&mut self, points: &[(i32, i32)], colour: Rgb, opacity: &str) {
-        let _ = write!(self.out, "<polygon opacity=\"{opacity}\" fill=\"{}\" points=\"", colour.hex());
-        self.points(points);
-        self.out.push_str("\"/>\n");
-    }
-
-    fn line(&mut self, from: (i32, i32), to: (i32, i32), colour: Rgb, opacity: &str) {
-        self.polyline(&[from, to], colour, opacity, 1);
-    }
-
-    fn rect(&mut self, (x0, y0): (i32, i32), (x1, y1): (i32, i32), colour: Rgb) {
-        let (x, y) = (x0.min(x1), y0.min(y1));
-        let _ = writeln!(
-            self.out,
-            "<rect x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{}\" opacity=\"1\" fill=\"{}\" stroke=\"none\"/>",
-            (x1 - x0).abs(),
-            (y1 - y0).abs(),
-            colour.hex()
-        );
-    }
-
-    fn circle(&mut self, (cx, cy): (i32, i32), r: i32, colour: Rgb) {
-        let _ = writeln!(
-            self.out,
-            "<circle cx=\"{cx}\" cy=\"{cy}\" r=\"{r}\" opacity=\"1\" fill=\"{}\" stroke=\"none\"/>",
-            colour.hex()
-        );
-    }
-
-    fn text(&mut self, (x, y): (i32, i32), label: &str, anchor: Anchor, style: &ChartStyle) {
-        let (dy, text_anchor) = match anchor {
-            Anchor::Below => ("0.76em", "middle"),
-            Anchor::Left => ("0.5ex", "end"),
-        };
-        let _ = writeln!(
-            self.out,
-            "<text x=\"{x}\" y=\"{y}\" dy=\"{dy}\" text-anchor=\"{text_anchor}\" font-family=\"sans-serif\" \
-             font-size=\"{}\" opacity=\"1\" fill=\"{}\">",
-            style.font_px.round() as i32,
-            style.text.hex()
-        );
-        for c in label.chars() {
-            match c {
-                '&' => self.out.push_str("&amp;"),
-                '<' => self.out.push_str("&lt;"),
-                '>' => self.out.push_str("&gt;"),
-                '"' => self.out.push_str("&quot;"),
-                '\'' => self.out.push_str("&apos;"),
-                c => self.out.push(c),
-            }
-        }
-        self.out.push_str("\n</text>\n");
-    }
-
-    fn finish(mut self) -> String {
-        self.out.push_str("</svg>\n");
-        self.out
-    }
-}
-
-/// A linear map from data coordinates onto a pixel rectangle (y grows downwards on screen).
-#[derive(Debug, Clone, Copy)]
-struct Plot {
-    /// Pixel left, right, top, bottom.
-    left: i32,
-    right: i32,
-    top: i32,
-    bottom: i32,
-    /// Data ranges.
-    x: (f64, f64),
-    y: (f64, f64),
-}
-
-impl Plot {
-    fn map(&self, (x, y): (f64, f64)) -> (i32, i32) {
-        let fx = (x - self.x.0) / (self.x.1 - self.x.0);
-        let fy = (y - self.y.0) / (self.y.1 - self.y.0);
-        let px = f64::from(self.left) + fx * f64::from(self.right - self.left);
-        let py = f64::from(self.bottom) - fy * f64::from(self.bottom - self.top);
-        (px.round() as i32, py.round() as i32)
-    }
-
-    /// The left and bottom axis lines.
-    fn axes(&self, canvas: &mut Canvas, style: &ChartStyle) {
-        canvas.line((self.left, self.top), (self.left, self.bottom), style.grid, "1");
-        canvas.line((self.left, self.bottom), (self.right, self.bottom), style.grid, "1");
-    }
-}
-
-/// Round values from `low` to `high` for at most `max` labels: steps of 1, 2, 2.5 or 5 × 10ⁿ.
-pub fn ticks(low: f64, high: f64, max: usize) -> Vec<f64> {
-    let span = high - low;
-    if !span.is_finite() || span <= 0.0 || max == 0 {
-        return vec![low];
-    }
-    let step = nice_ceiling(span / max.max(2).saturating_sub(1) as f64);
-    let first = (low / step).ceil() as i64;
-    let last = (high / step + 1e-9).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
-}
-
-/// Draws a time series (line, area or stacked bars) on `canvas`.
-pub fn draw_timeseries(
-    canvas: &mut Canvas,
+/// Draws a time series (line, area or stacked bars) over `area`.
+pub fn draw_timeseries<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     data: &TimeSeries,
     viz: TimeViz,
     style: &ChartStyle,
@@ -421,45 +281,57 @@ pub fn draw_timeseries(
     let min = data.series.iter().flat_map(|s| s.values.iter().flatten().copied()).fold(0.0, f64::min);
     let top = nice_ceiling(max);
     let bottom = if min < 0.0 { -nice_ceiling(-min) } else { 0.0 };
-    let y_label_width = (style.font_px * 0.62 * format_value(top).chars().count().max(3) as f64) as i32 + 10;
-    // Bucket i sits at x = i: bars span i ± 0.35.
-    let plot = Plot {
-        left: 4 + y_label_width,
-        right: canvas.width() - 12,
-        top: 8,
-        bottom: canvas.height() - (style.font_px * 1.9) as i32,
-        x: (-0.5, n as f64 - 0.5),
-        y: (bottom, top),
-    };
-    // Value labels and grid lines.
-    for v in ticks(bottom, top, 5) {
-        let (_, y) = plot.map((0.0, v));
-        canvas.line((plot.left, y), (plot.right, y), style.grid, "0.6");
-        canvas.line((plot.left - 3, y), (plot.left, y), style.grid, "1");
-        canvas.text((plot.left - 6, y), &format_value(v), Anchor::Left, style);
-    }
-    // Bucket labels: room for one about every six characters' width.
-    let plot_width = f64::from((plot.right - plot.left).max(1));
+    // Bucket i sits at x = i: ticks land on whole numbers, and bars span i ± 0.35.
+    let x_range = -0.5..n as f64 - 0.5;
+    let y_label_width = (style.font_px * 0.62 * format_value(top).chars().count().max(3) as f64) as u32 + 10;
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(8)
+        .margin_right(12)
+        .margin_left(4)
+        .x_label_area_size((style.font_px * 1.9) as u32)
+        .y_label_area_size(y_label_width)
+        .build_cartesian_2d(x_range, bottom..top)
+        .map_err(err)?;
+
+    let plot_width = f64::from(style.width.saturating_sub(y_label_width + 16).max(1));
+    // Room for a label about every six characters' width.
     let max_x_labels = ((plot_width / (style.font_px * 6.0)).floor() as usize).clamp(2, 12).min(n);
-    let stride = n.div_ceil(max_x_labels.max(1));
-    for (i, label) in data.labels.iter().enumerate().step_by(stride.max(1)) {
-        let (x, _) = plot.map((i as f64, 0.0));
-        canvas.line((x, plot.bottom), (x, plot.bottom + 3), style.grid, "1");
-        canvas.text((x, plot.bottom + 5), label, Anchor::Below, style);
-    }
-    plot.axes(canvas, style);
+    let labels = &data.labels;
+    let x_fmt = move |x: &f64| -> String {
+        let i = x.round();
+        if (x - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        labels.get(i as usize).cloned().unwrap_or_default()
+    };
+    let y_fmt = |y: &f64| format_value(*y);
+    let grid = style.grid.plotters();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(max_x_labels)
+        .y_labels(5)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .label_style(font(style))
+        .axis_style(grid)
+        .bold_line_style(grid.mix(0.6))
+        .light_line_style(TRANSPARENT)
+        .set_all_tick_mark_size(3)
+        .draw()
+        .map_err(err)?;
 
     let mut geometry = Geometry::default();
     match viz {
         TimeViz::Line | TimeViz::Area => {
             for (s_idx, series) in data.series.iter().enumerate() {
-                let colour = style.series_colour(s_idx);
+                let colour = style.series_colour(s_idx).plotters();
                 // A gap (no value) splits the line into segments.
-                let mut segment: Vec<(i32, i32)> = Vec::new();
+                let mut segment: Vec<(f64, f64)> = Vec::new();
                 let mut segments = Vec::new();
                 for (i, v) in series.values.iter().enumerate() {
                     match v {
-                        Some(v) => segment.push(plot.map((i as f64, *v))),
+                        Some(v) => segment.push((i as f64, *v)),
                         None if !segment.is_empty() => segments.push(std::mem::take(&mut segment)),
                         None => {}
                     }
@@ -467,26 +339,27 @@ pub fn draw_timeseries(
                 if !segment.is_empty() {
                     segments.push(segment);
                 }
-                let (_, base) = plot.map((0.0, bottom.max(0.0)));
                 for points in &segments {
                     if viz == TimeViz::Area {
-                        let mut fill = points.clone();
-                        if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                            fill.push((last.0, base));
-                            fill.push((first.0, base));
-                        }
-                        canvas.polygon(&fill, colour, "0.18");
-                    }
-                    if points.len() > 1 {
-                        canvas.polyline(points, colour, "1", 2);
+                        chart
+                            .draw_series(
+                                AreaSeries::new(points.iter().copied(), bottom.max(0.0), colour.mix(0.18))
+                                    .border_style(colour.stroke_width(2)),
+                            )
+                            .map_err(err)?;
+                    } else if points.len() > 1 {
+                        chart
+                            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
+                            .map_err(err)?;
                     }
                     if points.len() == 1 || n <= 48 {
-                        for p in points {
-                            canvas.circle(*p, 2, colour);
-                        }
+                        chart
+                            .draw_series(points.iter().map(|p| Circle::new(*p, 2, colour.filled())))
+                            .map_err(err)?;
                     }
                     if let Some(drill) = &series.drill {
-                        for &(x, y) in points {
+                        for p in points {
+                            let (x, y) = chart.backend_coord(p);
                             geometry.regions.push(HitRegion::Point { x, y, drill: drill.clone() });
                         }
                     }
@@ -496,19 +369,22 @@ pub fn draw_timeseries(
         TimeViz::Bar => {
             let mut stacked = vec![0.0f64; n];
             for (s_idx, series) in data.series.iter().enumerate() {
-                let colour = style.series_colour(s_idx);
+                let colour = style.series_colour(s_idx).plotters();
                 for (i, v) in series.values.iter().enumerate().take(n) {
                     let Some(v) = v.filter(|v| *v != 0.0) else { continue };
                     let base = stacked[i];
                     stacked[i] += v;
-                    let (p0, p1) = (plot.map((i as f64 - 0.35, base)), plot.map((i as f64 + 0.35, base + v)));
-                    canvas.rect(p0, p1, colour);
+                    let (x0, x1) = (i as f64 - 0.35, i as f64 + 0.35);
+                    let rect = [(x0, base), (x1, base + v)];
+                    chart.draw_series(std::iter::once(Rectangle::new(rect, colour.filled()))).map_err(err)?;
                     if let Some(drill) = &series.drill {
+                        let (px0, py0) = chart.backend_coord(&rect[0]);
+                        let (px1, py1) = chart.backend_coord(&rect[1]);
                         geometry.regions.push(HitRegion::Rect {
-                            x0: p0.0.min(p1.0),
-                            y0: p0.1.min(p1.1),
-                            x1: p0.0.max(p1.0),
-                            y1: p0.1.max(p1.1),
+                            x0: px0.min(px1),
+                            y0: py0.min(py1),
+                            x1: px0.max(px1),
+                            y1: py0.max(py1),
                             drill: drill.clone(),
                         });
                     }
@@ -516,12 +392,13 @@ pub fn draw_timeseries(
             }
         }
     }
+    area.present().map_err(err)?;
     Ok(geometry)
 }
 
 /// Draws a breakdown as horizontal bars, largest first, labels left of the bars.
-pub fn draw_bars(
-    canvas: &mut Canvas,
+pub fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     data: &[Category],
     style: &ChartStyle,
     format_value: &dyn Fn(f64) -> String,
@@ -533,50 +410,70 @@ pub fn draw_bars(
     let char_px = style.font_px * 0.6;
     let longest = data.iter().map(|c| c.label.chars().count()).max().unwrap_or(1);
     let label_chars = ((f64::from(style.width) * 0.4 / char_px) as usize).clamp(4, 40).min(longest.max(1));
-    let label_width = (label_chars as f64 * char_px) as i32 + 12;
-    let plot = Plot {
-        left: label_width,
-        right: canvas.width() - 14,
-        top: 6,
-        bottom: canvas.height() - (style.font_px * 1.9) as i32,
-        x: (0.0, top),
-        y: (0.0, n as f64),
-    };
-    let max_x_labels = ((f64::from(style.width.saturating_sub(label_width.max(0) as u32))
-        / (style.font_px * 5.0)) as usize)
-        .clamp(2, 6);
-    for v in ticks(0.0, top, max_x_labels) {
-        let (x, _) = plot.map((v, 0.0));
-        canvas.line((x, plot.top), (x, plot.bottom), style.grid, "0.6");
-        canvas.text((x, plot.bottom + 5), &format_value(v), Anchor::Below, style);
-    }
-    plot.axes(canvas, style);
+    let label_width = (label_chars as f64 * char_px) as u32 + 12;
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(6)
+        .margin_right(14)
+        .x_label_area_size((style.font_px * 1.9) as u32)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(0.0..top, 0.0..n as f64)
+        .map_err(err)?;
+    let x_fmt = |x: &f64| format_value(*x);
+    let grid = style.grid.plotters();
+    let max_x_labels =
+        ((f64::from(style.width.saturating_sub(label_width)) / (style.font_px * 5.0)) as usize).clamp(2, 6);
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(max_x_labels)
+        .x_label_formatter(&x_fmt)
+        .label_style(font(style))
+        .axis_style(grid)
+        .bold_line_style(grid.mix(0.6))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(err)?;
 
     let mut geometry = Geometry::default();
+    let label_style = font(style).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, category) in data.iter().enumerate() {
         // Row 0 at the top.
         let row = (n - 1 - i) as f64;
-        let (p0, p1) = (plot.map((0.0, row + 0.18)), plot.map((category.value.max(0.0), row + 0.82)));
-        canvas.rect(p0, p1, style.series_colour(0));
-        let (_, label_y) = plot.map((0.0, row + 0.5));
-        canvas.text((p0.0 - 6, label_y), &truncate(&category.label, label_chars), Anchor::Left, style);
+        let rect = [(0.0, row + 0.18), (category.value.max(0.0), row + 0.82)];
+        let colour = style.series_colour(0).plotters();
+        chart.draw_series(std::iter::once(Rectangle::new(rect, colour.filled()))).map_err(err)?;
+        let (px0, py0) = chart.backend_coord(&rect[0]);
+        let (px1, py1) = chart.backend_coord(&rect[1]);
+        let (_, label_y) = chart.backend_coord(&(0.0, row + 0.5));
+        area.draw(&Text::new(
+            truncate(&category.label, label_chars),
+            (px0 - 6, label_y),
+            label_style.clone(),
+        ))
+        .map_err(err)?;
         if let Some(drill) = &category.drill {
             // The whole row (label included) is the target: thin bars are hard to hit.
             geometry.regions.push(HitRegion::Rect {
-                x0: p0.0 - label_width,
-                y0: p0.1.min(p1.1),
-                x1: p1.0.max(p0.0 + 24),
-                y1: p0.1.max(p1.1),
+                x0: px0 - label_width as i32,
+                y0: py0.min(py1),
+                x1: px1.max(px0 + 24),
+                y1: py0.max(py1),
                 drill: drill.clone(),
             });
         }
     }
+    area.present().map_err(err)?;
     Ok(geometry)
 }
 
 /// Draws a breakdown as a donut; slice colours follow [`ChartStyle::series_colour`], so an HTML
 /// legend can name them.
-pub fn draw_pie(canvas: &mut Canvas, data: &[Category], style: &ChartStyle) -> Result<Geometry, ChartError> {
+pub fn draw_pie<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    data: &[Category],
+    style: &ChartStyle,
+) -> Result<Geometry, ChartError> {
     let total: f64 = data.iter().map(|c| c.value.max(0.0)).sum();
     let (w, h) = (style.width as i32, style.height as i32);
     let (cx, cy) = (w / 2, h / 2);
@@ -584,6 +481,7 @@ pub fn draw_pie(canvas: &mut Canvas, data: &[Category], style: &ChartStyle) -> R
     let r0 = r1 * 0.55;
     let mut geometry = Geometry::default();
     if total <= 0.0 {
+        area.present().map_err(err)?;
         return Ok(geometry);
     }
     let mut start = 0.0;
@@ -600,7 +498,8 @@ pub fn draw_pie(canvas: &mut Canvas, data: &[Category], style: &ChartStyle) -> R
         let mut points: Vec<(i32, i32)> =
             (0..=steps).map(|k| point(start + sweep * k as f64 / steps as f64, r1)).collect();
         points.extend((0..=steps).rev().map(|k| point(start + sweep * k as f64 / steps as f64, r0)));
-        canvas.polygon(&points, style.series_colour(i), "1");
+        let colour = style.series_colour(i).plotters();
+        area.draw(&Polygon::new(points, colour.filled())).map_err(err)?;
         if let Some(drill) = &category.drill {
             geometry.regions.push(HitRegion::Sector {
                 cx,
@@ -614,17 +513,21 @@ pub fn draw_pie(canvas: &mut Canvas, data: &[Category], style: &ChartStyle) -> R
         }
         start = end;
     }
+    area.present().map_err(err)?;
     Ok(geometry)
 }
 
 /// Draws into an SVG string with `draw`, returning the SVG and what was drawn.
 pub fn svg<F>(width: u32, height: u32, draw: F) -> Result<(String, Geometry), ChartError>
 where
-    F: FnOnce(&mut Canvas) -> Result<Geometry, ChartError>,
+    F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<Geometry, ChartError>,
 {
-    let mut canvas = Canvas::new(width, height);
-    let geometry = draw(&mut canvas)?;
-    Ok((canvas.finish(), geometry))
+    let mut out = String::new();
+    let geometry = {
+        let area = SVGBackend::with_string(&mut out, (width.max(16), height.max(16))).into_drawing_area();
+        draw(&area)?
+    };
+    Ok((out, geometry))
 }
 
 #[cfg(test)]

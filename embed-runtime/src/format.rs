@@ -70,8 +70,8 @@ pub fn plain_number(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return "–".into();
     }
-    // Rounded through integers rather than `{:.N}`: float formatting is several KB of wasm, and
-    // nothing else in the runtime prints floats.
+    // Rounded through integers rather than `{:.N}`, whose exact-precision float formatting is a
+    // second float printer in the wasm (plotters already needs the shortest-form one).
     let decimals = decimals.min(6);
     let unit = 10u64.pow(decimals as u32);
     // Saturates past 1.8e19 / 10^decimals, far beyond any metric.

@@ -1,4 +1,4 @@
-//! The `timeseries` and `breakdown` widgets: an SVG sized to the card, a legend, a
+//! The `timeseries` and `breakdown` widgets: a plotters SVG sized to the card, a legend, a
 //! text summary (its `aria-label`) and a data-table view. A click on a bar, slice or point, or
 //! on a legend entry or table row, drills into that value.
 
@@ -19,7 +19,7 @@ use crate::{
 /// One drawn chart: what the view shows and what a click hits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drawn {
-    /// The SVG markup (every label escaped).
+    /// The SVG markup (plotters escapes every label).
     pub svg: String,
     /// Clickable regions.
     pub geometry: Geometry,
