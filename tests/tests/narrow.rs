@@ -66,7 +66,7 @@ async fn narrow_frames_stack_widgets_in_one_column() {
             cards.iter().all(|c| f(&c[0]) + f(&c[2]) <= client_width),
             "a card wider than the frame: {narrow}"
         );
-        // (The whole document's width: `narrow_frame_does_not_scroll_sideways`, ignored.)
+        // (The whole document's width: `narrow_frame_does_not_scroll_sideways`.)
 
         // 1200 px: the grid, some widgets side by side.
         let wide = geometry(&emban, &host, &client, 1200).await;
@@ -89,15 +89,10 @@ async fn narrow_frames_stack_widgets_in_one_column() {
     .await;
 }
 
-/// Nothing in a 360 px frame is wider than the frame (no sideways scrolling).
-///
-/// Ignored while it fails: the filter bar's add-filter form (`.add-filter` in
-/// `embed-runtime/style.css`: an `inline-flex` row of the dimension select, a 9em input and the
-/// Apply button, which never wraps) reaches 353 px in a 345 px client width, so the whole
-/// dashboard scrolls sideways by 8 px. Run with `cargo test -p emban-e2e --test narrow --
-/// --ignored`; un-ignore once the form wraps or shrinks.
+/// Nothing in a 360 px frame is wider than the frame (no sideways scrolling). It caught the
+/// filter bar's add-filter form (an `inline-flex` row that never wrapped) at 353 px in a 345 px
+/// client width; the form now wraps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "embed-runtime bug: .add-filter overflows a 360 px frame by 8 px"]
 async fn narrow_frame_does_not_scroll_sideways() {
     let (emban, host) = tokio::join!(Emban::start(), HostPages::start());
     run_case(emban, |emban, client| async move {

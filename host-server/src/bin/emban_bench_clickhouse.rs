@@ -234,7 +234,9 @@ async fn main() -> Result<()> {
         return Ok(());
     }
 
+    let opened = Instant::now();
     let store = ClickHouseStore::open(&format!("{}/bench_query", args.http_url)).await?;
+    println!("\nbench_query opened in {:.1}s (schema migrations included)", opened.elapsed().as_secs_f64());
     let scope = StoreScope { org_id: 1, env_id: 1 };
     let client = store.client().clone();
     let have = count(&client, "SELECT count() FROM events").await?;
