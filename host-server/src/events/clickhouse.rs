@@ -50,6 +50,8 @@ const GROUP_COMMIT_ROWS: usize = 500_000;
 /// Group commits under way at once: one being written by ClickHouse while the next is encoded
 /// and sent keeps both sides busy; more would only add small parts for ClickHouse to merge.
 const INSERTS_IN_FLIGHT: usize = 2;
+/// How long a group commit waits for more batches after its first one.
+const GROUP_COMMIT_LINGER: Duration = Duration::from_millis(20);
 /// The rollup tables (as in [`planner::ROLLUPS`]), finest first: (table, granularity name,
 /// bucket function).
 pub const ROLLUPS: &[(&str, &str, &str)] =
@@ -671,11 +673,19 @@ async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>,
                 };
                 let mut rows = first.events.len();
                 let mut group = vec![first];
+                // Linger briefly for more batches: concurrent clients' requests arrive a few
+                // milliseconds apart, and each INSERT costs ClickHouse a fixed ~100-200 ms of part
+                // writing (per partition touched, per rollup) whatever its size.
+                let deadline = tokio::time::Instant::now() + GROUP_COMMIT_LINGER;
                 while rows < GROUP_COMMIT_ROWS {
-                    match rx.try_recv() {
-                        Ok(job) => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(job)) => {
                             rows += job.events.len();
                             group.push(job);
+                        }
+                        Ok(None) => {
+                            open = false;
+                            break;
                         }
                         Err(_) => break,
                     }
