@@ -36,6 +36,12 @@ pub struct ServeArgs {
     /// Seed a demo org with sample events on first start.
     #[arg(long, env = "EMBAN_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
+    /// Keep the DuckDB store's daily rollup (counts per tenant, event, day and common dimension),
+    /// so whole-day `count` queries read it instead of events: much faster for large tenants, at
+    /// a measured 30-40% of ingest throughput with many small tenants (BENCHMARKS.md). Off drops
+    /// it; turning it on rebuilds it from the stored events.
+    #[arg(long, env = "EMBAN_DUCKDB_DAILY_ROLLUP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub duckdb_daily_rollup: bool,
     /// Memory limit for DuckDB, e.g. `1GB`.
     #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "1GB")]
     pub duckdb_memory_limit: String,
@@ -65,6 +71,7 @@ impl ServeArgs {
             events_url: None,
             demo: false,
             duckdb_memory_limit: "1GB".to_owned(),
+            duckdb_daily_rollup: false,
             signing_secret: None,
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
             www_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www")),

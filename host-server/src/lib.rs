@@ -161,7 +161,8 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         (None, EventsBackend::Duckdb) => {
             let path = args.data_dir.join("events.duckdb");
             let limit = args.duckdb_memory_limit.clone();
-            Arc::new(tokio::task::spawn_blocking(move || DuckStore::open(&path, &limit)).await??)
+            let rollup = args.duckdb_daily_rollup;
+            Arc::new(tokio::task::spawn_blocking(move || DuckStore::open_with(&path, &limit, rollup)).await??)
         }
     };
     let public_url = public_url.trim_end_matches('/').to_owned();

@@ -125,6 +125,8 @@ struct WriteJob {
 
 /// DuckDB-backed [`EventStore`].
 pub struct DuckStore {
+    /// Whether the daily rollup is kept (and so may answer queries).
+    daily_rollup: bool,
     jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     template: Arc<Mutex<Connection>>,
@@ -132,13 +134,21 @@ pub struct DuckStore {
 }
 
 impl DuckStore {
-    /// Opens (creating if needed) the DuckDB file at `path`.
+    /// Opens (creating if needed) the DuckDB file at `path`, without the daily rollup.
     pub fn open(path: &Path, memory_limit: &str) -> anyhow::Result<Self> {
+        Self::open_with(path, memory_limit, false)
+    }
+
+    /// Opens the DuckDB file at `path`; `daily_rollup` keeps the [`rollup`] (created and
+    /// backfilled when missing) or drops it.
+    pub fn open_with(path: &Path, memory_limit: &str, daily_rollup: bool) -> anyhow::Result<Self> {
         let config = Config::default().threads(2)?.max_memory(memory_limit)?;
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(&create_schema_sql())?;
-        if rollup::create(&conn)? {
+        if !daily_rollup {
+            rollup::remove(&conn)?;
+        } else if rollup::create(&conn)? {
             rollup::backfill(&conn).context("backfilling the daily rollup")?;
         }
         let seen = load_client_ids(&conn)?;
@@ -147,8 +157,9 @@ impl DuckStore {
         let (jobs, rx) = mpsc::channel::<WriteJob>(1024);
         let writer = std::thread::Builder::new()
             .name("duckdb-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, seen))?;
+            .spawn(move || writer_loop(writer_conn, rx, seen, daily_rollup))?;
         Ok(DuckStore {
+            daily_rollup,
             jobs: Mutex::new(Some(jobs)),
             readers: Arc::new(Mutex::new(readers)),
             template: Arc::new(Mutex::new(conn)),
@@ -194,7 +205,7 @@ fn load_client_ids(conn: &Connection) -> anyhow::Result<DedupSet> {
     Ok(seen)
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet) {
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet, rollup: bool) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         let mut rows = group[0].events.len();
@@ -207,15 +218,15 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: Ded
                 Err(_) => break,
             }
         }
-        commit_group(&conn, group, &mut seen);
+        commit_group(&conn, group, &mut seen, rollup);
     }
 }
 
 /// Appends every job of the group in one transaction; on failure nothing is stored and every
 /// job gets the error.
-fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet) {
+fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet, rollup: bool) {
     let plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
-    match append_all(conn, &group, &plan.keep) {
+    match append_all(conn, &group, &plan.keep, rollup) {
         Ok(()) => {
             let outcomes = seen.commit(plan);
             for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -233,7 +244,7 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet) {
     }
 }
 
-fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>]) -> anyhow::Result<()> {
+fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>], rollup: bool) -> anyhow::Result<()> {
     let rows: Vec<(StoreScope, &NewEvent)> = group
         .iter()
         .zip(keep)
@@ -243,7 +254,9 @@ fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>]) -> anyh
         .collect();
     conn.execute_batch("BEGIN TRANSACTION")?;
     append_rows(conn, &rows)?;
-    rollup::add(conn, &rows)?;
+    if rollup {
+        rollup::add(conn, &rows)?;
+    }
     conn.execute_batch("COMMIT")?;
     Ok(())
 }
@@ -560,7 +573,8 @@ impl EventStore for DuckStore {
     }
 
     async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer> {
-        self.query_with_plan(scope, spec, plan(spec, &[])).await
+        let route = if self.daily_rollup { plan(spec, &[]) } else { Plan::Raw };
+        self.query_with_plan(scope, spec, route).await
     }
 
     async fn query_with_ranges(

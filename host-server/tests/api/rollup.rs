@@ -1,7 +1,7 @@
-//! The DuckDB store's daily rollup: every query the planner routes to it answers exactly as raw
-//! events do (buckets, groups, values), whatever the dimensions' presence; it is kept current in
-//! the writer's transaction (duplicates are not counted), and a data dir without it is backfilled
-//! on start.
+//! The DuckDB store's optional daily rollup (`--duckdb-daily-rollup`): every query the planner
+//! routes to it answers exactly as raw events do (buckets, groups, values), whatever the
+//! dimensions' presence; it is kept current in the writer's transaction (duplicates are not
+//! counted); turned off it is dropped, turned on it is rebuilt from the events.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use emban_host_server::{
@@ -123,7 +123,7 @@ async fn check_all(store: &DuckStore) -> usize {
 async fn the_daily_rollup_answers_like_raw_events_and_is_backfilled() {
     let dir = TempDir::new();
     let path = dir.path().join("events.duckdb");
-    let store = DuckStore::open(&path, "512MB").expect("open");
+    let store = DuckStore::open_with(&path, "512MB", true).expect("open");
     let all = events(8_000, 5);
     for chunk in all.chunks(1_000) {
         store.insert(SCOPE, chunk.to_vec()).await.expect("insert");
@@ -142,15 +142,18 @@ async fn the_daily_rollup_answers_like_raw_events_and_is_backfilled() {
     .await;
     store.close().await;
 
-    // A data dir from before the rollup existed: it is rebuilt from the events on start.
-    {
-        let conn = ::duckdb::Connection::open(&path).expect("raw connection");
-        conn.execute_batch("DROP TABLE events_daily; DROP TABLE rollup_stage;").expect("drop rollup");
-    }
-    let store = DuckStore::open(&path, "512MB").expect("reopen");
-    assert_eq!(check_all(&store).await, 96);
+    // Turned off, the rollup is dropped and every query reads events; more events arrive; turned
+    // on again, it is rebuilt from all of them.
+    let store = DuckStore::open(&path, "512MB").expect("without the rollup");
     let spec = QueryRequest::parse(&requests()[0]).expect("r").spec(now());
-    assert_eq!(answer(&store, &requests()[0], duckdb::plan(&spec, &[])).await, before);
+    assert_eq!(store.query(SCOPE, &spec).await.expect("query").planned_by, "raw");
+    store.insert(SCOPE, events(700, 9)).await.expect("insert");
+    let expected = answer(&store, &requests()[0], Plan::Raw).await;
+    assert_ne!(expected, before, "the new events changed the answer");
+    store.close().await;
+    let store = DuckStore::open_with(&path, "512MB", true).expect("reopen");
+    assert_eq!(check_all(&store).await, 96);
+    assert_eq!(answer(&store, &requests()[0], duckdb::plan(&spec, &[])).await, expected);
     store.close().await;
 }
 
@@ -163,7 +166,7 @@ async fn the_rollup_is_an_org_scoped_dataset_and_meta_names_it() {
 
     use crate::{common::TestApp, model::Event};
 
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|args| args.duckdb_daily_rollup = true).await;
     let (us, them) = (app.register().await, app.register().await);
     let at = Utc::now() - Duration::hours(30);
     let ours: Vec<Event> =

@@ -153,7 +153,7 @@ fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>
         .collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
-fn datasets(conn: &Connection, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
+fn datasets(conn: &Connection, scope: StoreScope, daily_rollup: bool) -> Result<Vec<DatasetInfo>> {
     let visible = |name: &str, ddl: String| {
         format!(
             "-- {name}: rows visible to this org and environment only: org_id = {}, env_id = {}.\n{ddl}",
@@ -165,6 +165,19 @@ fn datasets(conn: &Connection, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
         [scope.org_id, scope.env_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let mut out = vec![DatasetInfo {
+        name: "events".to_owned(),
+        kind: "table".to_owned(),
+        engine: "DuckDB".to_owned(),
+        rows: u64::try_from(rows).unwrap_or(0),
+        bytes: None,
+        updated_at: newest,
+        columns: table_columns(conn, "events")?,
+        ddl: visible("events", create_table_sql()),
+    }];
+    if !daily_rollup {
+        return Ok(out);
+    }
     let (rollup_rows, rollup_newest): (i64, Option<String>) = conn.query_row(
         &format!(
             "SELECT count(*), CAST(max(bucket) AS VARCHAR) FROM {} WHERE org_id = ? AND env_id = ?",
@@ -177,28 +190,17 @@ fn datasets(conn: &Connection, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
         conn.query_row("SELECT sql FROM duckdb_tables() WHERE table_name = ?", [rollup::TABLE], |r| {
             r.get(0)
         })?;
-    Ok(vec![
-        DatasetInfo {
-            name: "events".to_owned(),
-            kind: "table".to_owned(),
-            engine: "DuckDB".to_owned(),
-            rows: u64::try_from(rows).unwrap_or(0),
-            bytes: None,
-            updated_at: newest,
-            columns: table_columns(conn, "events")?,
-            ddl: visible("events", create_table_sql()),
-        },
-        DatasetInfo {
-            name: rollup::TABLE.to_owned(),
-            kind: "rollup".to_owned(),
-            engine: "DuckDB (kept current at ingest)".to_owned(),
-            rows: u64::try_from(rollup_rows).unwrap_or(0),
-            bytes: None,
-            updated_at: rollup_newest,
-            columns: table_columns(conn, rollup::TABLE)?,
-            ddl: visible(rollup::TABLE, rollup_ddl),
-        },
-    ])
+    out.push(DatasetInfo {
+        name: rollup::TABLE.to_owned(),
+        kind: "rollup".to_owned(),
+        engine: "DuckDB (kept current at ingest)".to_owned(),
+        rows: u64::try_from(rollup_rows).unwrap_or(0),
+        bytes: None,
+        updated_at: rollup_newest,
+        columns: table_columns(conn, rollup::TABLE)?,
+        ddl: visible(rollup::TABLE, rollup_ddl),
+    });
+    Ok(out)
 }
 
 impl DuckStore {
@@ -212,6 +214,7 @@ impl DuckStore {
 
     /// The datasets an org may read.
     pub(super) async fn list_datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
-        self.with_reader(move |conn| datasets(conn, scope)).await
+        let daily_rollup = self.daily_rollup;
+        self.with_reader(move |conn| datasets(conn, scope, daily_rollup)).await
     }
 }

@@ -5,8 +5,9 @@
 //! Counts only: DuckDB has no mergeable HyperLogLog state, and its `count_unique_approx` is exact
 //! (so it cannot come from a rollup either). No hourly rollup: hour-granularity windows are short,
 //! and for sparse tenants an hourly rollup holds about as many rows as the events it counts.
-//! Measured (`scripts/bench_duckdb_rollup.py`, BENCHMARKS.md): 3.5-48x faster dashboard counts
-//! for one tenant of 20 at 10M events, for no measurable ingest cost.
+//! Optional (`--duckdb-daily-rollup`, off by default), because it is a trade (BENCHMARKS.md):
+//! 3.5-48x faster dashboard counts for a large tenant at 10M events, for 30-40% of the writer's
+//! throughput when commits spread over many small tenants (few events share a rollup row).
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -65,6 +66,12 @@ pub fn create(conn: &Connection) -> anyhow::Result<bool> {
         columns()
     ))?;
     Ok(existed == 0)
+}
+
+/// Drops the rollup (the store runs without it; turning it on again rebuilds it).
+pub fn remove(conn: &Connection) -> anyhow::Result<()> {
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {TABLE};\nDROP TABLE IF EXISTS {STAGE};"))?;
+    Ok(())
 }
 
 /// Counts every stored event into the (new, empty) rollup.
