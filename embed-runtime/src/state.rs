@@ -168,11 +168,10 @@ impl Runtime {
                             &permissions,
                         )
                         .is_ok();
-                    self.session.set(Some(response));
-                    if !keep {
-                        self.filters.set(state);
-                    }
-                    self.set_load(Load::Ready);
+                    // `ready` goes out before the dashboard's state is set: setting it renders the
+                    // widgets and starts their queries, and on a small machine that CPU delayed
+                    // the message's delivery to the host by ~90 ms. The state is set in this same
+                    // task, so a command the host sends on `ready` is handled as usual.
                     if first {
                         self.ready_posted.set_value(true);
                         mark("emban:ready");
@@ -183,6 +182,11 @@ impl Runtime {
                             permissions: Some(permissions),
                         });
                     }
+                    self.session.set(Some(response));
+                    if !keep {
+                        self.filters.set(state);
+                    }
+                    self.set_load(Load::Ready);
                     self.post(Event::Filter(self.filters.get_untracked()));
                 }
                 Ok(response) => {
