@@ -430,6 +430,16 @@ impl Page {
         result.unwrap_or_else(|e| panic!("frame script {script}: {e}"))
     }
 
+    /// Waits until every widget rendered its first answer (the runtime's `emban:painted` mark).
+    pub async fn wait_painted(&self) {
+        self.wait_in_frame(
+            "every widget's first answer",
+            "return performance.getEntriesByName('emban:painted').length > 0;",
+            vec![],
+        )
+        .await;
+    }
+
     /// Polls `script` inside the frame until it returns something truthy; returns that.
     pub async fn wait_in_frame(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
         let started = Instant::now();

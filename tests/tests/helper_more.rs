@@ -236,12 +236,7 @@ async fn resize_follows_down_and_up(emban: &Emban, client: &Client, origins: &Or
     let session = mint(emban, &origins.host, None).await;
     let mut page = mount(emban, client, origins, session["embed_url"].as_str().unwrap(), json!({})).await;
     page.wait_type("ready").await;
-    page.wait_in_frame(
-        "every widget's first answer",
-        "return performance.getEntriesByName('emban:painted').length > 0;",
-        vec![],
-    )
-    .await;
+    page.wait_painted().await;
     let (n_wide, wide, frame) = settled(&page, "after load").await;
     assert!(wide > 300.0, "wide content height {wide}");
     assert_eq!(frame, wide.ceil(), "iframe height after load");

@@ -27,12 +27,7 @@ async fn geometry(emban: &Emban, host: &HostPages, client: &fantoccini::Client, 
     let url = host.url_with_width(session["embed_url"].as_str().unwrap(), false, width);
     let mut page = Page::open(client, &url).await;
     page.wait_type("ready").await;
-    page.wait_in_frame(
-        "every widget's first answer",
-        "return performance.getEntriesByName('emban:painted').length > 0;",
-        vec![],
-    )
-    .await;
+    page.wait_painted().await;
     let inner = page.in_frame("return window.innerWidth;", vec![]).await;
     assert_eq!(inner, width, "the frame's viewport width");
     page.in_frame(GEOMETRY, vec![]).await

@@ -134,12 +134,7 @@ async fn raw_iframe_demo_page() {
         assert_eq!(filter["period"], "30d", "{filter}");
 
         // Sized from resize events, never below 400 px.
-        page.wait_in_frame(
-            "every widget's first answer",
-            "return performance.getEntriesByName('emban:painted').length > 0;",
-            vec![],
-        )
-        .await;
+        page.wait_painted().await;
         let started = Instant::now();
         loop {
             let entries = Log::entries(&page).await;

@@ -29,10 +29,7 @@ use contract::{
     query::{Granularity, Metric},
 };
 use serde_json::Value as Json;
-use tokio::{
-    sync::{mpsc, oneshot},
-    task::JoinSet,
-};
+use tokio::{sync::mpsc, task::JoinSet};
 
 use super::{
     AdhocLimits, AdhocResult, DatasetInfo, EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS,
@@ -40,6 +37,7 @@ use super::{
     StoreScope,
     dedup::{DedupSet, GroupPlan},
     planner::{self, RollupMetrics},
+    queue::{WriteJob, WriteQueue},
 };
 
 pub use super::planner::Plan;
@@ -189,11 +187,8 @@ pub fn create_rollup_sql(table: &str, schema: RollupSchema) -> String {
 fn rollup_select(bucket_fn: &str, schema: RollupSchema, filter: &str) -> String {
     let dims: Vec<String> =
         MATERIALIZED_STRING_PROPS.iter().map(|k| format!("ifNull(s_{k}, '') AS {k}")).collect();
-    let nulls: Vec<String> = MATERIALIZED_STRING_PROPS
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!("toUInt8(isNull(s_{k})) * {}", 1u32 << i))
-        .collect();
+    let nulls: Vec<String> =
+        planner::null_bits().map(|(k, bit)| format!("toUInt8(isNull(s_{k})) * {bit}")).collect();
     let keys = MATERIALIZED_STRING_PROPS.join(", ");
     let approx_state = combinator(schema.approx, "State");
     let exact = if schema.exact { ", uniqExactState(user_id) AS users_exact" } else { "" };
@@ -418,16 +413,10 @@ fn json_string(v: &Json) -> Option<String> {
     }
 }
 
-struct WriteJob {
-    scope: StoreScope,
-    events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<InsertOutcome>>,
-}
-
 /// ClickHouse-backed [`EventStore`].
 pub struct ClickHouseStore {
     client: ClickHouseClient,
-    jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    jobs: WriteQueue,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// `SELECT version()` at start.
     version: String,
@@ -553,15 +542,10 @@ impl ClickHouseStore {
             .unwrap_or_default();
         migrate(&client).await?;
         let seen = load_client_ids(&client).await?;
-        let (jobs, rx) = mpsc::channel::<WriteJob>(1024);
+        let (jobs, rx) = WriteQueue::new();
         let writer = tokio::spawn(writer_loop(client.clone(), rx, seen));
         tracing::info!(%version, database = %client.database(), "ClickHouse events store ready");
-        Ok(ClickHouseStore {
-            client,
-            jobs: Mutex::new(Some(jobs)),
-            writer: Mutex::new(Some(writer)),
-            version,
-        })
+        Ok(ClickHouseStore { client, jobs, writer: Mutex::new(Some(writer)), version })
     }
 
     /// The server's version, as `SELECT version()` reported it at start.
@@ -832,10 +816,7 @@ pub fn query_sql(
         Plan::Rollup(i) => {
             let (table, _, _) =
                 ROLLUPS.get(i).copied().ok_or_else(|| AppError::Internal(anyhow!("no rollup {i}")))?;
-            let dim = |key: &str| -> Option<(String, u32)> {
-                let bit = MATERIALIZED_STRING_PROPS.iter().position(|k| *k == key)?;
-                Some((key.to_owned(), 1u32 << bit))
-            };
+            let dim = |key: &str| planner::null_bit(key).map(|bit| (key.to_owned(), bit));
             let group = match spec.group_by.as_deref().and_then(dim) {
                 Some((col, bit)) => format!("if(bitAnd(nulls, {bit}) != 0, NULL, {col})"),
                 None => "CAST(NULL AS Nullable(String))".to_owned(),
@@ -1090,13 +1071,7 @@ fn adhoc_error(e: anyhow::Error) -> AppError {
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert(&self, scope: StoreScope, events: Vec<NewEvent>) -> Result<InsertOutcome> {
-        let (reply, answer) = oneshot::channel();
-        let jobs = self.jobs.lock().ok().and_then(|j| j.clone());
-        let jobs = jobs.ok_or_else(|| AppError::Internal(anyhow!("events store is closed")))?;
-        jobs.send(WriteJob { scope, events, reply })
-            .await
-            .map_err(|_| AppError::Internal(anyhow!("events writer has stopped")))?;
-        answer.await.map_err(|_| AppError::Internal(anyhow!("events writer dropped the batch")))?
+        self.jobs.submit(scope, events).await
     }
 
     async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer> {
@@ -1221,7 +1196,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn close(&self) {
-        drop(self.jobs.lock().ok().and_then(|mut j| j.take()));
+        self.jobs.close();
         let handle = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle {
             let _ = handle.await;

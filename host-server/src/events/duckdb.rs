@@ -21,13 +21,14 @@ use duckdb::{
     Config, Connection, ToSql,
     types::{TimeUnit, Value},
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::{
     EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent,
     NumericRangeFilter, QuerySpec, StoreAnswer, StoreRow, StoreScope,
     dedup::DedupSet,
     planner::{self, Plan, RollupMetrics},
+    queue::{WriteJob, WriteQueue},
 };
 use crate::error::{AppError, Result};
 
@@ -117,17 +118,11 @@ fn numeric_column(key: &str) -> String {
     format!("n_{key}")
 }
 
-struct WriteJob {
-    scope: StoreScope,
-    events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<InsertOutcome>>,
-}
-
 /// DuckDB-backed [`EventStore`].
 pub struct DuckStore {
     /// Whether the daily rollup is kept (and so may answer queries).
     daily_rollup: bool,
-    jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    jobs: WriteQueue,
     readers: Arc<Mutex<Vec<Connection>>>,
     template: Arc<Mutex<Connection>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -154,13 +149,13 @@ impl DuckStore {
         let seen = load_client_ids(&conn)?;
         let writer_conn = conn.try_clone()?;
         let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
-        let (jobs, rx) = mpsc::channel::<WriteJob>(1024);
+        let (jobs, rx) = WriteQueue::new();
         let writer = std::thread::Builder::new()
             .name("duckdb-writer".into())
             .spawn(move || writer_loop(writer_conn, rx, seen, daily_rollup))?;
         Ok(DuckStore {
             daily_rollup,
-            jobs: Mutex::new(Some(jobs)),
+            jobs,
             readers: Arc::new(Mutex::new(readers)),
             template: Arc::new(Mutex::new(conn)),
             writer: Mutex::new(Some(writer)),
@@ -563,13 +558,7 @@ pub fn run_query_sql(conn: &Connection, sql: &str, params: &[Value]) -> Result<(
 #[async_trait]
 impl EventStore for DuckStore {
     async fn insert(&self, scope: StoreScope, events: Vec<NewEvent>) -> Result<InsertOutcome> {
-        let (reply, answer) = oneshot::channel();
-        let jobs = self.jobs.lock().ok().and_then(|j| j.clone());
-        let jobs = jobs.ok_or_else(|| AppError::Internal(anyhow!("events store is closed")))?;
-        jobs.send(WriteJob { scope, events, reply })
-            .await
-            .map_err(|_| AppError::Internal(anyhow!("events writer has stopped")))?;
-        answer.await.map_err(|_| AppError::Internal(anyhow!("events writer dropped the batch")))?
+        self.jobs.submit(scope, events).await
     }
 
     async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer> {
@@ -622,7 +611,7 @@ impl EventStore for DuckStore {
 
     async fn close(&self) {
         // Dropping the sender ends the writer loop once queued batches are committed.
-        drop(self.jobs.lock().ok().and_then(|mut j| j.take()));
+        self.jobs.close();
         let handle = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;

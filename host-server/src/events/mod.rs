@@ -8,6 +8,7 @@ pub mod columnar;
 pub mod dedup;
 pub mod duckdb;
 pub mod planner;
+pub mod queue;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

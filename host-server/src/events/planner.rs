@@ -81,8 +81,13 @@ pub fn plan(spec: &QuerySpec, ranges: &[NumericRangeFilter], metrics: RollupMetr
     }
 }
 
-/// The bit of a rollup's `nulls` column that marks dimension `key` as absent (rollup keys cannot
-/// be NULL, so an absent prop is stored as `''` with its bit set), and the dimension's index.
-pub fn null_bit(key: &str) -> Option<u32> {
-    MATERIALIZED_STRING_PROPS.iter().position(|k| *k == key).map(|i| 1u32 << i)
+/// The rollup dimensions with the bit of the rollup's `nulls` column that marks each as absent
+/// (rollup keys cannot be NULL, so an absent prop is stored as `''` with its bit set).
+pub fn null_bits() -> impl Iterator<Item = (&'static str, u8)> {
+    MATERIALIZED_STRING_PROPS.iter().enumerate().map(|(i, k)| (*k, 1u8 << i))
+}
+
+/// The `nulls` bit of dimension `key` (see [`null_bits`]).
+pub fn null_bit(key: &str) -> Option<u8> {
+    null_bits().find(|(k, _)| *k == key).map(|(_, bit)| bit)
 }

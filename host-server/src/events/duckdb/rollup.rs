@@ -22,7 +22,10 @@ use duckdb::{
 
 use crate::{
     error::{AppError, Result},
-    events::{MATERIALIZED_STRING_PROPS, NewEvent, QuerySpec, StoreScope, planner::null_bit},
+    events::{
+        MATERIALIZED_STRING_PROPS, NewEvent, QuerySpec, StoreScope,
+        planner::{null_bit, null_bits},
+    },
 };
 
 /// The rollup table.
@@ -78,11 +81,8 @@ pub fn remove(conn: &Connection) -> anyhow::Result<()> {
 pub fn backfill(conn: &Connection) -> anyhow::Result<()> {
     let dims: Vec<String> =
         MATERIALIZED_STRING_PROPS.iter().map(|k| format!("coalesce(s_{k}, '')")).collect();
-    let nulls: Vec<String> = MATERIALIZED_STRING_PROPS
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!("(CASE WHEN s_{k} IS NULL THEN {} ELSE 0 END)", 1u32 << i))
-        .collect();
+    let nulls: Vec<String> =
+        null_bits().map(|(k, bit)| format!("(CASE WHEN s_{k} IS NULL THEN {bit} ELSE 0 END)")).collect();
     conn.execute_batch(&format!(
         "INSERT INTO {TABLE} SELECT org_id, env_id, tenant_id, event_name, date_trunc('day', ts), {}, \
          CAST({} AS UTINYINT), count(*) FROM events GROUP BY ALL",
@@ -124,10 +124,10 @@ fn stage_batch(rows: &[(StoreScope, &NewEvent)]) -> anyhow::Result<Option<Record
         name.append_value(e);
         bucket.append_value(day);
         let mut bits = 0u8;
-        for (i, (builder, value)) in dims.iter_mut().zip(values).enumerate() {
+        for ((builder, value), (_, bit)) in dims.iter_mut().zip(values).zip(null_bits()) {
             builder.append_value(value.unwrap_or(""));
             if value.is_none() {
-                bits |= 1 << i;
+                bits |= bit;
             }
         }
         nulls.append_value(bits);
@@ -176,7 +176,7 @@ pub fn query_sql(
         Some(unit) => format!("epoch_us(date_trunc('{unit}', bucket))"),
         None => "NULL::BIGINT".to_owned(),
     };
-    let column = |key: &str| -> Result<(String, u32)> {
+    let column = |key: &str| -> Result<(String, u8)> {
         let bit = null_bit(key)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{key} is not a rollup dimension")))?;
         Ok((format!("\"{key}\""), bit))
