@@ -34,7 +34,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_runtime_load import Browser, call, free_port  # noqa: E402
+from bench_runtime_load import Browser, call, free_port, serve_pages  # noqa: E402
 
 HELPER_PAGE = """<!doctype html><html><head>{HINTS}</head><body style="margin:0"><div id="c" style="width:1200px"></div>
 <script type="module">
@@ -89,32 +89,6 @@ for (const [rel, file, as] of [['modulepreload', 'index.js'], ['modulepreload', 
 }
 </script>"""),
 }
-
-
-def serve_pages(port):
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = PAGES.get(self.path.split("#")[0].split("?")[0])
-            if body is None:
-                self.send_error(404)
-                return
-            body = body.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def start_demo_server(binary):
@@ -193,7 +167,7 @@ def main():
         _, server, key, dashboard, _ = started
     port = free_port()
     host = f"http://127.0.0.1:{port}"
-    serve_pages(port)
+    serve_pages(port, PAGES)
     session = call(
         "POST", f"{server}/v1/embed-sessions",
         {"tenant_id": args.tenant, "dashboard_id": dashboard, "allowed_origins": [host]},

@@ -47,13 +47,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def serve_host_page(port):
+def serve_pages(port, pages):
+    """Serves `pages` ({path: html}) on 127.0.0.1:`port`, uncached; the rest is a 404."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = HOST_PAGE.encode()
+            body = pages.get(self.path.split("#")[0].split("?")[0])
+            if body is None:
+                self.send_error(404)
+                return
+            body = body.encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(body)
 
@@ -152,7 +159,7 @@ def main():
 
     port = free_port()
     host = f"http://{'127.0.0.1' if args.same_site else 'localhost'}:{port}"
-    serve_host_page(port)
+    serve_pages(port, {"/": HOST_PAGE})
     session = call(
         "POST",
         f"{args.server}/v1/embed-sessions",
