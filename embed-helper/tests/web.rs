@@ -106,10 +106,13 @@ async fn load_page(iframe: &HtmlIFrameElement) {
     });
     iframe.set_attribute("srcdoc", &page(nonce)).unwrap();
     let nonce = nonce.to_string();
+    // Until the srcdoc page replaces it, the frame may still hold another origin's document (a
+    // foreign `src`'s error page), whose properties throw on access: keep polling then.
     wait_for("the test page to load", || {
-        iframe
-            .content_window()
-            .is_some_and(|w| get(&w, "testPage").as_string().as_deref() == Some(nonce.as_str()))
+        iframe.content_window().is_some_and(|w| {
+            Reflect::get(&w, &"testPage".into()).ok().and_then(|v| v.as_string()).as_deref()
+                == Some(nonce.as_str())
+        })
     })
     .await;
 }
