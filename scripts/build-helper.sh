@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the host-page helper (embed-helper/) into the npm package embed-helper/pkg/, offline:
+# Builds the host-page helper (embed-helper/) into the npm package embed-helper/pkg/:
 # cargo (size-oriented `wasm-release` profile, feature `bare`: no_std) → wasm-bindgen --target web
 # → wasm-opt -Oz, then the package.json, README, the ESM entry and the React wrapper from
 # embed-helper/npm/. scripts/bench_helper_size.sh measures the result (goal: 30 KB gzipped).
@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/emban-target}"
 source scripts/setup.sh
 PKG=embed-helper/pkg
 log "building embed-helper (wasm32, wasm-release) → $PKG"
-cargo build --offline --target wasm32-unknown-unknown --profile wasm-release -p embed-helper --features bare
+cargo build --target wasm32-unknown-unknown --profile wasm-release -p embed-helper --features bare
 rm -rf "$PKG"
 # `--encode-into always`: every browser with wasm reference types has TextEncoder.encodeInto, so
 # the glue's fallback is dead weight. The producers/target-features sections are metadata.

@@ -4,9 +4,32 @@
 set -euo pipefail
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/emban-target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
+export PATH="$CARGO_HOME/bin:$HOME/.cargo/bin:$PATH"
+# Tools fetched from registries (binaryen's wasm-opt, libduckdb) live here; fresh-check.sh points
+# it at a throwaway directory.
+EMBAN_TOOLS_DIR="${EMBAN_TOOLS_DIR:-$HOME/.cache/emban-tools}"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# `phase NAME CMD...` runs CMD, logs how long it took, and keeps the figure for
+# `phase_summary`, so a slow phase shows in CI output and in fresh-check.sh's record.
+PHASES=()
+phase() {
+  local name="$1"
+  shift
+  local started=$SECONDS
+  log "$name"
+  "$@"
+  local took=$((SECONDS - started))
+  PHASES+=("$(printf '%6ss  %s' "$took" "$name")")
+  log "$name: done in ${took}s"
+}
+phase_summary() {
+  [ ${#PHASES[@]} -gt 0 ] || return 0
+  log "phase times"
+  printf '%s\n' "${PHASES[@]}" >&2
+}
 
 apt_install() {
   local missing=()
@@ -31,25 +54,65 @@ ensure_rust() {
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 }
 
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# DuckDB, prebuilt: the C library from npm's `@duckdb/node-bindings-linux-x64` (the DuckDB
+# project's own build of libduckdb.so, the same C API the `duckdb` crate binds). Compiling the
+# crate's bundled C++ instead takes 20-40 minutes on two cores, the largest part of a first
+# build. The npm version must be the DuckDB release the crate in Cargo.toml binds
+# (crate 1.MMmpp.x binds DuckDB M.m.p, e.g. 1.10506.1 → 1.5.6); the check below fails loudly
+# when one is bumped without the other. `--features bundled-duckdb` on emban-host-server builds
+# a binary with DuckDB compiled in instead (no shared library to ship).
+DUCKDB_NPM_VERSION="1.5.6-r.1"
+DUCKDB_CRATE_VERSION="$(sed -n 's/^duckdb = { version = "=\([0-9.]*\)".*/\1/p' "$ROOT_DIR/Cargo.toml")"
+DUCKDB_LIB_DIR="$EMBAN_TOOLS_DIR/duckdb-$DUCKDB_NPM_VERSION"
+export DUCKDB_LIB_DIR
+export LD_LIBRARY_PATH="$DUCKDB_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+setup_duckdb() {
+  local minor="${DUCKDB_CRATE_VERSION#1.}"
+  minor="${minor%%.*}"
+  local want
+  want="$((10#${minor:0:1})).$((10#${minor:1:2})).$((10#${minor:3:2}))"
+  if [ "${DUCKDB_NPM_VERSION%%-*}" != "$want" ]; then
+    log "scripts/setup.sh: the duckdb crate $DUCKDB_CRATE_VERSION binds DuckDB $want, but DUCKDB_NPM_VERSION is $DUCKDB_NPM_VERSION"
+    return 1
+  fi
+  if [ ! -f "$DUCKDB_LIB_DIR/libduckdb.so" ]; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    log "npm pack @duckdb/node-bindings-linux-x64@$DUCKDB_NPM_VERSION (prebuilt libduckdb.so)"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "@duckdb/node-bindings-linux-x64@$DUCKDB_NPM_VERSION" >/dev/null \
+      && tar xzf ./*.tgz)
+    mkdir -p "$DUCKDB_LIB_DIR"
+    cp "$tmp/package/libduckdb.so" "$tmp/package/LICENSE" "$DUCKDB_LIB_DIR/"
+    rm -rf "$tmp"
+  fi
+}
+
 setup_server() {
-  # DuckDB's bundled C++ needs a C++ compiler.
+  # cc for the -sys crates (SQLite's C is compiled by sqlx's libsqlite3-sys).
   apt_install build-essential pkg-config
   ensure_rust
+  setup_duckdb
   mkdir -p "$CARGO_TARGET_DIR"
+  # Every crate of the lock file, for every target and feature, so no later step (the helper's
+  # optional no_std allocator, say) depends on what happens to be in the cache. Quick when warm.
+  cargo fetch --manifest-path "$ROOT_DIR/Cargo.toml" --quiet
 }
 
 # The embed runtime's toolchain: the wasm target, headless Chromium and its driver for the browser
 # tests, the wasm-bindgen CLI at the exact version Cargo.toml pins (wasm-bindgen-test-runner comes
-# with it), Trunk, and binaryen's wasm-opt at the version Trunk.toml names. Nothing is downloaded
-# at build time (`trunk build --offline`).
+# with it), Trunk, and binaryen's wasm-opt at the version Trunk.toml names. Trunk downloads
+# nothing (`trunk build --offline`: that flag is about Trunk's own tool downloads; cargo's
+# crates were fetched by setup_server).
 #
 # wasm-opt comes from npm's `binaryen` package rather than Debian's: Debian 12 ships binaryen 108,
 # which cannot parse the `table.fill` that wasm-bindgen emits for modules built with Rust's default
 # wasm features (bulk memory), and stops the release build.
-ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT_DIR/Cargo.toml")"
 BINARYEN_VERSION="$(sed -n 's/^wasm_opt = "version_\([0-9]*\)".*/\1/p' "$ROOT_DIR/Trunk.toml")"
-BINARYEN_DIR="$HOME/.cache/emban-tools/binaryen-$BINARYEN_VERSION"
+BINARYEN_DIR="$EMBAN_TOOLS_DIR/binaryen-$BINARYEN_VERSION"
 export PATH="$BINARYEN_DIR/node_modules/.bin:$PATH"
 setup_browser() {
   ensure_rust
@@ -62,11 +125,11 @@ setup_browser() {
     npm install --prefix "$BINARYEN_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
   fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (first time only: ~4 minutes)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
   if ! command -v trunk >/dev/null; then
-    log "cargo install trunk"
+    log "cargo install trunk (first time only: ~5 minutes)"
     cargo install trunk --version '~0.21' --locked
   fi
 }
@@ -74,7 +137,7 @@ setup_browser() {
 # Builds the embed runtime into dist/ (wasm-opt -Oz), with the tools setup_browser installed.
 build_runtime() {
   log "trunk build --release (embed runtime → dist/)"
-  trunk build --release --offline
+  (cd "$ROOT_DIR" && trunk build --release --offline)
 }
 
 # The React wrapper's end-to-end fixture (tests/react-fixture): React, react-dom and esbuild from

@@ -1,25 +1,24 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy with warnings as errors, and the whole test suite.
+# Prints each phase's duration as it ends and a summary at the end (CI shows where time goes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-setup_server
-setup_clickhouse
-setup_browser
-log "cargo fmt --check"
-cargo fmt --all --check
-log "cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p embed-runtime --target wasm32-unknown-unknown --all-targets -- -D warnings
-cargo clippy -p embed-helper --target wasm32-unknown-unknown --all-targets -- -D warnings
-# The end-to-end tests serve the built runtime, so it is built before the test suite.
-build_runtime
-bash scripts/build-helper.sh
-setup_react_fixture
-log "cargo test"
-cargo test --workspace
-log "embed runtime browser tests (headless Chromium)"
-CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test -p embed-runtime --target wasm32-unknown-unknown
-CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test -p embed-helper --target wasm32-unknown-unknown
+trap phase_summary EXIT
+phase "install: compilers, libduckdb, crates" setup_server
+phase "install: ClickHouse" setup_clickhouse
+phase "install: browser toolchain (Chromium, wasm-opt, wasm-bindgen, Trunk)" setup_browser
+phase "cargo fmt --check" cargo fmt --all --check
+phase "cargo clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
+phase "cargo clippy (wasm32: runtime, helper)" \
+  cargo clippy -p embed-runtime -p embed-helper --target wasm32-unknown-unknown --all-targets -- -D warnings
+# The end-to-end tests serve the built runtime and helper, so both are built before the suite.
+phase "build: embed runtime (trunk)" build_runtime
+phase "build: embed helper (npm package)" bash scripts/build-helper.sh
+phase "install: React fixture (npm ci)" setup_react_fixture
+phase "build: tests" cargo test --workspace --no-run
+phase "cargo test" cargo test --workspace
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+phase "browser tests: embed runtime (headless Chromium)" cargo test -p embed-runtime --target wasm32-unknown-unknown
+phase "browser tests: embed helper (headless Chromium)" cargo test -p embed-helper --target wasm32-unknown-unknown
