@@ -114,10 +114,13 @@ WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT_
 BINARYEN_VERSION="$(sed -n 's/^wasm_opt = "version_\([0-9]*\)".*/\1/p' "$ROOT_DIR/Trunk.toml")"
 BINARYEN_DIR="$EMBAN_TOOLS_DIR/binaryen-$BINARYEN_VERSION"
 export PATH="$BINARYEN_DIR/node_modules/.bin:$PATH"
-setup_browser() {
+# Both tools are installed unoptimized (`--debug`, no debug info): they only orchestrate and
+# rewrite a module of a few hundred KB, which takes the same ~20 s either way (measured: trunk
+# build of the runtime 21.6 s with release tools, 21.9 s with these), while compiling them takes
+# 4 minutes instead of 16 on two cores (BENCHMARKS.md, "First run").
+setup_wasm_tools() {
   ensure_rust
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-  apt_install chromium chromium-driver
   command -v npm >/dev/null || apt_install nodejs npm
   if [ "$(wasm-opt --version 2>/dev/null)" != "wasm-opt version $BINARYEN_VERSION (version_$BINARYEN_VERSION)" ]; then
     log "npm install binaryen@$BINARYEN_VERSION (wasm-opt)"
@@ -125,13 +128,25 @@ setup_browser() {
     npm install --prefix "$BINARYEN_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
   fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (first time only: ~4 minutes)"
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (first time only: ~1 minute)"
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install --debug wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
   if ! command -v trunk >/dev/null; then
-    log "cargo install trunk (first time only: ~5 minutes)"
-    cargo install trunk --version '~0.21' --locked
+    log "cargo install trunk (first time only: ~3 minutes)"
+    # No default features: they are TLS for downloads and an update check, and builds here
+    # download nothing.
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install --debug --no-default-features trunk --version '~0.21' --locked
   fi
+}
+
+# Headless Chromium and its driver, for the browser and end-to-end tests.
+setup_chromium() {
+  apt_install chromium chromium-driver
+}
+
+setup_browser() {
+  setup_wasm_tools
+  setup_chromium
 }
 
 # Builds the embed runtime into dist/ (wasm-opt -Oz), with the tools setup_browser installed.
