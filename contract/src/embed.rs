@@ -56,8 +56,9 @@ pub struct CreateEmbedSessionRequest {
     /// What the viewer may do; the most restrictive defaults apply to fields left out.
     #[serde(default)]
     pub permissions: EmbedPermissions,
-    /// Host page origins (`https://app.example.com`) allowed to frame the embed and exchange
-    /// messages with it; only the server's own origin when left out.
+    /// Host page origins (`https://app.example.com`, `https://*.example.com`) allowed to frame
+    /// the embed and exchange messages with it; within the org's `embedding.allowed_origins` when
+    /// the org has a list (else a 400). Left out: the org's list, or any page when it has none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
     /// BCP 47 language tag for the embed's labels and number formats, e.g. `en-US`.

@@ -11,6 +11,8 @@ pub mod embed;
 pub mod error;
 pub mod events;
 pub mod messages;
+pub mod origins;
 pub mod query;
+pub mod settings;
 
 pub use error::ErrorBody;

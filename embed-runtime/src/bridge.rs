@@ -1,15 +1,22 @@
 //! The postMessage side of the contract: decoding commands from the host (only from
 //! `window.parent`, only from an allowed origin, anything malformed ignored) and posting events
 //! to the verified origin.
+//!
+//! When any page may frame the embed and the browser does not tell the parent's origin (no
+//! `location.ancestorOrigins`, no referrer), events are held back (the last [`HELD_EVENTS`])
+//! until the host's first command, from `window.parent`, reveals it; then they are delivered.
 
-use std::{cell::RefCell, rc::Rc};
+use std::{cell::RefCell, collections::VecDeque, rc::Rc};
 
 use contract::messages::{Command, Envelope, Event, EventMessage};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::MessageEvent;
 
-use crate::origin::{OriginPolicy, origin_of};
+use crate::origin::{Allowed, OriginPolicy, origin_of};
+
+/// Events kept while the parent's origin is unknown (`ready`, the first `resize`s...).
+pub const HELD_EVENTS: usize = 32;
 
 /// Decodes a host message: an object with `"_emban": true` and a known `type`, else `None`.
 ///
@@ -57,7 +64,7 @@ pub fn decode_event(data: &JsValue) -> Option<Event> {
 #[derive(Clone)]
 pub enum Bridge {
     /// To `window.parent`, at the policy's target origins.
-    Parent(Rc<OriginPolicy>),
+    Parent(Rc<ParentLink>),
     /// Into a list (browser tests).
     Capture(Rc<RefCell<Vec<Event>>>),
 }
@@ -66,7 +73,7 @@ impl Bridge {
     /// The bridge for this page: the allowed origins from the page's
     /// `<meta name="emban-allowed-origins">`, the framing origin from the browser.
     pub fn from_page() -> Bridge {
-        Bridge::Parent(Rc::new(page_policy()))
+        Bridge::Parent(Rc::new(ParentLink { policy: RefCell::new(page_policy()), held: RefCell::default() }))
     }
 
     /// Posts `event` to the host. Nothing is posted when the page is not framed, or when no
@@ -74,16 +81,16 @@ impl Bridge {
     pub fn post(&self, event: Event) {
         match self {
             Bridge::Capture(list) => list.borrow_mut().push(event),
-            Bridge::Parent(policy) => {
-                let Some(window) = web_sys::window() else { return };
-                let Ok(Some(parent)) = window.parent() else { return };
-                if parent == window {
+            Bridge::Parent(link) => {
+                if link.policy.borrow().awaits_origin() {
+                    let mut held = link.held.borrow_mut();
+                    if held.len() == HELD_EVENTS {
+                        held.pop_front();
+                    }
+                    held.push_back(event);
                     return;
                 }
-                let Some(message) = encode(&Envelope::new(event)) else { return };
-                for origin in policy.targets() {
-                    let _ = parent.post_message(&message, &origin);
-                }
+                link.deliver(event);
             }
         }
     }
@@ -92,7 +99,40 @@ impl Bridge {
     pub fn accepts(&self, event: &MessageEvent) -> bool {
         match self {
             Bridge::Capture(_) => true,
-            Bridge::Parent(policy) => accepts(policy, event),
+            Bridge::Parent(link) => {
+                let policy = link.policy.borrow().clone();
+                if !accepts(&policy, event) {
+                    return false;
+                }
+                if link.policy.borrow_mut().learn(&event.origin()) {
+                    let held: Vec<Event> = link.held.borrow_mut().drain(..).collect();
+                    for event in held {
+                        link.deliver(event);
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
+/// The page's link to its parent window.
+pub struct ParentLink {
+    policy: RefCell<OriginPolicy>,
+    held: RefCell<VecDeque<Event>>,
+}
+
+impl ParentLink {
+    /// Posts `event` to `window.parent` at the policy's targets (nothing when unframed).
+    fn deliver(&self, event: Event) {
+        let Some(window) = web_sys::window() else { return };
+        let Ok(Some(parent)) = window.parent() else { return };
+        if parent == window {
+            return;
+        }
+        let Some(message) = encode(&Envelope::new(event)) else { return };
+        for origin in self.policy.borrow().targets() {
+            let _ = parent.post_message(&message, &origin);
         }
     }
 }
@@ -121,7 +161,7 @@ pub fn page_policy() -> OriginPolicy {
         .as_ref()
         .and_then(|d| d.query_selector("meta[name=emban-allowed-origins]").ok().flatten())
         .and_then(|m| m.get_attribute("content"))
-        .map(|c| c.split_whitespace().map(str::to_owned).collect())
+        .map(|c| Allowed::parse(&c))
         .unwrap_or_default();
     // Chromium and Safari name the parent's origin in `location.ancestorOrigins`; elsewhere the
     // referrer (the parent page, as the browser sent it when loading this frame) tells it.

@@ -1,83 +1,98 @@
 //! Which host origins the runtime talks to: messages are accepted only from an allowed origin,
 //! and events are posted only to a verified one, never `"*"`.
 //!
-//! The allowed origins are the session's (the server verifies the token and writes them into the
-//! page); a session that names none may only be framed by the server's own origin
-//! (`frame-ancestors 'self'`), so then the framing page's origin is the one allowed.
+//! The server writes the page's framing into `<meta name="emban-allowed-origins">` (the same
+//! rule it enforces with `frame-ancestors`): `*` when neither the org nor the session restricts
+//! framing, the allowed patterns, or nothing when only the server's own origin may frame it.
+//! The matching rules themselves are `contract::origins`, shared with the server.
 
-/// Whether `origin` (`scheme://host[:port]`, as `MessageEvent.origin` gives it) matches `pattern`:
-/// the same origin, or for `scheme://*.example.com[:port]` any subdomain of `example.com`.
-pub fn origin_matches(pattern: &str, origin: &str) -> bool {
-    let pattern = pattern.trim().trim_end_matches('/').to_ascii_lowercase();
-    let origin = origin.trim().to_ascii_lowercase();
-    if origin == "null" || origin.is_empty() {
-        return false;
-    }
-    if pattern == origin {
-        return true;
-    }
-    let (Some((p_scheme, p_rest)), Some((o_scheme, o_rest))) =
-        (pattern.split_once("://"), origin.split_once("://"))
-    else {
-        return false;
-    };
-    let Some(p_suffix) = p_rest.strip_prefix("*.") else { return false };
-    if p_scheme != o_scheme {
-        return false;
-    }
-    let (p_host, p_port) = split_port(p_suffix);
-    let (o_host, o_port) = split_port(o_rest);
-    p_port == o_port && o_host.len() > p_host.len() + 1 && o_host.ends_with(&format!(".{p_host}"))
+use contract::origins::ANY_ORIGIN;
+pub use contract::origins::origin_matches;
+
+/// Who may frame this page, as the server said.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Allowed {
+    /// Any parent: the runtime then talks only to its actual parent's origin.
+    Any,
+    /// Only the page's own origin (no valid session: `frame-ancestors 'self'`).
+    #[default]
+    OwnOrigin,
+    /// These patterns (exact origins or `scheme://*.domain`).
+    Patterns(Vec<String>),
 }
 
-fn split_port(host_port: &str) -> (&str, Option<&str>) {
-    match host_port.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => {
-            (host, Some(port))
+impl Allowed {
+    /// Reads the meta tag's content.
+    pub fn parse(content: &str) -> Allowed {
+        let items: Vec<String> = content.split_whitespace().map(str::to_owned).collect();
+        match items.as_slice() {
+            [] => Allowed::OwnOrigin,
+            [only] if only == ANY_ORIGIN => Allowed::Any,
+            _ => Allowed::Patterns(items.into_iter().filter(|i| i != ANY_ORIGIN).collect()),
         }
-        _ => (host_port, None),
     }
 }
 
 /// The origins this runtime exchanges messages with.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OriginPolicy {
-    /// The session's allowed origins (patterns); empty when it named none.
-    pub allowed: Vec<String>,
-    /// The framing page's origin, when the browser tells it (`location.ancestorOrigins`, else the
-    /// referrer's origin).
+    /// Who may frame the page.
+    pub allowed: Allowed,
+    /// The framing page's origin, when known: from the browser (`location.ancestorOrigins`, else
+    /// the referrer's origin), or else learnt from the first accepted command from the parent.
     pub framing: Option<String>,
-    /// This page's own origin, the only one that may frame a session without allowed origins.
+    /// This page's own origin.
     pub own: String,
 }
 
 impl OriginPolicy {
-    /// Whether a message from `origin` is accepted.
-    pub fn accepts(&self, origin: &str) -> bool {
-        if self.allowed.is_empty() {
-            // `frame-ancestors 'self'`: only our own origin can be the parent.
-            origin == self.own && self.framing.as_deref().is_none_or(|f| f == self.own)
-        } else {
-            self.allowed.iter().any(|p| origin_matches(p, origin))
+    /// Whether `origin` may frame the page at all.
+    fn permits(&self, origin: &str) -> bool {
+        match &self.allowed {
+            Allowed::Any => !origin.is_empty() && origin != "null",
+            Allowed::OwnOrigin => origin == self.own,
+            Allowed::Patterns(patterns) => patterns.iter().any(|p| origin_matches(p, origin)),
         }
     }
 
-    /// Where events are posted. The framing origin when it is allowed; when the browser does not
-    /// tell it, each exact allowed origin (the browser delivers only to the one that matches the
-    /// parent). Wildcards without a known framing origin cannot be targeted: nothing is posted
-    /// rather than `"*"`.
+    /// Whether a message from the parent at `origin` is accepted: a permitted origin, and the
+    /// parent's own once that is known.
+    pub fn accepts(&self, origin: &str) -> bool {
+        self.permits(origin) && self.framing.as_deref().is_none_or(|f| f == origin)
+    }
+
+    /// Records the parent's origin from an accepted command when the browser did not tell it.
+    /// Answers whether it was learnt now (so events held back can be delivered).
+    pub fn learn(&mut self, origin: &str) -> bool {
+        if self.framing.is_some() || !self.accepts(origin) {
+            return false;
+        }
+        self.framing = Some(origin.to_owned());
+        true
+    }
+
+    /// Where events are posted. The framing origin when it is permitted. When the browser does
+    /// not tell it: the own origin (own-origin pages), each exact allowed origin (the browser
+    /// delivers only to the one that matches the parent), and nothing at all for `Any` (events
+    /// wait for the host's first command to reveal the origin); never `"*"`.
     pub fn targets(&self) -> Vec<String> {
         if let Some(framing) = &self.framing {
-            return if self.accepts(framing) { vec![framing.clone()] } else { Vec::new() };
+            return if self.permits(framing) { vec![framing.clone()] } else { Vec::new() };
         }
-        if self.allowed.is_empty() {
-            return vec![self.own.clone()];
+        match &self.allowed {
+            Allowed::Any => Vec::new(),
+            Allowed::OwnOrigin => vec![self.own.clone()],
+            Allowed::Patterns(patterns) => patterns
+                .iter()
+                .filter(|p| !p.contains('*'))
+                .map(|p| p.trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
         }
-        self.allowed
-            .iter()
-            .filter(|p| !p.contains('*'))
-            .map(|p| p.trim_end_matches('/').to_ascii_lowercase())
-            .collect()
+    }
+
+    /// Whether events must wait until the parent's origin is learnt.
+    pub fn awaits_origin(&self) -> bool {
+        self.framing.is_none() && self.allowed == Allowed::Any
     }
 }
 
@@ -99,51 +114,73 @@ pub fn origin_of(url: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn patterns(items: &[&str]) -> Allowed {
+        Allowed::Patterns(items.iter().map(|s| (*s).to_owned()).collect())
+    }
+
     #[test]
-    fn exact_and_wildcard_matches() {
-        assert!(origin_matches("https://app.example.com", "https://app.example.com"));
-        assert!(origin_matches("https://APP.example.com/", "https://app.example.com"));
-        assert!(!origin_matches("https://app.example.com", "http://app.example.com"));
-        assert!(!origin_matches("https://app.example.com", "https://app.example.com:8443"));
-        assert!(origin_matches("https://*.example.com", "https://a.b.example.com"));
-        assert!(
-            !origin_matches("https://*.example.com", "https://example.com"),
-            "the apex is not a subdomain"
+    fn the_meta_tag_names_the_mode() {
+        assert_eq!(Allowed::parse("*"), Allowed::Any);
+        assert_eq!(Allowed::parse("  "), Allowed::OwnOrigin);
+        assert_eq!(
+            Allowed::parse("https://a.com https://*.b.com"),
+            patterns(&["https://a.com", "https://*.b.com"])
         );
-        assert!(!origin_matches("https://*.example.com", "https://evilexample.com"));
-        assert!(!origin_matches("https://*.example.com", "https://example.com.evil.io"));
-        assert!(origin_matches("http://*.localhost:3000", "http://a.localhost:3000"));
-        assert!(!origin_matches("http://*.localhost:3000", "http://a.localhost:3001"));
-        assert!(!origin_matches("https://a.com", "null"));
+        assert_eq!(Allowed::parse("https://a.com *"), patterns(&["https://a.com"]), "`*` only alone");
     }
 
     #[test]
     fn allowed_origins_gate_messages_and_targets() {
         let policy = OriginPolicy {
-            allowed: vec!["https://app.example.com".into(), "https://*.partner.io".into()],
+            allowed: patterns(&["https://app.example.com", "https://*.partner.io"]),
             framing: Some("https://app.example.com".into()),
             own: "https://emban.test".into(),
         };
         assert!(policy.accepts("https://app.example.com"));
-        assert!(policy.accepts("https://x.partner.io"));
+        assert!(!policy.accepts("https://x.partner.io"), "allowed, but not the parent");
         assert!(!policy.accepts("https://evil.com"));
         assert!(!policy.accepts("https://emban.test"), "our own origin is not a host unless allowed");
         assert_eq!(policy.targets(), ["https://app.example.com"]);
         let unknown_parent = OriginPolicy { framing: None, ..policy.clone() };
+        assert!(unknown_parent.accepts("https://x.partner.io"));
         assert_eq!(unknown_parent.targets(), ["https://app.example.com"], "exact origins only, never *");
         let framed_elsewhere = OriginPolicy { framing: Some("https://evil.com".into()), ..policy };
         assert!(framed_elsewhere.targets().is_empty());
+        assert!(!framed_elsewhere.accepts("https://evil.com"));
     }
 
     #[test]
-    fn without_allowed_origins_only_our_own_origin_counts() {
-        let policy = OriginPolicy { allowed: vec![], framing: None, own: "http://127.0.0.1:8080".into() };
+    fn without_a_session_only_our_own_origin_counts() {
+        let policy =
+            OriginPolicy { allowed: Allowed::OwnOrigin, framing: None, own: "http://127.0.0.1:8080".into() };
         assert!(policy.accepts("http://127.0.0.1:8080"));
         assert!(!policy.accepts("http://127.0.0.1:9999"));
         assert_eq!(policy.targets(), ["http://127.0.0.1:8080"]);
         let framed = OriginPolicy { framing: Some("http://other.test".into()), ..policy };
         assert!(!framed.accepts("http://127.0.0.1:8080"));
         assert!(framed.targets().is_empty());
+    }
+
+    #[test]
+    fn any_parent_means_the_actual_parent_only() {
+        let known = OriginPolicy {
+            allowed: Allowed::Any,
+            framing: Some("https://customer.example".into()),
+            own: "https://emban.test".into(),
+        };
+        assert_eq!(known.targets(), ["https://customer.example"]);
+        assert!(known.accepts("https://customer.example"));
+        assert!(!known.accepts("https://evil.example"), "only the parent's origin");
+        assert!(!known.awaits_origin());
+
+        let mut unknown = OriginPolicy { framing: None, ..known };
+        assert!(unknown.targets().is_empty(), "nothing is posted before the origin is known");
+        assert!(unknown.awaits_origin());
+        assert!(!unknown.learn("null"), "an opaque origin is never learnt");
+        assert!(unknown.learn("https://customer.example"));
+        assert!(!unknown.learn("https://evil.example"), "learnt once");
+        assert_eq!(unknown.targets(), ["https://customer.example"]);
+        assert!(!unknown.accepts("https://evil.example"));
     }
 
     #[test]

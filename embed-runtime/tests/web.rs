@@ -19,7 +19,7 @@ use embed_runtime::{
     App,
     api::{Api, ApiError},
     bridge::{self, Bridge},
-    origin::OriginPolicy,
+    origin::{Allowed, OriginPolicy},
 };
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -358,7 +358,8 @@ fn malformed_messages_decode_to_nothing() {
 fn messages_not_from_the_parent_window_are_refused() {
     // The test page is not framed: no sender is `window.parent` of another window.
     let own: String = web_sys::window().unwrap().location().origin().unwrap();
-    let policy = OriginPolicy { allowed: vec![own.clone()], framing: None, own: own.clone() };
+    let policy =
+        OriginPolicy { allowed: Allowed::Patterns(vec![own.clone()]), framing: None, own: own.clone() };
     let init = web_sys::MessageEventInit::new();
     init.set_data(&js_sys::JSON::parse(r#"{"_emban":true,"type":"reload"}"#).unwrap());
     init.set_origin(&own);
@@ -398,9 +399,27 @@ fn the_page_policy_reads_the_allowed_origins_from_the_page() {
     document.head().unwrap().append_child(&meta).unwrap();
     let policy = bridge::page_policy();
     meta.remove();
-    assert_eq!(policy.allowed, ["https://app.example.com", "https://*.partner.io"]);
+    assert_eq!(
+        policy.allowed,
+        Allowed::Patterns(vec!["https://app.example.com".into(), "https://*.partner.io".into()])
+    );
     assert!(policy.accepts("https://x.partner.io"));
     assert!(!policy.accepts(&policy.own), "our own origin is not in the list");
+}
+
+#[wasm_bindgen_test]
+fn a_page_any_parent_may_frame_talks_to_no_one_until_it_knows_the_parent() {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let meta = document.create_element("meta").unwrap();
+    meta.set_attribute("name", "emban-allowed-origins").unwrap();
+    meta.set_attribute("content", "*").unwrap();
+    document.head().unwrap().append_child(&meta).unwrap();
+    let policy = bridge::page_policy();
+    meta.remove();
+    assert_eq!(policy.allowed, Allowed::Any);
+    // The test page is not framed, but its referrer may name the runner's page; either way the
+    // policy never targets `*`.
+    assert!(policy.targets().iter().all(|t| t != "*"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 //! environment, dashboard and permissions come only from it; nothing in a request can widen them.
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::HashSet,
     sync::{Arc, LazyLock},
     time::Instant,
 };
@@ -43,6 +43,7 @@ use crate::{
     meta::dashboards::{DashboardRecord, EMBED_SESSION_CREATE, NewAuditRow},
     query::window,
     secrets::Secret,
+    settings,
     state::AppState,
     usage::QUERIES,
     widgets::{ResolvedFilters, evaluate, resolve_filters},
@@ -54,8 +55,6 @@ pub const AUDIENCE: &str = "emban-embed";
 pub const ISSUER: &str = "emban";
 /// Clock skew tolerated on `exp` and `iat`, in seconds.
 pub const LEEWAY_SECS: u64 = 5;
-/// Most origins one session may name.
-const MAX_ORIGINS: usize = 20;
 /// Most dimensions in `allowed_dimensions` plus `locked_filters`.
 const MAX_DIMENSIONS: usize = 50;
 /// Most ids in `hidden_widgets`.
@@ -172,7 +171,7 @@ pub fn router() -> Router<AppState> {
         // Handlers set the session's own policy; errors before a session is known get this one.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'self'"),
+            HeaderValue::from_static("frame-ancestors 'none'"),
         ));
     Router::new()
         .route("/v1/embed-sessions", get(list_embed_sessions).post(create_embed_session))
@@ -192,53 +191,17 @@ pub fn router() -> Router<AppState> {
         ))
 }
 
-/// `frame-ancestors` with the session's origins, or `'self'` when it names none.
-pub fn frame_ancestors(origins: &[String]) -> HeaderValue {
-    let sources = if origins.is_empty() { "'self'".to_owned() } else { origins.join(" ") };
-    HeaderValue::from_str(&format!("frame-ancestors {sources}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"))
-}
-
-fn with_csp(claims: &EmbedClaims, body: impl IntoResponse) -> Response {
+/// The data API's answers are JSON for the runtime's `fetch`, never a page to frame.
+fn with_csp(_claims: &EmbedClaims, body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, frame_ancestors(&claims.origins));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
     response
 }
 
 // ---------------------------------------------------------------------------------------------
 // Minting
-
-fn validate_origin(index: usize, origin: &str) -> Result<String> {
-    let bad =
-        |why: &str| AppError::invalid(format!("allowed_origins[{index}]: {why} (got {:?})", clip(origin)));
-    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    if origin.len() > 255 {
-        return Err(bad("at most 255 characters"));
-    }
-    let (scheme, rest) =
-        origin.split_once("://").ok_or_else(|| bad("must look like https://app.example.com"))?;
-    if scheme != "https" && scheme != "http" {
-        return Err(bad("the scheme must be https or http"));
-    }
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (rest, None),
-    };
-    let host_body = host.strip_prefix("*.").unwrap_or(host);
-    let host_ok = !host_body.is_empty()
-        && host_body
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-    if !host_ok {
-        return Err(bad("must be an origin: scheme, host and optional port, no path"));
-    }
-    if let Some(port) = port
-        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(bad("the port must be a number"));
-    }
-    Ok(origin)
-}
 
 fn validate_locale(locale: &str) -> Result<String> {
     let ok = locale.len() <= 35 && {
@@ -407,16 +370,9 @@ pub async fn mint(
             "expires_in: must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN} seconds (got {expires_in})"
         )));
     }
-    if allowed_origins.len() > MAX_ORIGINS {
-        return Err(AppError::invalid(format!("allowed_origins: at most {MAX_ORIGINS} origins")));
-    }
-    let origins: Vec<String> = allowed_origins
-        .iter()
-        .enumerate()
-        .map(|(i, o)| validate_origin(i, o))
-        .collect::<Result<BTreeSet<_>>>()?
-        .into_iter()
-        .collect();
+    let origins = settings::validate_origins("allowed_origins", &allowed_origins)?;
+    let org_origins = state.framing.org_origins(&*state.org_settings, org_id).await?;
+    settings::require_within(&org_origins, &origins)?;
     let locale = locale.as_deref().map(validate_locale).transpose()?;
     let dashboard = state
         .dashboards
@@ -782,22 +738,6 @@ mod tests {
         assert!(verify(&Secret::new("another-secret-another-secret-another"), &token).is_err());
         assert!(verify(&secret, &sign(&secret, &claims(-3)).expect("sign")).is_ok(), "within leeway");
         assert!(verify(&secret, &sign(&secret, &claims(-30)).expect("sign")).is_err(), "beyond leeway");
-    }
-
-    #[test]
-    fn origins_are_checked_and_normalized() {
-        assert_eq!(validate_origin(0, "https://App.Example.com/").expect("ok"), "https://app.example.com");
-        assert!(validate_origin(0, "https://a.com:8443").is_ok());
-        assert!(validate_origin(0, "https://*.example.com").is_ok());
-        for bad in [
-            "app.example.com",
-            "ftp://a.com",
-            "https://a.com/path",
-            "https://a.com; script-src *",
-            "https://",
-        ] {
-            assert!(validate_origin(0, bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

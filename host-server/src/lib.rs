@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod sample;
 pub mod saved_queries;
 pub mod secrets;
+pub mod settings;
 pub mod state;
 pub mod usage;
 pub mod widgets;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .merge(adhoc::router())
         .merge(datasets::router())
         .merge(saved_queries::router())
+        .merge(settings::routes::router())
         .merge(dashboards::router())
         .merge(widgets::router())
         .merge(embed::router())
@@ -155,6 +157,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let sqlite = Arc::new(SqliteMeta::open(&args.data_dir.join("meta.sqlite")).await?);
     let meta: Arc<dyn MetaStore> = sqlite.clone();
     let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
+    let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
     let events: Arc<dyn EventStore> = match (&args.events_url, args.events_store) {
         (Some(url), _) => Arc::new(events::clickhouse::ClickHouseStore::open(url).await?),
@@ -174,6 +177,8 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         events,
         dashboards,
         saved_queries,
+        org_settings,
+        framing: settings::FramingCache::default(),
         signing_secret,
         public_url,
         runtime_dir: args.runtime_dir.clone(),

@@ -28,6 +28,11 @@ async fn main() -> anyhow::Result<()> {
     let server = emban_host_server::start(args).await?;
     // Tests and scripts wait for this line.
     println!("emban listening on {} (data dir {})", server.url(), data_dir.display());
+    println!(
+        "embeds: any page may frame an org's embeds until its admins restrict it \
+         (PATCH /v1/settings/org {{\"embedding\": {{\"allowed_origins\": [\"https://app.example.com\"]}}}}) \
+         or a session names its own allowed_origins; see docs/embed.md, \"Who may frame an embed\""
+    );
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await

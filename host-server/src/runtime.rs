@@ -1,5 +1,5 @@
 //! Serves the built embed runtime (Trunk's `dist/`, see `Trunk.toml`): `GET /embed/{dashboard_id}`
-//! answers the app's HTML, never cached, framed only by the session's origins; `/embed-assets/*`
+//! answers the app's HTML, never cached, framed as the org's settings and the session allow; `/embed-assets/*`
 //! answers its content-hashed wasm, JS and CSS, cached for a year.
 
 use std::path::Path;
@@ -18,8 +18,9 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 use crate::{
-    embed::{AUDIENCE, EmbedClaims, ISSUER, frame_ancestors},
+    embed::{AUDIENCE, EmbedClaims, ISSUER},
     secrets::Secret,
+    settings::Framing,
     state::AppState,
 };
 
@@ -38,10 +39,10 @@ struct PageQuery {
     token: Option<String>,
 }
 
-/// The origins allowed to frame the page for `token`: its session's, when the token is ours
-/// (signature, issuer, audience) and for this dashboard. Expiry is not checked here: an expired
-/// session's page must still load in its host to say so (the data API refuses it with a 401).
-pub fn framing_origins(secret: &Secret, token: &str, dashboard_id: &str) -> Vec<String> {
+/// The session behind `token` when it is ours (signature, issuer, audience) and for this
+/// dashboard. Expiry is not checked here: an expired session's page must still load in its host
+/// to say so (the data API refuses it with a 401).
+pub fn page_session(secret: &Secret, token: &str, dashboard_id: &str) -> Option<EmbedClaims> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256];
     validation.validate_exp = false;
@@ -50,8 +51,8 @@ pub fn framing_origins(secret: &Secret, token: &str, dashboard_id: &str) -> Vec<
     validation.set_issuer(&[ISSUER]);
     let key = DecodingKey::from_secret(secret.expose().as_bytes());
     match jsonwebtoken::decode::<EmbedClaims>(token, &key, &validation) {
-        Ok(data) if data.claims.dashboard == dashboard_id => data.claims.origins,
-        _ => Vec::new(),
+        Ok(data) if data.claims.dashboard == dashboard_id => Some(data.claims),
+        _ => None,
     }
 }
 
@@ -60,10 +61,11 @@ fn attribute(text: &str) -> String {
     text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The page with the session's allowed origins in `<meta name="emban-allowed-origins">`, which
-/// the runtime uses to accept messages and address its events.
-pub fn page_with_origins(html: &str, origins: &[String]) -> String {
-    let meta = format!("<meta name=\"emban-allowed-origins\" content=\"{}\">", attribute(&origins.join(" ")));
+/// The page with its framing in `<meta name="emban-allowed-origins">` (`*`, the patterns, or
+/// empty for its own origin only), which the runtime uses to accept messages and address events.
+pub fn page_with_framing(html: &str, framing: &Framing) -> String {
+    let meta =
+        format!("<meta name=\"emban-allowed-origins\" content=\"{}\">", attribute(&framing.meta_content()));
     match html.find("</head>") {
         Some(at) => format!("{}{meta}\n{}", &html[..at], &html[at..]),
         None => format!("{meta}\n{html}"),
@@ -75,15 +77,26 @@ async fn get_embed_page(
     UrlPath(dashboard_id): UrlPath<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let origins = query
+    let session = query
         .token
         .as_deref()
         .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
-        .map(|t| framing_origins(&state.signing_secret, t, &dashboard_id))
-        .unwrap_or_default();
+        .and_then(|t| page_session(&state.signing_secret, t, &dashboard_id));
+    // Without a session of ours the page shows only an error: its own origin may frame it. With
+    // one, the org's current list and the session's decide (see `settings::Framing`).
+    let framing = match &session {
+        None => Framing::OwnOrigin,
+        Some(claims) => match state.framing.org_origins(&*state.org_settings, claims.org).await {
+            Ok(org) => Framing::of(&org, &claims.origins),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the org's framing list");
+                Framing::Nobody
+            }
+        },
+    };
     let index = state.runtime_dir.join("index.html");
     let (status, body, content_type) = match tokio::fs::read_to_string(&index).await {
-        Ok(html) => (StatusCode::OK, page_with_origins(&html, &origins), "text/html; charset=utf-8"),
+        Ok(html) => (StatusCode::OK, page_with_framing(&html, &framing), "text/html; charset=utf-8"),
         Err(e) => {
             tracing::error!(path = %index.display(), error = %e, "embed runtime not built (run `trunk build --release`)");
             (
@@ -99,7 +112,9 @@ async fn get_embed_page(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, frame_ancestors(&origins));
+    let csp = HeaderValue::from_str(&framing.csp())
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     response
 }
 
@@ -139,11 +154,13 @@ mod tests {
     #[test]
     fn origins_go_into_the_head_escaped() {
         let html = "<html><head><title>x</title></head><body></body></html>";
-        let page = page_with_origins(html, &["https://a.example".into(), "https://*.b.example".into()]);
+        let framing = Framing::Only(vec!["https://a.example".into(), "https://*.b.example".into()]);
+        let page = page_with_framing(html, &framing);
         assert!(page.contains(
             "<meta name=\"emban-allowed-origins\" content=\"https://a.example https://*.b.example\">\n</head>"
         ));
-        let hostile = page_with_origins(html, &["\"><script>".into()]);
+        let hostile = page_with_framing(html, &Framing::Only(vec!["\"><script>".into()]));
         assert!(hostile.contains("content=\"&quot;&gt;&lt;script&gt;\""), "{hostile}");
+        assert!(page_with_framing(html, &Framing::Any).contains("content=\"*\""));
     }
 }

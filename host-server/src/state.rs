@@ -23,6 +23,10 @@ pub struct App {
     pub dashboards: Arc<dyn DashboardStore>,
     /// Saved ad-hoc SQL snippets.
     pub saved_queries: Arc<dyn crate::meta::saved_queries::SavedQueryStore>,
+    /// Org settings (details, embedding).
+    pub org_settings: Arc<dyn crate::meta::org_settings::OrgSettingsStore>,
+    /// The orgs' framing lists, cached for the embed page.
+    pub framing: crate::settings::FramingCache,
     /// Signs embed tokens.
     pub signing_secret: Secret,
     /// Base URL browsers use, without a trailing slash.

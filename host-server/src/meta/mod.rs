@@ -2,6 +2,7 @@
 //! one trait; SQLite is the embedded engine.
 
 pub mod dashboards;
+pub mod org_settings;
 pub mod saved_queries;
 pub mod sqlite;
 mod sqlite_dashboards;

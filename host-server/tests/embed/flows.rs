@@ -141,17 +141,15 @@ async fn sessions_are_listed_and_audited_without_tokens() {
         "the audit log holds the signature"
     );
 
-    // The embed responses' headers, with the session's origins.
+    // The embed data API's headers: JSON for the runtime's fetch, never a page to frame (the
+    // page at /embed/{id} carries the framing policy).
     let embed = app.embed_dashboard(&token).await;
     embed.ok(StatusCode::OK);
     assert_eq!(embed.body["locale"], "en-GB");
     assert_eq!(embed.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(embed.header("cache-control"), Some("no-store"));
     assert_eq!(embed.header("x-content-type-options"), Some("nosniff"));
-    assert_eq!(
-        embed.header("content-security-policy"),
-        Some("frame-ancestors https://admin.example.com:8443 https://app.example.com")
-    );
+    assert_eq!(embed.header("content-security-policy"), Some("frame-ancestors 'none'"));
     let query = app.embed_query(&token, json!({ "widget_id": "calls" })).await;
     query.ok(StatusCode::OK);
     for (name, expected) in [
@@ -161,17 +159,16 @@ async fn sessions_are_listed_and_audited_without_tokens() {
     ] {
         assert_eq!(query.header(name), Some(expected), "{name}");
     }
-    assert!(query.header("content-security-policy").is_some_and(|v| v.contains("https://app.example.com")));
+    assert_eq!(query.header("content-security-policy"), Some("frame-ancestors 'none'"));
     let refused = app
         .embed_query(&token, json!({ "widget_id": "calls", "filters": { "dimensions": { "plan": "free" } } }))
         .await;
     refused.error(StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(refused.header("cache-control"), Some("no-store"));
-    // Without origins: only our own origin may frame it.
     let plain = app.token(&org.key, "acme", &id, json!({})).await;
     assert_eq!(
         app.embed_dashboard(&plain).await.header("content-security-policy"),
-        Some("frame-ancestors 'self'")
+        Some("frame-ancestors 'none'")
     );
 }
 

@@ -28,7 +28,7 @@ async fn refused(app: &TestApp, token: &str, why: &str) {
     let resp = app.get("/v1/embed/dashboard", &auth).await;
     assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{why}: GET /v1/embed/dashboard: {}", resp.text);
     resp.error(StatusCode::UNAUTHORIZED, "unauthorized");
-    assert_eq!(resp.header("content-security-policy"), Some("frame-ancestors 'self'"));
+    assert_eq!(resp.header("content-security-policy"), Some("frame-ancestors 'none'"));
     assert!(resp.body.get("dashboard").is_none());
     let resp = app.post("/v1/embed/query", &auth, &json!({ "widget_id": "calls" })).await;
     assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{why}: POST /v1/embed/query: {}", resp.text);

@@ -9,4 +9,5 @@ mod fixture;
 mod flows;
 mod jwt;
 mod permissions;
+mod settings;
 mod tenants;

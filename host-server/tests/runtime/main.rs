@@ -1,5 +1,5 @@
-//! Serving the embed runtime: the page at `/embed/{id}` (never cached, framed only by the
-//! session's origins, which it also hands to the runtime) and the hashed assets (cached a year).
+//! Serving the embed runtime: the page at `/embed/{id}` (never cached, framed as the org's
+//! settings and the session allow, which it also hands to the runtime) and the hashed assets (cached a year).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::{
@@ -73,7 +73,7 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn the_page_is_never_cached_and_framed_only_by_the_session_origins() {
+async fn the_page_is_never_cached_and_framed_as_the_session_allows() {
     let (data, dist) = (Dir::new("data"), Dir::new("dist"));
     fake_build(&dist.0);
     let server = server(&dist.0, &data).await;
@@ -89,6 +89,10 @@ async fn the_page_is_never_cached_and_framed_only_by_the_session_origins() {
             Some(token(&server, "dash_1", &origins, now() - 60)),
             "frame-ancestors https://app.example.com https://*.partner.io",
         ),
+        // Neither the org (it has no list) nor the session restricts framing: any parent.
+        (Some(token(&server, "dash_1", &[], now() + 3600)), "frame-ancestors *"),
+        // Not this dashboard's session, or not ours: the page can only show an error, and only
+        // to its own origin.
         (Some(token(&server, "dash_2", &origins, now() + 3600)), "frame-ancestors 'self'"),
         (Some("not.a.token".to_owned()), "frame-ancestors 'self'"),
         (None, "frame-ancestors 'self'"),
@@ -106,11 +110,12 @@ async fn the_page_is_never_cached_and_framed_only_by_the_session_origins() {
         assert_eq!(header(&response, "content-security-policy"), csp, "{token:?}");
         assert!(header(&response, "content-type").starts_with("text/html"));
         let body = response.text().await.unwrap();
-        let meta = if csp.contains("'self'") {
-            "<meta name=\"emban-allowed-origins\" content=\"\">".to_owned()
-        } else {
-            format!("<meta name=\"emban-allowed-origins\" content=\"{}\">", origins.join(" "))
+        let content = match csp {
+            "frame-ancestors 'self'" => String::new(),
+            "frame-ancestors *" => "*".to_owned(),
+            _ => origins.join(" "),
         };
+        let meta = format!("<meta name=\"emban-allowed-origins\" content=\"{content}\">");
         assert!(body.contains(&meta), "{body}");
         assert!(body.contains("<title>Emban</title>"));
     }
