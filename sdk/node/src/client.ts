@@ -392,13 +392,8 @@ export class TenantClient {
   }
 
   /** `ingest()` with every event stamped with this tenant; an event naming another is refused (nothing is sent). */
-  ingest(events: EventInput[]): Promise<IngestResult> {
-    let wire: WireEvent[];
-    try {
-      wire = events.map((e, i) => normalizeEvent(this.stamp(e, `events[${i}]`), `events[${i}]`, false));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async ingest(events: EventInput[]): Promise<IngestResult> {
+    const wire = events.map((e, i) => normalizeEvent(this.stamp(e, `events[${i}]`), `events[${i}]`, false));
     return this.client.ingestWire(wire);
   }
 
@@ -413,12 +408,12 @@ export class TenantClient {
   }
 
   /** A query over this tenant's events only. */
-  query(params: Scoped<QueryParams>): Promise<QueryResult> {
+  async query(params: Scoped<QueryParams>): Promise<QueryResult> {
     return this.client.query({ ...params, tenantId: this.confine(params.tenantId, 'tenantId') });
   }
 
   /** An embed session bound to this tenant. */
-  createEmbedSession(params: Scoped<CreateEmbedSessionParams>): Promise<EmbedSession> {
+  async createEmbedSession(params: Scoped<CreateEmbedSessionParams>): Promise<EmbedSession> {
     return this.client.createEmbedSession({ ...params, tenantId: this.confine(params.tenantId, 'tenantId') });
   }
 
@@ -428,7 +423,7 @@ export class TenantClient {
   }
 
   /** A widget preview over this tenant's events. */
-  previewWidget(params: Scoped<Parameters<EmbanClient['widgets']['preview']>[0]>): Promise<WidgetData> {
+  async previewWidget(params: Scoped<Parameters<EmbanClient['widgets']['preview']>[0]>): Promise<WidgetData> {
     return this.client.widgets.preview({ ...params, tenantId: this.confine(params.tenantId, 'tenantId') });
   }
 

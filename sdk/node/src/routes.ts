@@ -67,10 +67,6 @@ export const EXCLUDED_ROUTES: readonly { method: HttpMethod; path: string; reaso
   { method: 'GET', path: '/embed/{dashboard_id}', reason: 'the iframe page itself; its URL is createEmbedSession().embedUrl' },
   { method: 'GET', path: '/embed-assets/*', reason: 'static files of the iframe runtime' },
   { method: 'GET', path: '/helper/*', reason: 'static files of the browser helper package' },
-  { method: 'GET', path: '/', reason: 'demo web page' },
-  { method: 'GET', path: '/raw.html', reason: 'demo web page' },
-  { method: 'GET', path: '/demo.js', reason: 'demo web page asset' },
-  { method: 'GET', path: '/demo.css', reason: 'demo web page asset' },
   { method: 'GET', path: '/healthz', reason: 'liveness probe for load balancers, not an API call' },
 ];
 
