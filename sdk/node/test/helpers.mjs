@@ -25,7 +25,7 @@ export async function server() {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, EMBAN_LOG: process.env.EMBAN_LOG ?? 'warn' },
   });
-  after(() => {
+  process.on('exit', () => {
     child.kill('SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   });

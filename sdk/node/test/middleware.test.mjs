@@ -13,6 +13,9 @@ let admin;
 let ingest;
 let base;
 let dashboardId;
+let listener;
+
+after(() => new Promise((resolve) => listener.close(resolve)));
 
 before(async () => {
   a = await account();
@@ -50,10 +53,9 @@ before(async () => {
   app.use((err, _req, res, _next) => {
     res.status(err.status ?? 500).json({ error: err.message, code: err.code });
   });
-  const listener = app.listen(0, '127.0.0.1');
+  listener = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => listener.once('listening', resolve));
   base = `http://127.0.0.1:${listener.address().port}`;
-  after(() => new Promise((resolve) => listener.close(resolve)));
 });
 
 test('req.emban is the tenant handle for the request’s tenant', async () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 
-import { EmbanClient, EmbanNotFoundError } from '@emban/sdk';
+import { EmbanAuthError, EmbanClient, EmbanNotFoundError } from '@emban/sdk';
 
 import { account, countWidget, total } from './helpers.mjs';
 
@@ -132,7 +132,10 @@ test('API keys: create, list, revoke', async () => {
   assert.match(key.key, /^emb_ingest_/);
   assert.ok((await admin.apiKeys.list()).some((k) => k.id === key.id && k.key === undefined));
   await admin.apiKeys.revoke(key.id);
-  await assert.rejects(admin.apiKeys.revoke(key.id), EmbanNotFoundError);
+  assert.ok((await admin.apiKeys.list()).find((k) => k.id === key.id).revokedAt);
+  const revoked = new EmbanClient({ apiKey: key.key, baseUrl: admin.baseUrl });
+  await assert.rejects(revoked.ingest([{ tenant_id: 't', event_name: 'e' }]), EmbanAuthError);
+  await assert.rejects(admin.apiKeys.revoke(999_999), EmbanNotFoundError);
 });
 
 test('ad-hoc SQL, datasets and saved queries', async () => {
