@@ -132,8 +132,12 @@ pub enum Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let (status, code, error) = match self {
-            Rejection::NotConfigured(what) => (StatusCode::INTERNAL_SERVER_ERROR, "emban_not_configured", what.to_owned()),
-            Rejection::NoTenant => (StatusCode::UNAUTHORIZED, "no_tenant", "no tenant for this request".to_owned()),
+            Rejection::NotConfigured(what) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "emban_not_configured", what.to_owned())
+            }
+            Rejection::NoTenant => {
+                (StatusCode::UNAUTHORIZED, "no_tenant", "no tenant for this request".to_owned())
+            }
         };
         (status, Json(ErrorBody { error, code: code.to_owned() })).into_response()
     }

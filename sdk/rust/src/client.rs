@@ -22,9 +22,7 @@ use serde_json::Value;
 
 use crate::{
     error::Error,
-    queue::{
-        ErrorHandler, FlushResult, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Next, Pending, Queue, batch_body,
-    },
+    queue::{ErrorHandler, FlushResult, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Next, Pending, Queue, batch_body},
     routes::{RouteName, route},
     tenant::TenantClient,
     transport::{Request, Transport},
@@ -112,7 +110,9 @@ impl ClientBuilder {
         }
         let base_url = self.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(Error::Config(format!("base_url must start with http:// or https:// (got {base_url:?})")));
+            return Err(Error::Config(format!(
+                "base_url must start with http:// or https:// (got {base_url:?})"
+            )));
         }
         let http = match self.http {
             Some(http) => http,
@@ -207,7 +207,12 @@ pub struct QueryParams {
 
 impl QueryParams {
     /// A query with the required parameters.
-    pub fn new(tenant_id: impl Into<String>, event_name: impl Into<String>, metric: Metric, period: Period) -> Self {
+    pub fn new(
+        tenant_id: impl Into<String>,
+        event_name: impl Into<String>,
+        metric: Metric,
+        period: Period,
+    ) -> Self {
         QueryParams {
             tenant_id: tenant_id.into(),
             event_name: event_name.into(),
@@ -468,11 +473,13 @@ impl Client {
         let mut bytes = 0;
         let mut events = events.into_iter().peekable();
         while let Some(event) = events.next() {
-            let json = serde_json::to_string(&event).map_err(|source| Error::Decode { request_id: String::new(), source })?;
+            let json = serde_json::to_string(&event)
+                .map_err(|source| Error::Decode { request_id: String::new(), source })?;
             bytes += json.len() + 1;
             batch.push(crate::queue::Queued { event, json });
             let next_size = events.peek().map(|e| serde_json::to_string(e).map_or(0, |j| j.len() + 1));
-            let full = batch.len() >= MAX_BATCH_EVENTS || next_size.is_some_and(|n| bytes + n > MAX_BATCH_BYTES);
+            let full =
+                batch.len() >= MAX_BATCH_EVENTS || next_size.is_some_and(|n| bytes + n > MAX_BATCH_BYTES);
             if full || next_size.is_none() {
                 let answer = self.send_batch(&batch).await?;
                 total.accepted += answer.accepted;
@@ -619,7 +626,11 @@ impl Client {
     }
 
     /// Changes a dashboard's name or draft widgets.
-    pub async fn update_dashboard(&self, id: &str, request: &UpdateDashboardRequest) -> Result<Dashboard, Error> {
+    pub async fn update_dashboard(
+        &self,
+        id: &str,
+        request: &UpdateDashboardRequest,
+    ) -> Result<Dashboard, Error> {
         self.call(RouteName::DashboardsUpdate, &[id], Vec::new(), Some(json(request)?)).await
     }
 
@@ -680,7 +691,11 @@ impl Client {
     }
 
     /// Changes a standalone widget.
-    pub async fn update_widget(&self, id: &str, request: &UpdateWidgetRequest) -> Result<StandaloneWidget, Error> {
+    pub async fn update_widget(
+        &self,
+        id: &str,
+        request: &UpdateWidgetRequest,
+    ) -> Result<StandaloneWidget, Error> {
         self.call(RouteName::WidgetsUpdate, &[id], Vec::new(), Some(json(request)?)).await
     }
 
@@ -724,7 +739,10 @@ impl Client {
     }
 
     /// Builds a dashboard from the discovered events.
-    pub async fn auto_create_dashboard(&self, request: &AutoCreateRequest) -> Result<AutoCreateResponse, Error> {
+    pub async fn auto_create_dashboard(
+        &self,
+        request: &AutoCreateRequest,
+    ) -> Result<AutoCreateResponse, Error> {
         self.call(RouteName::DiscoveryAutoCreate, &[], Vec::new(), Some(json(request)?)).await
     }
 

@@ -22,6 +22,21 @@ impl std::fmt::Display for ApiFailure {
     }
 }
 
+/// The body of a 402: which plan limit was hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanLimit {
+    /// The envelope.
+    pub failure: ApiFailure,
+    /// The org's plan, e.g. `free`.
+    pub plan: Option<String>,
+    /// The plan that lifts the limit, e.g. `starter`.
+    pub upgrade_to: Option<String>,
+    /// The limit.
+    pub limit: Option<f64>,
+    /// How much of it is used.
+    pub used: Option<f64>,
+}
+
 /// Every way an SDK call can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -31,20 +46,9 @@ pub enum Error {
     /// 403: the key's scope or role does not allow this (an ingest key on an admin route).
     #[error("permission denied: {0}")]
     Permission(ApiFailure),
-    /// 402: the org hit a plan limit.
-    #[error("plan limit: {failure}")]
-    PlanLimit {
-        /// The envelope.
-        failure: ApiFailure,
-        /// The org's plan, e.g. `free`.
-        plan: Option<String>,
-        /// The plan that lifts the limit.
-        upgrade_to: Option<String>,
-        /// The limit.
-        limit: Option<f64>,
-        /// How much of it is used.
-        used: Option<f64>,
-    },
+    /// 402: the org hit a plan limit (boxed: the details are large and rare).
+    #[error("plan limit: {}", .0.failure)]
+    PlanLimit(Box<PlanLimit>),
     /// 404: no such resource, or not visible to this key.
     #[error("not found: {0}")]
     NotFound(ApiFailure),
@@ -150,9 +154,9 @@ impl Error {
             | Error::Conflict(f)
             | Error::Api(f)
             | Error::Status(f)
-            | Error::PlanLimit { failure: f, .. }
             | Error::Validation { failure: f, .. }
             | Error::RateLimit { failure: f, .. } => Some(f),
+            Error::PlanLimit(limit) => Some(&limit.failure),
             Error::Delivery { source, .. } => source.failure(),
             _ => None,
         }
@@ -167,13 +171,23 @@ impl Error {
     pub(crate) fn local(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
         let field = field.into();
         Error::Validation {
-            failure: ApiFailure { status: 0, code: code.to_owned(), message: message.into(), request_id: String::new() },
+            failure: ApiFailure {
+                status: 0,
+                code: code.to_owned(),
+                message: message.into(),
+                request_id: String::new(),
+            },
             field: Some(field),
         }
     }
 
     /// The error for a non-2xx answer.
-    pub(crate) fn from_response(status: u16, body: &[u8], request_id: String, retry_after: Option<f64>) -> Self {
+    pub(crate) fn from_response(
+        status: u16,
+        body: &[u8],
+        request_id: String,
+        retry_after: Option<f64>,
+    ) -> Self {
         let value: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
         let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         let message = text("error").filter(|m| !m.is_empty()).unwrap_or_else(|| {
@@ -187,13 +201,13 @@ impl Error {
                 Error::Validation { failure, field }
             }
             401 => Error::Auth(failure),
-            402 => Error::PlanLimit {
+            402 => Error::PlanLimit(Box::new(PlanLimit {
                 plan: text("plan"),
                 upgrade_to: text("upgrade_to"),
                 limit: value.get("limit").and_then(|v| v.as_f64()),
                 used: value.get("used").and_then(|v| v.as_f64()),
                 failure,
-            },
+            })),
             403 => Error::Permission(failure),
             404 => Error::NotFound(failure),
             409 => Error::Conflict(failure),
@@ -224,14 +238,23 @@ mod tests {
         assert!(matches!(&e, Error::Validation { field: Some(f), .. } if f == "label"));
         assert_eq!((e.status(), e.code(), e.request_id()), (Some(400), Some("invalid_request"), Some("r1")));
         let plan = br#"{"error":"limit","code":"published_dashboards_limit","plan":"free","upgrade_to":"starter","limit":1,"used":1}"#;
+        let Error::PlanLimit(limit) = Error::from_response(402, plan, "r".into(), None) else {
+            panic!("not 402")
+        };
+        assert_eq!(
+            (limit.plan.as_deref(), limit.upgrade_to.as_deref(), limit.limit, limit.used),
+            (Some("free"), Some("starter"), Some(1.0), Some(1.0))
+        );
         assert!(matches!(
-            Error::from_response(402, plan, "r".into(), None),
-            Error::PlanLimit { plan: Some(p), upgrade_to: Some(u), limit: Some(l), used: Some(n), .. }
-                if p == "free" && u == "starter" && l == 1.0 && n == 1.0
+            Error::from_response(429, b"{}", "r".into(), Some(2.0)),
+            Error::RateLimit { retry_after: Some(_), .. }
         ));
-        assert!(matches!(Error::from_response(429, b"{}", "r".into(), Some(2.0)), Error::RateLimit { retry_after: Some(_), .. }));
-        assert!(matches!(Error::from_response(502, b"<html>", "r".into(), None), Error::Api(f) if f.message == "<html>"));
-        assert!(matches!(Error::from_response(418, b"", "r".into(), None), Error::Status(f) if f.message == "HTTP 418"));
+        assert!(
+            matches!(Error::from_response(502, b"<html>", "r".into(), None), Error::Api(f) if f.message == "<html>")
+        );
+        assert!(
+            matches!(Error::from_response(418, b"", "r".into(), None), Error::Status(f) if f.message == "HTTP 418")
+        );
     }
 
     #[test]

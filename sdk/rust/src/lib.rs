@@ -64,12 +64,12 @@ mod tenant;
 mod transport;
 
 pub use client::{
-    ApiKey, Client, ClientBuilder, CreateApiKeyRequest, CreatedApiKey, EmbedSessionInfo, PreviewRequest, QueryParams,
-    SavedQuery, SavedQueryFields, SqlResult,
+    ApiKey, Client, ClientBuilder, CreateApiKeyRequest, CreatedApiKey, EmbedSessionInfo, PreviewRequest,
+    QueryParams, SavedQuery, SavedQueryFields, SqlResult,
 };
 /// The server's request and response types.
 pub use contract;
-pub use error::{ApiFailure, Error};
+pub use error::{ApiFailure, Error, PlanLimit};
 pub use queue::{ErrorHandler, FlushResult};
 pub use routes::{ROUTES, RouteName};
 pub use tenant::TenantClient;

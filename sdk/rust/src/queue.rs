@@ -74,7 +74,8 @@ impl Queue {
         if self.closed.load(Ordering::SeqCst) {
             return refuse("client_closed");
         }
-        let json = serde_json::to_string(&event).map_err(|source| Error::Decode { request_id: String::new(), source })?;
+        let json = serde_json::to_string(&event)
+            .map_err(|source| Error::Decode { request_id: String::new(), source })?;
         let Ok(mut pending) = self.pending.lock() else { return refuse("queue_poisoned") };
         if pending.items.len() >= self.max_queue_size {
             drop(pending);

@@ -106,10 +106,25 @@ pub const ROUTES: &[(RouteName, &str, &str, &str)] = &[
     (RouteName::DashboardsDelete, "dashboards.delete", "DELETE", "/v1/dashboards/{id}"),
     (RouteName::DashboardsPublish, "dashboards.publish", "POST", "/v1/dashboards/{id}/publish"),
     (RouteName::DashboardsUnpublish, "dashboards.unpublish", "POST", "/v1/dashboards/{id}/unpublish"),
-    (RouteName::DashboardsRestoreDraft, "dashboards.restoreDraft", "POST", "/v1/dashboards/{id}/restore-published"),
+    (
+        RouteName::DashboardsRestoreDraft,
+        "dashboards.restoreDraft",
+        "POST",
+        "/v1/dashboards/{id}/restore-published",
+    ),
     (RouteName::DashboardsAddWidget, "dashboards.addWidget", "POST", "/v1/dashboards/{id}/widgets"),
-    (RouteName::DashboardsUpdateWidget, "dashboards.updateWidget", "PATCH", "/v1/dashboards/{id}/widgets/{widget_id}"),
-    (RouteName::DashboardsDeleteWidget, "dashboards.deleteWidget", "DELETE", "/v1/dashboards/{id}/widgets/{widget_id}"),
+    (
+        RouteName::DashboardsUpdateWidget,
+        "dashboards.updateWidget",
+        "PATCH",
+        "/v1/dashboards/{id}/widgets/{widget_id}",
+    ),
+    (
+        RouteName::DashboardsDeleteWidget,
+        "dashboards.deleteWidget",
+        "DELETE",
+        "/v1/dashboards/{id}/widgets/{widget_id}",
+    ),
     (RouteName::WidgetsList, "widgets.list", "GET", "/v1/widgets"),
     (RouteName::WidgetsGet, "widgets.get", "GET", "/v1/widgets/{id}"),
     (RouteName::WidgetsCreate, "widgets.create", "POST", "/v1/widgets"),
@@ -170,7 +185,9 @@ mod tests {
 
     #[test]
     fn paths_are_filled_and_encoded() {
-        let (method, path) = route(RouteName::DashboardsUpdateWidget, &["a b", "w/1"]).map_err(|e| e.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let (method, path) = route(RouteName::DashboardsUpdateWidget, &["a b", "w/1"])
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(method, Method::PATCH);
         assert_eq!(path, "/v1/dashboards/a%20b/widgets/w%2F1");
         assert!(route(RouteName::DashboardsGet, &[]).is_err());

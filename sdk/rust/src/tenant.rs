@@ -47,7 +47,11 @@ pub struct TenantClient {
 impl TenantClient {
     pub(crate) fn new(client: Client, tenant_id: String) -> Result<Self, Error> {
         if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
-            return Err(Error::local("tenant_id", "invalid_request", "tenant_id: must be 1 to 200 characters"));
+            return Err(Error::local(
+                "tenant_id",
+                "invalid_request",
+                "tenant_id: must be 1 to 200 characters",
+            ));
         }
         Ok(TenantClient { client, tenant_id })
     }
@@ -68,7 +72,10 @@ impl TenantClient {
             return Err(Error::local(
                 field,
                 "tenant_mismatch",
-                format!("{field}: {given:?} is another tenant; this handle is confined to {:?}", self.tenant_id),
+                format!(
+                    "{field}: {given:?} is another tenant; this handle is confined to {:?}",
+                    self.tenant_id
+                ),
             ));
         }
         Ok(self.tenant_id.clone())

@@ -14,8 +14,8 @@ use emban_sdk::{
     Client, CreateApiKeyRequest, Error, PreviewRequest, QueryParams, SavedQueryFields,
     contract::{
         dashboard::{
-            CreateDashboardRequest, Layout, UpdateDashboardRequest, UpdateWidgetRequest, Viz, VizType, Widget,
-            WidgetKind, WidgetQuery,
+            CreateDashboardRequest, Layout, UpdateDashboardRequest, UpdateWidgetRequest, Viz, VizType,
+            Widget, WidgetKind, WidgetQuery,
         },
         discover::AutoCreateRequest,
         embed::{CreateEmbedSessionRequest, EmbedPermissions},
@@ -61,7 +61,10 @@ fn session_request(tenant: &str, dashboard: &str) -> CreateEmbedSessionRequest {
 
 async fn published_dashboard(admin: &Client, group_by: Option<&str>) -> String {
     let d = admin
-        .create_dashboard(&CreateDashboardRequest { name: "D".into(), widgets: vec![widget("w", "api.call", group_by)] })
+        .create_dashboard(&CreateDashboardRequest {
+            name: "D".into(),
+            widgets: vec![widget("w", "api.call", group_by)],
+        })
         .await
         .unwrap();
     admin.publish_dashboard(&d.id).await.unwrap();
@@ -76,7 +79,9 @@ async fn the_guide_flow_ingests_and_mints_an_embed_url() {
     let dashboard = published_dashboard(&admin, Some("model")).await;
     let answer = ingest
         .ingest(vec![IngestEvent {
-            string_props: Some([("model".into(), "gpt-4".into()), ("endpoint".into(), "/chat".into())].into()),
+            string_props: Some(
+                [("model".into(), "gpt-4".into()), ("endpoint".into(), "/chat".into())].into(),
+            ),
             numeric_props: Some([("tokens".into(), 150.0), ("latency_ms".into(), 230.0)].into()),
             ..event("customer_1", "api.call")
         }])
@@ -87,7 +92,11 @@ async fn the_guide_flow_ingests_and_mints_an_embed_url() {
     request.permissions.allow_drill_down = true;
     request.permissions.allowed_dimensions = Some(vec!["model".into(), "endpoint".into()]);
     let session = admin.create_embed_session(&request).await.unwrap();
-    assert!(session.embed_url.starts_with(&format!("{}/embed/{dashboard}?token=", server.url)), "{}", session.embed_url);
+    assert!(
+        session.embed_url.starts_with(&format!("{}/embed/{dashboard}?token=", server.url)),
+        "{}",
+        session.embed_url
+    );
     assert_eq!(server.count("customer_1", "api.call").await, 1.0);
     let sessions = admin.list_embed_sessions().await.unwrap();
     assert_eq!(sessions.len(), 1);
@@ -105,7 +114,10 @@ async fn the_whole_surface_works() {
                 numeric_props: Some([("tokens".into(), 10.0)].into()),
                 ..event("acme", "api.call")
             },
-            IngestEvent { string_props: Some([("model".into(), "claude".into())].into()), ..event("acme", "api.call") },
+            IngestEvent {
+                string_props: Some([("model".into(), "claude".into())].into()),
+                ..event("acme", "api.call")
+            },
         ])
         .await
         .unwrap();
@@ -115,30 +127,46 @@ async fn the_whole_surface_works() {
 
     // Query.
     let grouped = admin
-        .query(&QueryParams::new("acme", "api.call", Metric::Count, Period::H24).group_by("model").filter("model", "claude"))
+        .query(
+            &QueryParams::new("acme", "api.call", Metric::Count, Period::H24)
+                .group_by("model")
+                .filter("model", "claude"),
+        )
         .await
         .unwrap();
     assert_eq!(grouped.data.len(), 1);
     assert_eq!(grouped.data[0].group, Some(Some("claude".into())));
-    let sum = admin.query(&QueryParams::new("acme", "api.call", Metric::Sum, Period::H24).numeric_prop("tokens")).await.unwrap();
+    let sum = admin
+        .query(&QueryParams::new("acme", "api.call", Metric::Sum, Period::H24).numeric_prop("tokens"))
+        .await
+        .unwrap();
     assert_eq!(sum.data[0].value, Some(10.0));
 
     // Dashboards and their widgets.
     let d = admin
-        .create_dashboard(&CreateDashboardRequest { name: "Usage".into(), widgets: vec![widget("calls", "api.call", None)] })
+        .create_dashboard(&CreateDashboardRequest {
+            name: "Usage".into(),
+            widgets: vec![widget("calls", "api.call", None)],
+        })
         .await
         .unwrap();
     assert!(admin.list_dashboards().await.unwrap().iter().any(|x| x.id == d.id));
     admin.publish_dashboard(&d.id).await.unwrap();
     assert!(admin.get_dashboard(&d.id).await.unwrap().published);
-    let renamed =
-        admin.update_dashboard(&d.id, &UpdateDashboardRequest { name: Some("U2".into()), widgets: None }).await.unwrap();
+    let renamed = admin
+        .update_dashboard(&d.id, &UpdateDashboardRequest { name: Some("U2".into()), widgets: None })
+        .await
+        .unwrap();
     assert_eq!(renamed.name, "U2");
     let mut second = widget("second", "api.call", None);
     second.layout.x = 6;
     admin.add_dashboard_widget(&d.id, &second).await.unwrap();
     let retitled = admin
-        .update_dashboard_widget(&d.id, "second", &UpdateWidgetRequest { title: Some("T".into()), ..Default::default() })
+        .update_dashboard_widget(
+            &d.id,
+            "second",
+            &UpdateWidgetRequest { title: Some("T".into()), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!(retitled.title, "T");
@@ -159,7 +187,10 @@ async fn the_whole_surface_works() {
     assert_eq!(admin.get_widget(&created.id).await.unwrap().id, created.id);
     assert!(admin.list_widgets().await.unwrap().iter().any(|w| w.id == created.id));
     let updated = admin
-        .update_widget(&created.id, &UpdateWidgetRequest { title: Some("Renamed".into()), ..Default::default() })
+        .update_widget(
+            &created.id,
+            &UpdateWidgetRequest { title: Some("Renamed".into()), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!(updated.widget.title, "Renamed");
@@ -193,16 +224,25 @@ async fn the_whole_surface_works() {
     assert!(matches!(revoked.ingest(vec![event("a", "b")]).await, Err(Error::Auth(_))));
 
     // SQL, datasets, saved queries.
-    let sql = admin.sql("SELECT count(*) AS n FROM events WHERE tenant_id = 'acme' AND event_name = 'api.call'").await.unwrap();
+    let sql = admin
+        .sql("SELECT count(*) AS n FROM events WHERE tenant_id = 'acme' AND event_name = 'api.call'")
+        .await
+        .unwrap();
     assert_eq!(sql.rows[0][0].as_f64(), Some(2.0));
     assert!(admin.list_datasets().await.unwrap()["datasets"].as_array().is_some_and(|d| !d.is_empty()));
     assert!(admin.dataset_ddl("events").await.unwrap()["ddl"].as_str().is_some_and(|s| s.contains("CREATE")));
     let saved = admin
-        .create_saved_query(&SavedQueryFields { name: Some("q".into()), sql: Some("SELECT 1".into()), ..Default::default() })
+        .create_saved_query(&SavedQueryFields {
+            name: Some("q".into()),
+            sql: Some("SELECT 1".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    let starred =
-        admin.update_saved_query(saved.id, &SavedQueryFields { starred: Some(true), ..Default::default() }).await.unwrap();
+    let starred = admin
+        .update_saved_query(saved.id, &SavedQueryFields { starred: Some(true), ..Default::default() })
+        .await
+        .unwrap();
     assert!(starred.starred);
     assert!(admin.list_saved_queries().await.unwrap().iter().any(|q| q.id == saved.id));
     admin.delete_saved_query(saved.id).await.unwrap();
@@ -217,7 +257,8 @@ async fn the_whole_surface_works() {
 #[tokio::test]
 async fn server_errors_map_to_variants() {
     let server = Server::start().await;
-    let bad = Client::builder("emb_admin_not_a_key_0000000000000000000000").base_url(&server.url).build().unwrap();
+    let bad =
+        Client::builder("emb_admin_not_a_key_0000000000000000000000").base_url(&server.url).build().unwrap();
     let e = bad.list_dashboards().await.unwrap_err();
     assert!(matches!(e, Error::Auth(_)), "{e}");
     assert_eq!((e.status(), e.code()), (Some(401), Some("unauthorized")));
@@ -232,7 +273,9 @@ async fn server_errors_map_to_variants() {
         .await
         .unwrap_err();
     assert!(matches!(&invalid, Error::Validation { field: Some(f), .. } if f == "scope"), "{invalid}");
-    assert!(matches!(ingest.ingest(vec![event("", "x")]).await, Err(Error::Validation { field: Some(f), .. }) if f == "events[0].tenant_id"));
+    assert!(
+        matches!(ingest.ingest(vec![event("", "x")]).await, Err(Error::Validation { field: Some(f), .. }) if f == "events[0].tenant_id")
+    );
     assert!(matches!(Client::builder(" ").build(), Err(Error::Config(_))));
 }
 
@@ -243,7 +286,8 @@ async fn injected_statuses_map_to_variants_and_4xx_is_not_retried() {
         move |_| Fate::Answer(status, headers.clone(), body.clone())
     };
     let plan_body = json!({ "error": "limit", "code": "published_dashboards_limit", "plan": "free", "upgrade_to": "starter", "limit": 1, "used": 1 }).to_string();
-    let cases: Vec<(u16, String, Vec<(&'static str, String)>)> = vec![
+    type Case = (u16, String, Vec<(&'static str, String)>);
+    let cases: Vec<Case> = vec![
         (402, plan_body, vec![]),
         (409, envelope("conflict", "changed"), vec![]),
         (429, envelope("rate_limited", "slow"), vec![("retry-after", "0".into())]),
@@ -260,7 +304,9 @@ async fn injected_statuses_map_to_variants_and_4xx_is_not_retried() {
         let e = client.list_dashboards().await.unwrap_err();
         assert_eq!(e.status(), Some(status), "{e}");
         match status {
-            402 => assert!(matches!(&e, Error::PlanLimit { plan: Some(p), upgrade_to: Some(u), limit: Some(_), used: Some(_), .. } if p == "free" && u == "starter")),
+            402 => assert!(
+                matches!(&e, Error::PlanLimit(l) if l.plan.as_deref() == Some("free") && l.upgrade_to.as_deref() == Some("starter") && l.limit == Some(1.0) && l.used == Some(1.0))
+            ),
             409 => assert!(matches!(e, Error::Conflict(_))),
             429 => assert!(matches!(e, Error::RateLimit { retry_after: Some(_), .. })),
             _ => assert!(matches!(e, Error::Api(_))),
@@ -269,7 +315,12 @@ async fn injected_statuses_map_to_variants_and_4xx_is_not_retried() {
         assert_eq!(proxy.count(), attempts, "status {status}");
     }
     let dropped = Proxy::start(&server.url, |_| Fate::Drop).await;
-    let client = Client::builder(&server.admin_key).base_url(&dropped.url).max_retries(1).retry_base(Duration::from_millis(1)).build().unwrap();
+    let client = Client::builder(&server.admin_key)
+        .base_url(&dropped.url)
+        .max_retries(1)
+        .retry_base(Duration::from_millis(1))
+        .build()
+        .unwrap();
     assert!(matches!(client.list_dashboards().await, Err(Error::Connection { .. })));
     assert_eq!(dropped.count(), 2);
 }
@@ -278,7 +329,11 @@ async fn injected_statuses_map_to_variants_and_4xx_is_not_retried() {
 async fn retries_get_through_drops_503s_and_429s() {
     let server = Server::start().await;
     let drops = Proxy::start(&server.url, |n| if n <= 2 { Fate::Drop } else { Fate::Forward }).await;
-    let client = Client::builder(&server.ingest_key).base_url(&drops.url).retry_base(Duration::from_millis(10)).build().unwrap();
+    let client = Client::builder(&server.ingest_key)
+        .base_url(&drops.url)
+        .retry_base(Duration::from_millis(10))
+        .build()
+        .unwrap();
     assert_eq!(client.ingest(vec![event("r", "drops")]).await.unwrap().accepted, 1);
     assert_eq!(server.count("r", "drops").await, 1.0);
 
@@ -286,15 +341,27 @@ async fn retries_get_through_drops_503s_and_429s() {
         if n == 1 { Fate::Answer(503, vec![], envelope("unavailable", "busy")) } else { Fate::Forward }
     })
     .await;
-    let client = Client::builder(&server.ingest_key).base_url(&busy.url).retry_base(Duration::from_millis(10)).build().unwrap();
+    let client = Client::builder(&server.ingest_key)
+        .base_url(&busy.url)
+        .retry_base(Duration::from_millis(10))
+        .build()
+        .unwrap();
     client.ingest(vec![event("r", "busy")]).await.unwrap();
     assert_eq!(server.count("r", "busy").await, 1.0);
 
     let limited = Proxy::start(&server.url, |n| {
-        if n == 1 { Fate::Answer(429, vec![("retry-after", "1".into())], envelope("rate_limited", "slow")) } else { Fate::Forward }
+        if n == 1 {
+            Fate::Answer(429, vec![("retry-after", "1".into())], envelope("rate_limited", "slow"))
+        } else {
+            Fate::Forward
+        }
     })
     .await;
-    let client = Client::builder(&server.admin_key).base_url(&limited.url).retry_base(Duration::from_millis(1)).build().unwrap();
+    let client = Client::builder(&server.admin_key)
+        .base_url(&limited.url)
+        .retry_base(Duration::from_millis(1))
+        .build()
+        .unwrap();
     let started = Instant::now();
     client.list_dashboards().await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(950), "waited {:?}", started.elapsed());
@@ -310,7 +377,12 @@ async fn track_batches_and_shutdown_drains() {
         .build()
         .unwrap();
     for i in 0..250 {
-        client.track(IngestEvent { numeric_props: Some([("i".into(), f64::from(i))].into()), ..event("b", "batched") }).unwrap();
+        client
+            .track(IngestEvent {
+                numeric_props: Some([("i".into(), f64::from(i))].into()),
+                ..event("b", "batched")
+            })
+            .unwrap();
     }
     let result = client.shutdown().await;
     assert_eq!(result.failed, 0);
@@ -321,7 +393,11 @@ async fn track_batches_and_shutdown_drains() {
     assert_eq!(client.dropped(), 1);
 
     // The interval flush.
-    let timed = Client::builder(&server.ingest_key).base_url(&server.url).flush_interval(Duration::from_millis(200)).build().unwrap();
+    let timed = Client::builder(&server.ingest_key)
+        .base_url(&server.url)
+        .flush_interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
     timed.track(event("b", "timed")).unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(timed.queued(), 0);
@@ -347,7 +423,8 @@ async fn a_full_queue_and_failed_batches_are_reported() {
     client.shutdown().await;
     assert_eq!(server.count("q", "full").await, 3.0);
 
-    let down = Proxy::start(&server.url, |_| Fate::Answer(503, vec![], envelope("unavailable", "down"))).await;
+    let down =
+        Proxy::start(&server.url, |_| Fate::Answer(503, vec![], envelope("unavailable", "down"))).await;
     let errors: Arc<Mutex<Vec<Error>>> = Arc::default();
     let sink = errors.clone();
     let client = Client::builder(&server.ingest_key)
@@ -382,7 +459,10 @@ async fn tenant_handles_are_confined() {
     ingest.ingest(vec![event("globex", "t")]).await.unwrap();
     assert_eq!(server.count("acme", "t").await, 3.0);
     let refused = acme.ingest(vec![event("", "t"), event("globex", "t")]).await.unwrap_err();
-    assert!(matches!(&refused, Error::Validation { field: Some(f), .. } if f == "events[1].tenant_id"), "{refused}");
+    assert!(
+        matches!(&refused, Error::Validation { field: Some(f), .. } if f == "events[1].tenant_id"),
+        "{refused}"
+    );
     assert_eq!(refused.code(), Some("tenant_mismatch"));
     assert!(acme.track(event("globex", "t")).is_err());
     assert_eq!(server.count("globex", "t").await, 1.0);
@@ -395,7 +475,12 @@ async fn tenant_handles_are_confined() {
 
     let dashboard = published_dashboard(&admin, None).await;
     scoped.create_embed_session(session_request("", &dashboard)).await.unwrap();
-    admin.for_tenant("globex").unwrap().create_embed_session(session_request("globex", &dashboard)).await.unwrap();
+    admin
+        .for_tenant("globex")
+        .unwrap()
+        .create_embed_session(session_request("globex", &dashboard))
+        .await
+        .unwrap();
     assert!(scoped.create_embed_session(session_request("globex", &dashboard)).await.is_err());
     let mine = scoped.list_embed_sessions().await.unwrap();
     assert_eq!(mine.len(), 1);
@@ -432,8 +517,15 @@ async fn the_axum_layer_hands_handlers_the_tenant() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let http = reqwest::Client::new();
-    let answer: serde_json::Value =
-        http.get(format!("{base}/analytics")).header("x-org", "customer_9").send().await.unwrap().json().await.unwrap();
+    let answer: serde_json::Value = http
+        .get(format!("{base}/analytics"))
+        .header("x-org", "customer_9")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(answer["tenant"], "customer_9");
     assert!(answer["embed_url"].as_str().unwrap().contains("/embed/"));
     assert_eq!(admin.for_tenant("customer_9").unwrap().list_embed_sessions().await.unwrap().len(), 1);
