@@ -37,13 +37,15 @@ pack_node_sdk() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   (cd "$dir" && npm run --silent build && npm pack --silent --pack-destination "$WORK" >/dev/null)
-  local express
-  express="$(node -p "require('$dir/package.json').devDependencies.express")"
+  # The test project's own dependencies, at the versions sdk/node pins: express for the
+  # middleware test, and its and Node's types for the TypeScript consumer test.
+  local deps
+  deps="$(node -p "const d = require('$dir/package.json').devDependencies; ['express', '@types/express', '@types/node'].map((n) => n + '@' + d[n]).join(' ')")"
   mkdir -p "$WORK/project"
   cp -r "$dir/test" "$WORK/project/test"
   printf '{ "name": "emban-sdk-consumer", "private": true, "type": "module" }\n' >"$WORK/project/package.json"
   (cd "$WORK/project" && npm install --no-audit --no-fund --loglevel=error --prefer-offline \
-    "$WORK"/emban-sdk-*.tgz "express@$express")
+    "$WORK"/emban-sdk-*.tgz $deps)
 }
 
 # One server for the Node tests; each test file registers its own org in it.
@@ -63,7 +65,8 @@ start_server() {
 }
 
 node_tests() {
-  (cd "$WORK/project" && EMBAN_SERVER_SRC="$ROOT_DIR/host-server/src" node --test test/*.test.mjs) || {
+  (cd "$WORK/project" && EMBAN_SERVER_SRC="$ROOT_DIR/host-server/src" \
+    EMBAN_TSC="$ROOT_DIR/sdk/node/node_modules/typescript/bin/tsc" node --test test/*.test.mjs) || {
     log "server log:"
     tail -n 50 "$WORK/server.err" >&2
     return 1

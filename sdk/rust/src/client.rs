@@ -497,8 +497,9 @@ impl Client {
         self.call(RouteName::Ingest, &[], Vec::new(), Some(body)).await
     }
 
-    /// Queues an event for the next batch, stamping its `timestamp` and `event_id` now. Needs a
-    /// Tokio runtime (the flush runs as a task). Refusals (queue full, shut down) are returned
+    /// Queues an event for the next batch, stamping its `timestamp` and `event_id` now. The
+    /// automatic flushes run as Tokio tasks; called outside a runtime, events wait for an explicit
+    /// [`Client::flush`] or [`Client::shutdown`]. Refusals (queue full, shut down) are returned
     /// *and* reported through `on_error`, and counted in [`Client::dropped`].
     pub fn track(&self, event: IngestEvent) -> Result<(), Error> {
         let event = complete(event, "event", true)?;
@@ -506,18 +507,20 @@ impl Client {
     }
 
     pub(crate) fn track_complete(&self, event: IngestEvent) -> Result<(), Error> {
-        match self.inner.queue.enqueue(event)? {
+        let next = self.inner.queue.enqueue(event)?;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Ok(()) };
+        match next {
             Next::Nothing => {}
             Next::FlushNow => {
                 let client = self.clone();
-                tokio::spawn(async move {
+                runtime.spawn(async move {
                     client.flush().await;
                 });
             }
             Next::ArmTimer => {
                 let client = self.clone();
                 let interval = self.inner.queue.flush_interval;
-                tokio::spawn(async move {
+                runtime.spawn(async move {
                     tokio::time::sleep(interval).await;
                     client.flush().await;
                 });
@@ -530,6 +533,7 @@ impl Client {
     pub async fn flush(&self) -> FlushResult {
         let queue = &self.inner.queue;
         let _one_at_a_time = queue.flushing.lock().await;
+        queue.flush_started();
         let mut result = FlushResult::default();
         loop {
             let batch = queue.take_batch();

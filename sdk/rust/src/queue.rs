@@ -40,6 +40,8 @@ pub(crate) struct Pending {
     pub items: std::collections::VecDeque<Queued>,
     pub bytes: usize,
     pub timer_armed: bool,
+    /// A flush task is spawned and has not started yet: don't spawn another.
+    pub flush_scheduled: bool,
 }
 
 /// Queue state shared by a client and its tenant handles.
@@ -84,6 +86,10 @@ impl Queue {
         pending.bytes += json.len() + 1;
         pending.items.push_back(Queued { event, json });
         if pending.items.len() >= self.flush_at || pending.bytes + ENVELOPE_BYTES >= self.flush_bytes {
+            if pending.flush_scheduled {
+                return Ok(Next::Nothing);
+            }
+            pending.flush_scheduled = true;
             Ok(Next::FlushNow)
         } else if !pending.timer_armed {
             pending.timer_armed = true;
@@ -113,6 +119,13 @@ impl Queue {
             pending.timer_armed = false;
         }
         pending.items.drain(..count).collect()
+    }
+
+    /// Marks the scheduled flush as started, so the next threshold schedules a new one.
+    pub fn flush_started(&self) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.flush_scheduled = false;
+        }
     }
 
     /// Events waiting.

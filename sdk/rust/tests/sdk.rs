@@ -392,6 +392,14 @@ async fn track_batches_and_shutdown_drains() {
     assert!(matches!(client.track(event("b", "late")), Err(Error::Queue { reason: "client_closed", .. })));
     assert_eq!(client.dropped(), 1);
 
+    // Tracked outside a runtime: queued until an explicit flush.
+    let plain = Client::builder(&server.ingest_key).base_url(&server.url).build().unwrap();
+    let from_thread = plain.clone();
+    std::thread::spawn(move || from_thread.track(event("b", "threaded")).unwrap()).join().unwrap();
+    assert_eq!(plain.queued(), 1);
+    assert_eq!(plain.flush().await.sent, 1);
+    assert_eq!(server.count("b", "threaded").await, 1.0);
+
     // The interval flush.
     let timed = Client::builder(&server.ingest_key)
         .base_url(&server.url)
