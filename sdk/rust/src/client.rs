@@ -469,25 +469,28 @@ impl Client {
             return Err(Error::local("events", "invalid_request", "events: give at least one event"));
         }
         let mut total = IngestResponse { accepted: 0, status: "ok".into(), duplicates: 0 };
-        let mut batch: Vec<crate::queue::Queued> = Vec::new();
-        let mut bytes = 0;
-        let mut events = events.into_iter().peekable();
-        while let Some(event) = events.next() {
+        let mut queued = std::collections::VecDeque::with_capacity(events.len());
+        for event in events {
             let json = serde_json::to_string(&event)
                 .map_err(|source| Error::Decode { request_id: String::new(), source })?;
-            bytes += json.len() + 1;
-            batch.push(crate::queue::Queued { event, json });
-            let next_size = events.peek().map(|e| serde_json::to_string(e).map_or(0, |j| j.len() + 1));
-            let full =
-                batch.len() >= MAX_BATCH_EVENTS || next_size.is_some_and(|n| bytes + n > MAX_BATCH_BYTES);
-            if full || next_size.is_none() {
-                let answer = self.send_batch(&batch).await?;
-                total.accepted += answer.accepted;
-                total.duplicates += answer.duplicates;
-                total.status = answer.status;
-                batch.clear();
-                bytes = 0;
+            queued.push_back(crate::queue::Queued { event, json });
+        }
+        while !queued.is_empty() {
+            // As many as fit one request: at most 10,000 events and 10 MiB (at least one event).
+            let mut count = 0;
+            let mut bytes = 0;
+            for q in &queued {
+                if count > 0 && (count >= MAX_BATCH_EVENTS || bytes + q.json.len() + 1 > MAX_BATCH_BYTES) {
+                    break;
+                }
+                count += 1;
+                bytes += q.json.len() + 1;
             }
+            let batch: Vec<_> = queued.drain(..count).collect();
+            let answer = self.send_batch(&batch).await?;
+            total.accepted += answer.accepted;
+            total.duplicates += answer.duplicates;
+            total.status = answer.status;
         }
         Ok(total)
     }

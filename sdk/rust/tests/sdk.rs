@@ -48,6 +48,10 @@ fn widget(id: &str, event: &str, group_by: Option<&str>) -> Widget {
     }
 }
 
+fn client_for(server: &Server) -> Client {
+    Client::builder(&server.ingest_key).base_url(&server.url).build().unwrap()
+}
+
 fn session_request(tenant: &str, dashboard: &str) -> CreateEmbedSessionRequest {
     CreateEmbedSessionRequest {
         tenant_id: tenant.into(),
@@ -391,6 +395,11 @@ async fn track_batches_and_shutdown_drains() {
     // Shut down: refused, counted and returned.
     assert!(matches!(client.track(event("b", "late")), Err(Error::Queue { reason: "client_closed", .. })));
     assert_eq!(client.dropped(), 1);
+
+    // ingest() splits arrays over 10,000 events across requests.
+    let many: Vec<IngestEvent> = (0..12_000).map(|_| event("b", "split")).collect();
+    assert_eq!(client_for(&server).ingest(many).await.unwrap().accepted, 12_000);
+    assert_eq!(server.count("b", "split").await, 12_000.0);
 
     // Tracked outside a runtime: queued until an explicit flush.
     let plain = Client::builder(&server.ingest_key).base_url(&server.url).build().unwrap();
