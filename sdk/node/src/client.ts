@@ -310,6 +310,66 @@ export class EmbanClient {
     me: (): Promise<JsonObject> => this.call('auth.me'),
   };
 
+  // -- Team, settings, alerts, reports, billing (the reference's routes; see PLANNED_ROUTES) ----
+
+  /** The org's settings. */
+  readonly settings = {
+    getOrg: (): Promise<JsonObject> => this.call('settings.getOrg'),
+    updateOrg: (patch: { name?: string; email?: string } & JsonObject): Promise<JsonObject> =>
+      this.call('settings.updateOrg', { body: patch }),
+    /** Irreversible (owner only). */
+    deleteOrg: (): Promise<void> => this.call('settings.deleteOrg'),
+  };
+
+  /** Team members and invites. */
+  readonly members = {
+    list: (): Promise<JsonObject> => this.call('members.list'),
+    /** The answer carries the invite link's token. */
+    invite: (params: { email: string; role: 'viewer' | 'editor' | 'admin' }): Promise<JsonObject> =>
+      this.call('members.invite', { body: params }),
+    invites: (): Promise<JsonObject> => this.call('members.invites'),
+    updateRole: (id: number | string, role: string): Promise<JsonObject> =>
+      this.call('members.updateRole', { params: { id }, body: { role } }),
+    remove: (id: number | string): Promise<void> => this.call('members.remove', { params: { id } }),
+  };
+
+  /** Alert rules on widgets. */
+  readonly alerts = {
+    list: (): Promise<JsonObject> => this.call('alerts.list'),
+    get: (id: number | string): Promise<JsonObject> => this.call('alerts.get', { params: { alert_id: id } }),
+    /** Recent firing and resolution events. */
+    events: (id: number | string): Promise<JsonObject> => this.call('alerts.events', { params: { alert_id: id } }),
+    create: (rule: JsonObject): Promise<JsonObject> => this.call('alerts.create', { body: rule }),
+    update: (id: number | string, patch: JsonObject): Promise<JsonObject> =>
+      this.call('alerts.update', { params: { alert_id: id }, body: patch }),
+    delete: (id: number | string): Promise<void> => this.call('alerts.delete', { params: { alert_id: id } }),
+  };
+
+  /** Scheduled reports. */
+  readonly reports = {
+    list: (): Promise<JsonObject> => this.call('reports.list'),
+    get: (id: number | string): Promise<JsonObject> => this.call('reports.get', { params: { report_id: id } }),
+    /** Recent runs with their delivery status. */
+    runs: (id: number | string): Promise<JsonObject> => this.call('reports.runs', { params: { report_id: id } }),
+    create: (report: JsonObject): Promise<JsonObject> => this.call('reports.create', { body: report }),
+    update: (id: number | string, patch: JsonObject): Promise<JsonObject> =>
+      this.call('reports.update', { params: { report_id: id }, body: patch }),
+    delete: (id: number | string): Promise<void> => this.call('reports.delete', { params: { report_id: id } }),
+  };
+
+  /** Plan, limits and the Paddle handoffs. */
+  readonly billing = {
+    get: (): Promise<JsonObject> => this.call('billing.get'),
+    plans: (): Promise<JsonObject> => this.call('billing.plans'),
+    checkoutConfig: (): Promise<JsonObject> => this.call('billing.checkoutConfig'),
+    portal: (): Promise<JsonObject> => this.call('billing.portal'),
+  };
+
+  /** Delivery observability of alert and report webhooks. */
+  readonly webhooks = {
+    deliveries: (): Promise<JsonObject> => this.call('webhooks.deliveries'),
+  };
+
   // -- Scoping ----------------------------------------------------------------------------------
 
   /**

@@ -18,7 +18,7 @@ export {
 } from './errors.js';
 export type { EmbanErrorInit } from './errors.js';
 export type { FlushResult } from './queue.js';
-export { ROUTES, EXCLUDED_ROUTES } from './routes.js';
+export { ROUTES, EXCLUDED_ROUTES, PLANNED_ROUTES } from './routes.js';
 export type { HttpMethod, Route, RouteName } from './routes.js';
 export { SDK_VERSION } from './http.js';
 export { uuidv7 } from './uuid.js';

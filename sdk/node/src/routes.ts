@@ -48,7 +48,67 @@ export const ROUTES = {
   'usage.get': ['GET', '/v1/usage'],
   'usage.onboarding': ['GET', '/v1/onboarding/status'],
   'audit.list': ['GET', '/v1/audit'],
+  // Routes of the reference (api-reference.txt) the server does not serve yet: see PLANNED_ROUTES.
+  'settings.getOrg': ['GET', '/v1/settings/org'],
+  'settings.updateOrg': ['PATCH', '/v1/settings/org'],
+  'settings.deleteOrg': ['DELETE', '/v1/settings/org'],
+  'members.list': ['GET', '/v1/members'],
+  'members.invite': ['POST', '/v1/members/invite'],
+  'members.invites': ['GET', '/v1/members/invites'],
+  'members.updateRole': ['PATCH', '/v1/members/{id}'],
+  'members.remove': ['DELETE', '/v1/members/{id}'],
+  'alerts.list': ['GET', '/v1/alerts'],
+  'alerts.get': ['GET', '/v1/alerts/{alert_id}'],
+  'alerts.events': ['GET', '/v1/alerts/{alert_id}/events'],
+  'alerts.create': ['POST', '/v1/alerts'],
+  'alerts.update': ['PATCH', '/v1/alerts/{alert_id}'],
+  'alerts.delete': ['DELETE', '/v1/alerts/{alert_id}'],
+  'reports.list': ['GET', '/v1/reports'],
+  'reports.get': ['GET', '/v1/reports/{report_id}'],
+  'reports.runs': ['GET', '/v1/reports/{report_id}/runs'],
+  'reports.create': ['POST', '/v1/reports'],
+  'reports.update': ['PATCH', '/v1/reports/{report_id}'],
+  'reports.delete': ['DELETE', '/v1/reports/{report_id}'],
+  'billing.get': ['GET', '/v1/billing'],
+  'billing.plans': ['GET', '/v1/billing/plans'],
+  'billing.checkoutConfig': ['GET', '/v1/billing/checkout-config'],
+  'billing.portal': ['GET', '/v1/billing/portal'],
+  'webhooks.deliveries': ['GET', '/v1/webhooks'],
 } as const satisfies Record<string, Route>;
+
+/**
+ * Routes the reference documents (members, settings, alerts, reports, billing, webhook
+ * deliveries) that the server does not serve yet. The SDK has their methods already, passing
+ * bodies through; until the server gains a route its method answers 404. The coverage test
+ * accepts these routes missing from the server, and covers them once the server has them.
+ */
+export const PLANNED_ROUTES: ReadonlySet<string> = new Set([
+  'settings.getOrg',
+  'settings.updateOrg',
+  'settings.deleteOrg',
+  'members.list',
+  'members.invite',
+  'members.invites',
+  'members.updateRole',
+  'members.remove',
+  'alerts.list',
+  'alerts.get',
+  'alerts.events',
+  'alerts.create',
+  'alerts.update',
+  'alerts.delete',
+  'reports.list',
+  'reports.get',
+  'reports.runs',
+  'reports.create',
+  'reports.update',
+  'reports.delete',
+  'billing.get',
+  'billing.plans',
+  'billing.checkoutConfig',
+  'billing.portal',
+  'webhooks.deliveries',
+]);
 
 /** The name of an SDK method in {@link ROUTES}. */
 export type RouteName = keyof typeof ROUTES;
@@ -57,7 +117,9 @@ export type RouteName = keyof typeof ROUTES;
  * Server routes the SDK deliberately has no method for, each with the reason. The route
  * coverage test accepts exactly these (a path ending in `*` covers everything under it).
  */
-export const EXCLUDED_ROUTES: readonly { method: HttpMethod; path: string; reason: string }[] = [
+export const EXCLUDED_ROUTES: readonly { method: HttpMethod; path: string; reason: string; planned?: boolean }[] = [
+  { method: 'POST', path: '/v1/auth/accept-invite', reason: "the invitee's own sign-up: takes the invite token and sets a session cookie", planned: true },
+  { method: 'POST', path: '/webhooks/paddle', reason: 'called by Paddle, authenticated by its signature, not by an API key', planned: true },
   { method: 'POST', path: '/v1/auth/register', reason: 'console sign-up: creates a user and sets a session cookie; a backend holding an API key already has an org' },
   { method: 'POST', path: '/v1/auth/login', reason: 'console sign-in: sets the emban_session cookie, not an API-key call' },
   { method: 'POST', path: '/v1/auth/logout', reason: 'console sign-out: clears the session cookie' },

@@ -94,6 +94,21 @@ test('every ROUTES entry is a method and a /-path; exclusions give reasons', () 
   assert.ok(esm.EXCLUDED_ROUTES.every((r) => r.reason.length > 10));
 });
 
+test('planned routes (the reference, ahead of the server) send what the reference documents', async () => {
+  const { client, calls } = recording({ id: 7 });
+  await client.members.invite({ email: 'a@example.com', role: 'viewer' });
+  await client.alerts.update(7, { thresholdValue: 1200, emailTo: ['ops@example.com'] });
+  await client.reports.runs(3);
+  await client.billing.checkoutConfig();
+  assert.deepEqual(calls.map((c) => [c.init.method, c.url.replace('http://sdk.invalid', '')]), [
+    ['POST', '/v1/members/invite'],
+    ['PATCH', '/v1/alerts/7'],
+    ['GET', '/v1/reports/3/runs'],
+    ['GET', '/v1/billing/checkout-config'],
+  ]);
+  assert.deepEqual(calls[1].body, { threshold_value: 1200, email_to: ['ops@example.com'] });
+});
+
 test('a missing apiKey is a clear error at construction', () => {
   assert.throws(() => new esm.EmbanClient({ apiKey: undefined }), /apiKey is required/);
 });

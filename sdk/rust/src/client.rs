@@ -791,6 +791,135 @@ impl Client {
         self.call(RouteName::AuthMe, &[], Vec::new(), None).await
     }
 
+    // -- Team, settings, alerts, reports, billing ------------------------------------------------
+    // The reference's routes, ahead of the server (see `RouteName`): bodies pass through as JSON,
+    // and until the server serves a route its call is `Error::NotFound`.
+
+    /// The org's settings.
+    pub async fn get_org_settings(&self) -> Result<Value, Error> {
+        self.call(RouteName::SettingsGetOrg, &[], Vec::new(), None).await
+    }
+
+    /// Changes the org's name or email.
+    pub async fn update_org_settings(&self, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::SettingsUpdateOrg, &[], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Deletes the org (owner only). Irreversible.
+    pub async fn delete_org(&self) -> Result<(), Error> {
+        self.call_unit(RouteName::SettingsDeleteOrg, &[], None).await
+    }
+
+    /// Team members.
+    pub async fn list_members(&self) -> Result<Value, Error> {
+        self.call(RouteName::MembersList, &[], Vec::new(), None).await
+    }
+
+    /// Invites a member (`{"email", "role"}`); the answer carries the invite token.
+    pub async fn invite_member(&self, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::MembersInvite, &[], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Pending invites.
+    pub async fn list_invites(&self) -> Result<Value, Error> {
+        self.call(RouteName::MembersInvites, &[], Vec::new(), None).await
+    }
+
+    /// Changes a member's role (`{"role"}`; owner only).
+    pub async fn update_member_role(&self, id: &str, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::MembersUpdateRole, &[id], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Removes a member.
+    pub async fn remove_member(&self, id: &str) -> Result<(), Error> {
+        self.call_unit(RouteName::MembersRemove, &[id], None).await
+    }
+
+    /// Alert rules.
+    pub async fn list_alerts(&self) -> Result<Value, Error> {
+        self.call(RouteName::AlertsList, &[], Vec::new(), None).await
+    }
+
+    /// One alert rule.
+    pub async fn get_alert(&self, alert_id: &str) -> Result<Value, Error> {
+        self.call(RouteName::AlertsGet, &[alert_id], Vec::new(), None).await
+    }
+
+    /// An alert's recent firing and resolution events.
+    pub async fn alert_events(&self, alert_id: &str) -> Result<Value, Error> {
+        self.call(RouteName::AlertsEvents, &[alert_id], Vec::new(), None).await
+    }
+
+    /// Creates an alert rule.
+    pub async fn create_alert(&self, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::AlertsCreate, &[], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Changes an alert rule.
+    pub async fn update_alert(&self, alert_id: &str, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::AlertsUpdate, &[alert_id], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Deletes an alert rule.
+    pub async fn delete_alert(&self, alert_id: &str) -> Result<(), Error> {
+        self.call_unit(RouteName::AlertsDelete, &[alert_id], None).await
+    }
+
+    /// Scheduled reports.
+    pub async fn list_reports(&self) -> Result<Value, Error> {
+        self.call(RouteName::ReportsList, &[], Vec::new(), None).await
+    }
+
+    /// One report rule.
+    pub async fn get_report(&self, report_id: &str) -> Result<Value, Error> {
+        self.call(RouteName::ReportsGet, &[report_id], Vec::new(), None).await
+    }
+
+    /// A report's recent runs.
+    pub async fn report_runs(&self, report_id: &str) -> Result<Value, Error> {
+        self.call(RouteName::ReportsRuns, &[report_id], Vec::new(), None).await
+    }
+
+    /// Creates a scheduled report.
+    pub async fn create_report(&self, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::ReportsCreate, &[], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Changes a scheduled report.
+    pub async fn update_report(&self, report_id: &str, body: &Value) -> Result<Value, Error> {
+        self.call(RouteName::ReportsUpdate, &[report_id], Vec::new(), Some(json(body)?)).await
+    }
+
+    /// Deletes a scheduled report.
+    pub async fn delete_report(&self, report_id: &str) -> Result<(), Error> {
+        self.call_unit(RouteName::ReportsDelete, &[report_id], None).await
+    }
+
+    /// Plan, billing status, usage counters and limits.
+    pub async fn billing(&self) -> Result<Value, Error> {
+        self.call(RouteName::BillingGet, &[], Vec::new(), None).await
+    }
+
+    /// The standard plans.
+    pub async fn billing_plans(&self) -> Result<Value, Error> {
+        self.call(RouteName::BillingPlans, &[], Vec::new(), None).await
+    }
+
+    /// Paddle checkout initialization data.
+    pub async fn billing_checkout_config(&self) -> Result<Value, Error> {
+        self.call(RouteName::BillingCheckoutConfig, &[], Vec::new(), None).await
+    }
+
+    /// A Paddle customer portal URL.
+    pub async fn billing_portal(&self) -> Result<Value, Error> {
+        self.call(RouteName::BillingPortal, &[], Vec::new(), None).await
+    }
+
+    /// Delivery observability of alert and report webhooks.
+    pub async fn webhook_deliveries(&self) -> Result<Value, Error> {
+        self.call(RouteName::WebhooksDeliveries, &[], Vec::new(), None).await
+    }
+
     // -- Scoping --------------------------------------------------------------------------------
 
     /// A handle confined to one tenant (see [`TenantClient`]); cheap, make one per request.

@@ -85,6 +85,56 @@ pub enum RouteName {
     UsageOnboarding,
     /// `GET /v1/audit`.
     AuditList,
+    /// `GET /v1/settings/org` (planned: the reference documents it, the server does not serve it yet).
+    SettingsGetOrg,
+    /// `PATCH /v1/settings/org` (planned: the reference documents it, the server does not serve it yet).
+    SettingsUpdateOrg,
+    /// `DELETE /v1/settings/org` (planned: the reference documents it, the server does not serve it yet).
+    SettingsDeleteOrg,
+    /// `GET /v1/members` (planned: the reference documents it, the server does not serve it yet).
+    MembersList,
+    /// `POST /v1/members/invite` (planned: the reference documents it, the server does not serve it yet).
+    MembersInvite,
+    /// `GET /v1/members/invites` (planned: the reference documents it, the server does not serve it yet).
+    MembersInvites,
+    /// `PATCH /v1/members/{id}` (planned: the reference documents it, the server does not serve it yet).
+    MembersUpdateRole,
+    /// `DELETE /v1/members/{id}` (planned: the reference documents it, the server does not serve it yet).
+    MembersRemove,
+    /// `GET /v1/alerts` (planned: the reference documents it, the server does not serve it yet).
+    AlertsList,
+    /// `GET /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
+    AlertsGet,
+    /// `GET /v1/alerts/{alert_id}/events` (planned: the reference documents it, the server does not serve it yet).
+    AlertsEvents,
+    /// `POST /v1/alerts` (planned: the reference documents it, the server does not serve it yet).
+    AlertsCreate,
+    /// `PATCH /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
+    AlertsUpdate,
+    /// `DELETE /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
+    AlertsDelete,
+    /// `GET /v1/reports` (planned: the reference documents it, the server does not serve it yet).
+    ReportsList,
+    /// `GET /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
+    ReportsGet,
+    /// `GET /v1/reports/{report_id}/runs` (planned: the reference documents it, the server does not serve it yet).
+    ReportsRuns,
+    /// `POST /v1/reports` (planned: the reference documents it, the server does not serve it yet).
+    ReportsCreate,
+    /// `PATCH /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
+    ReportsUpdate,
+    /// `DELETE /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
+    ReportsDelete,
+    /// `GET /v1/billing` (planned: the reference documents it, the server does not serve it yet).
+    BillingGet,
+    /// `GET /v1/billing/plans` (planned: the reference documents it, the server does not serve it yet).
+    BillingPlans,
+    /// `GET /v1/billing/checkout-config` (planned: the reference documents it, the server does not serve it yet).
+    BillingCheckoutConfig,
+    /// `GET /v1/billing/portal` (planned: the reference documents it, the server does not serve it yet).
+    BillingPortal,
+    /// `GET /v1/webhooks` (planned: the reference documents it, the server does not serve it yet).
+    WebhooksDeliveries,
 }
 
 /// `(call, name in the Node SDK, method, path)`; `{name}` marks a path parameter.
@@ -142,6 +192,31 @@ pub const ROUTES: &[(RouteName, &str, &str, &str)] = &[
     (RouteName::UsageGet, "usage.get", "GET", "/v1/usage"),
     (RouteName::UsageOnboarding, "usage.onboarding", "GET", "/v1/onboarding/status"),
     (RouteName::AuditList, "audit.list", "GET", "/v1/audit"),
+    (RouteName::SettingsGetOrg, "settings.getOrg", "GET", "/v1/settings/org"),
+    (RouteName::SettingsUpdateOrg, "settings.updateOrg", "PATCH", "/v1/settings/org"),
+    (RouteName::SettingsDeleteOrg, "settings.deleteOrg", "DELETE", "/v1/settings/org"),
+    (RouteName::MembersList, "members.list", "GET", "/v1/members"),
+    (RouteName::MembersInvite, "members.invite", "POST", "/v1/members/invite"),
+    (RouteName::MembersInvites, "members.invites", "GET", "/v1/members/invites"),
+    (RouteName::MembersUpdateRole, "members.updateRole", "PATCH", "/v1/members/{id}"),
+    (RouteName::MembersRemove, "members.remove", "DELETE", "/v1/members/{id}"),
+    (RouteName::AlertsList, "alerts.list", "GET", "/v1/alerts"),
+    (RouteName::AlertsGet, "alerts.get", "GET", "/v1/alerts/{alert_id}"),
+    (RouteName::AlertsEvents, "alerts.events", "GET", "/v1/alerts/{alert_id}/events"),
+    (RouteName::AlertsCreate, "alerts.create", "POST", "/v1/alerts"),
+    (RouteName::AlertsUpdate, "alerts.update", "PATCH", "/v1/alerts/{alert_id}"),
+    (RouteName::AlertsDelete, "alerts.delete", "DELETE", "/v1/alerts/{alert_id}"),
+    (RouteName::ReportsList, "reports.list", "GET", "/v1/reports"),
+    (RouteName::ReportsGet, "reports.get", "GET", "/v1/reports/{report_id}"),
+    (RouteName::ReportsRuns, "reports.runs", "GET", "/v1/reports/{report_id}/runs"),
+    (RouteName::ReportsCreate, "reports.create", "POST", "/v1/reports"),
+    (RouteName::ReportsUpdate, "reports.update", "PATCH", "/v1/reports/{report_id}"),
+    (RouteName::ReportsDelete, "reports.delete", "DELETE", "/v1/reports/{report_id}"),
+    (RouteName::BillingGet, "billing.get", "GET", "/v1/billing"),
+    (RouteName::BillingPlans, "billing.plans", "GET", "/v1/billing/plans"),
+    (RouteName::BillingCheckoutConfig, "billing.checkoutConfig", "GET", "/v1/billing/checkout-config"),
+    (RouteName::BillingPortal, "billing.portal", "GET", "/v1/billing/portal"),
+    (RouteName::WebhooksDeliveries, "webhooks.deliveries", "GET", "/v1/webhooks"),
 ];
 
 /// The method and filled-in path of a call; `params` fill the `{...}` parameters in order.
