@@ -66,7 +66,7 @@ start_server() {
 
 node_tests() {
   (cd "$WORK/project" && EMBAN_SERVER_SRC="$ROOT_DIR/host-server/src" \
-    EMBAN_TSC="$ROOT_DIR/sdk/node/node_modules/typescript/bin/tsc" node --test test/*.test.mjs) || {
+    EMBAN_TSC="$ROOT_DIR/sdk/node/node_modules/typescript/bin/tsc" node --test --test-reporter=spec test/*.test.mjs) || {
     log "server log:"
     tail -n 50 "$WORK/server.err" >&2
     return 1

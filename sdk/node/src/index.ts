@@ -27,7 +27,6 @@ export type * from './types.js';
 import type { EmbanClient, TenantClient } from './client.js';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by `EmbanClient.middleware()`: the client, or the request's tenant handle. */

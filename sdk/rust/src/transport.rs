@@ -54,9 +54,9 @@ pub(crate) fn backoff(retry: u32, base: Duration, max: Duration) -> Duration {
 impl Transport {
     /// Sends `request`, retrying as configured; the parsed body (`null` for 204).
     pub async fn send<T: DeserializeOwned>(&self, request: Request<'_>) -> Result<T, Error> {
-        let bytes = self.send_raw(request).await?.1;
+        let (request_id, bytes) = self.send_raw(request).await?;
         let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
-        serde_json::from_slice(bytes).map_err(|source| Error::Decode { request_id: String::new(), source })
+        serde_json::from_slice(bytes).map_err(|source| Error::Decode { request_id, source })
     }
 
     /// Sends `request`, retrying as configured; the request id and raw body.
