@@ -50,6 +50,8 @@ pack_node_sdk() {
 
 # One server for the Node tests; each test file registers its own org in it.
 start_server() {
+  # Created here, not by the background job's redirect, so the first read cannot race it.
+  : >"$WORK/server.out"
   "$EMBAN_BIN" serve --bind 127.0.0.1:0 --data-dir "$WORK/data" --demo false \
     >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!

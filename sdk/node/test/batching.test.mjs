@@ -61,7 +61,11 @@ test('flushes flushIntervalMs after the first queued event', async () => {
   client.track({ tenant_id: 'b4', event_name: 'flush.interval' });
   client.track({ tenant_id: 'b4', event_name: 'flush.interval' });
   assert.equal(p.requests.length, 0);
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(p.requests.length, 0, 'not before the interval');
+  // Polled, not slept: a loaded machine may be late, never early.
+  for (let i = 0; i < 100 && client.queued > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && p.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(batchSizes(p), [2]);
   assert.equal(client.queued, 0);
   assert.equal(await count('b4', 'flush.interval'), 2);
