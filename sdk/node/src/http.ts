@@ -60,10 +60,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** Sends requests to one server with one key. */
 export class Transport {
-  readonly options: TransportOptions;
+  /** Everything but the key. */
+  readonly options: Omit<TransportOptions, 'apiKey'>;
+  /** A private field, so logging or inspecting a client never shows the key. */
+  readonly #apiKey: string;
 
-  constructor(options: TransportOptions) {
+  constructor({ apiKey, ...options }: TransportOptions) {
     this.options = options;
+    this.#apiKey = apiKey;
   }
 
   /** Sends `spec`, retrying as configured; resolves with the parsed JSON body (`undefined` for 204). */
@@ -90,7 +94,7 @@ export class Transport {
   private async attempt(spec: RequestSpec, requestId: string): Promise<unknown> {
     const doFetch = this.options.fetch ?? globalThis.fetch;
     const headers: Record<string, string> = {
-      Authorization: `Bearer ${this.options.apiKey}`,
+      Authorization: `Bearer ${this.#apiKey}`,
       Accept: 'application/json',
       'User-Agent': `emban-sdk-node/${SDK_VERSION}`,
       'X-Request-Id': requestId,

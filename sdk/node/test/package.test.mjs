@@ -109,6 +109,13 @@ test('planned routes (the reference, ahead of the server) send what the referenc
   assert.deepEqual(calls[1].body, { threshold_value: 1200, email_to: ['ops@example.com'] });
 });
 
+test('inspecting or serializing a client never shows its key', async () => {
+  const { inspect } = await import('node:util');
+  const { client } = recording({});
+  assert.ok(!inspect(client, { depth: 10, showHidden: true }).includes('emb_admin_test'));
+  assert.ok(!JSON.stringify(client).includes('emb_admin_test'));
+});
+
 test('a missing apiKey is a clear error at construction', () => {
   assert.throws(() => new esm.EmbanClient({ apiKey: undefined }), /apiKey is required/);
 });
