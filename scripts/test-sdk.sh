@@ -23,7 +23,9 @@ trap cleanup EXIT
 build_server() {
   if [ -z "${EMBAN_BIN:-}" ]; then
     setup_duckdb
-    cargo build --quiet -p emban-host-server --bin emban
+    # The workspace's test build (a no-op after scripts/test.sh's): `cargo build -p` would resolve
+    # features for one package and rebuild much of the dependency tree.
+    cargo test --workspace --no-run --quiet
     EMBAN_BIN="$CARGO_TARGET_DIR/debug/emban"
   fi
   [ -x "$EMBAN_BIN" ] || { log "no server binary at $EMBAN_BIN"; return 1; }
@@ -86,4 +88,7 @@ phase "sdk: build, npm pack and install @emban/sdk" pack_node_sdk
 phase "sdk: start a server" start_server
 phase "sdk: Node tests (node --test)" node_tests
 phase "sdk: stop the server" stop_server
-phase "sdk: Rust tests and doctests (cargo test -p emban-sdk)" cargo test -p emban-sdk
+# scripts/test.sh's `cargo test --workspace` has already run them (EMBAN_SDK_RUST_DONE=1).
+if [ -z "${EMBAN_SDK_RUST_DONE:-}" ]; then
+  phase "sdk: Rust tests and doctests (cargo test -p emban-sdk)" cargo test -p emban-sdk
+fi

@@ -18,7 +18,8 @@ phase "build: embed helper (npm package)" bash scripts/build-helper.sh
 phase "install: React fixture (npm ci)" setup_react_fixture
 phase "build: tests" cargo test --workspace --no-run
 phase "cargo test" cargo test --workspace
-phase "sdk tests (Node + Rust)" bash scripts/test-sdk.sh
+# The Rust SDK's tests ran in `cargo test --workspace`; this adds the Node SDK's.
+phase "sdk tests (Node)" env EMBAN_SDK_RUST_DONE=1 bash scripts/test-sdk.sh
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 phase "browser tests: embed runtime (headless Chromium)" cargo test -p embed-runtime --target wasm32-unknown-unknown
