@@ -55,6 +55,14 @@ use crate::{
 
 /// Every route.
 pub fn app(state: AppState) -> Router {
+    // Behind an https public URL, browsers are told to use https only (a year, subdomains not
+    // included: the operator's other hosts are not ours to pin).
+    let hsts = state.secure_cookies.then(|| {
+        SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     Router::new()
         .merge(auth::router())
         .merge(keys::router())
@@ -89,6 +97,7 @@ pub fn app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(tower::util::option_layer(hsts))
         .with_state(state)
 }
 

@@ -12,8 +12,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
@@ -56,6 +58,36 @@ pub fn page_session(secret: &Secret, token: &str, dashboard_id: &str) -> Option<
     }
 }
 
+/// The page's `Content-Security-Policy`: its framing, and nothing loaded or run but the
+/// runtime's own assets. Trunk's loader is an inline module script, allowed by its hash
+/// (computed from the built page, so a rebuild cannot drift); `'wasm-unsafe-eval'` lets the
+/// browser compile the wasm. Style *elements* only from the hashed stylesheet; style
+/// *attributes* are allowed (`style-src-attr`): the views position grid cells and size chart
+/// marks with them, and an attribute cannot load anything or run script.
+pub fn page_csp(html: &str, framing: &Framing) -> String {
+    let hashes: String = inline_scripts(html)
+        .map(|script| format!(" 'sha256-{}'", B64.encode(Sha256::digest(script.as_bytes()))))
+        .collect();
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; \
+         connect-src 'self'; img-src 'self' data: blob:; font-src 'self'; base-uri 'none'; \
+         object-src 'none'; form-action 'none'; {}",
+        framing.csp()
+    )
+}
+
+/// The text of each `<script>` element without a `src`, as the browser hashes it.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (attributes, body) = rest.split_once('>')?;
+        if attributes.contains("src=") {
+            return None;
+        }
+        Some(body.split_once("</script>")?.0)
+    })
+}
+
 /// Escapes text for an HTML attribute value.
 fn attribute(text: &str) -> String {
     text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
@@ -95,8 +127,12 @@ async fn get_embed_page(
         },
     };
     let index = state.runtime_dir.join("index.html");
+    let mut csp = format!("default-src 'none'; {}", framing.csp());
     let (status, body, content_type) = match tokio::fs::read_to_string(&index).await {
-        Ok(html) => (StatusCode::OK, page_with_framing(&html, &framing), "text/html; charset=utf-8"),
+        Ok(html) => {
+            csp = page_csp(&html, &framing);
+            (StatusCode::OK, page_with_framing(&html, &framing), "text/html; charset=utf-8")
+        }
         Err(e) => {
             tracing::error!(path = %index.display(), error = %e, "embed runtime not built (run `trunk build --release`)");
             (
@@ -112,8 +148,8 @@ async fn get_embed_page(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    let csp = HeaderValue::from_str(&framing.csp())
-        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'"));
+    let csp = HeaderValue::from_str(&csp)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     response
 }
@@ -150,6 +186,21 @@ async fn serve_file(dir: &Path, file: &str, request: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_policy_allows_only_the_runtime_and_its_loader() {
+        let html = "<head><script type=\"module\">\nimport init from '/a.js';\n</script>\
+                    <script src=\"/b.js\"></script><script>x()</script></head>";
+        let csp = page_csp(html, &Framing::Any);
+        let hash = |s: &str| format!("'sha256-{}'", B64.encode(Sha256::digest(s.as_bytes())));
+        assert!(csp.contains(&hash("\nimport init from '/a.js';\n")), "{csp}");
+        assert!(csp.contains(&hash("x()")), "{csp}");
+        assert_eq!(csp.matches("'sha256-").count(), 2, "a script with src needs no hash: {csp}");
+        assert!(csp.starts_with("default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'sha256-"));
+        assert!(csp.ends_with("object-src 'none'; form-action 'none'; frame-ancestors *"), "{csp}");
+        assert!(csp.contains("style-src 'self'; style-src-attr 'unsafe-inline';"), "{csp}");
+        assert_eq!(csp.matches("unsafe-inline").count(), 1, "only style attributes: {csp}");
+    }
 
     #[test]
     fn origins_go_into_the_head_escaped() {

@@ -61,7 +61,8 @@ fn guide_embed_url(emban: &Emban, dashboard: &str) -> String {
 
 async fn csp_of(url: &str) -> String {
     let response = reqwest::get(url).await.expect("GET the embed page");
-    response.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    let csp = response.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+    csp.split("; ").find(|d| d.starts_with("frame-ancestors")).unwrap_or_default().to_owned()
 }
 
 /// Every reference command, answered: `setFilters` → `filter`, a refused one → `error`,

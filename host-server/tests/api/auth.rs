@@ -81,6 +81,18 @@ async fn cookies_are_secure_behind_an_https_public_url() {
     let attrs = attributes(&resp.set_cookies()[0]);
     assert!(attrs.iter().any(|a| a.eq_ignore_ascii_case("Secure")), "{attrs:?}");
     assert!(attrs.iter().any(|a| a == "HttpOnly"), "{attrs:?}");
+    // Browsers are told to keep to https: on answers, errors and the health check alike.
+    for path in ["/healthz", "/v1/auth/me", "/no/such/route"] {
+        let resp = app.get(path, &Auth::None).await;
+        assert_eq!(
+            resp.headers.get("strict-transport-security").and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+    let plain = TestApp::spawn().await;
+    let resp = plain.get("/healthz", &Auth::None).await;
+    assert!(resp.headers.get("strict-transport-security").is_none(), "HSTS over plain http");
 }
 
 #[tokio::test]
