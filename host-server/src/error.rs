@@ -36,6 +36,14 @@ pub enum AppError {
     /// 415: the body is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429: over a rate or concurrency limit; the response carries `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was limited, for the caller.
+        message: String,
+        /// Seconds after which a retry may succeed (at least 1).
+        retry_after_secs: u64,
+    },
     /// 500: a bug or an unavailable store. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -54,8 +62,14 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+
+    /// A 429 asking the caller to retry after `retry_after_secs` (rounded up to at least 1).
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        AppError::TooManyRequests { message: message.into(), retry_after_secs: retry_after_secs.max(1) }
     }
 
     /// Shorthand for [`AppError::Invalid`].
@@ -95,6 +109,9 @@ impl IntoResponse for AppError {
         };
         let mut response =
             (status, Json(ErrorBody { error: message, code: code.to_owned() })).into_response();
+        if let AppError::TooManyRequests { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after_secs));
+        }
         if let AppError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(std::sync::Arc::new(format!("{cause:#}"))));
         }
