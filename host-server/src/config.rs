@@ -58,6 +58,13 @@ pub struct ServeArgs {
     /// The helper's npm package (`scripts/build-helper.sh`), served at `/helper/` for the demo.
     #[arg(long, env = "EMBAN_HELPER_DIR", default_value = "embed-helper/pkg")]
     pub helper_dir: PathBuf,
+    /// Ad-hoc SQL queries running at once over all orgs (default: half the cores, at least 1),
+    /// so dashboards and embeds always keep the rest.
+    #[arg(long, env = "EMBAN_ADHOC_CONCURRENCY")]
+    pub adhoc_concurrency: Option<usize>,
+    /// Ad-hoc SQL queries one org may run at once; more wait up to 5 s, then get a 429.
+    #[arg(long, env = "EMBAN_ADHOC_CONCURRENCY_PER_ORG", default_value_t = 1)]
+    pub adhoc_concurrency_per_org: usize,
 }
 
 impl ServeArgs {
@@ -76,6 +83,8 @@ impl ServeArgs {
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
             www_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www")),
             helper_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../embed-helper/pkg")),
+            adhoc_concurrency: None,
+            adhoc_concurrency_per_org: 1,
         }
     }
 }
