@@ -42,8 +42,11 @@ pub struct ServeArgs {
     /// it; turning it on rebuilds it from the stored events.
     #[arg(long, env = "EMBAN_DUCKDB_DAILY_ROLLUP", default_value_t = false, action = clap::ArgAction::Set)]
     pub duckdb_daily_rollup: bool,
-    /// Memory limit for DuckDB, e.g. `1GB`.
-    #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "1GB")]
+    /// Memory limit for DuckDB, e.g. `1GB`. The default keeps the whole server under 1 GiB even
+    /// while ad-hoc SQL builds values as large as DuckDB allows (strings outside its buffer pool
+    /// overshoot the limit by up to half again; `tests/api/adhoc_limits.rs`); larger limits speed
+    /// up aggregations that would otherwise spill to disk.
+    #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "512MB")]
     pub duckdb_memory_limit: String,
     /// Signing secret for embed tokens (at least 32 bytes). Generated into the data dir when unset.
     #[arg(long, env = "EMBAN_SIGNING_SECRET", hide_env_values = true)]
@@ -77,7 +80,7 @@ impl ServeArgs {
             events_store: EventsBackend::Duckdb,
             events_url: None,
             demo: false,
-            duckdb_memory_limit: "1GB".to_owned(),
+            duckdb_memory_limit: "512MB".to_owned(),
             duckdb_daily_rollup: false,
             signing_secret: None,
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),

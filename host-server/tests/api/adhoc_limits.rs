@@ -51,6 +51,7 @@ async fn account_with_events(client: &reqwest::Client, base: &str, n: usize) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
     let dir = TempDir::new();
+    // The embedded default's settings: no flags.
     let server = Binary::start_with(&dir.path().join("data"), &dir.path().join("server.log"), &[]);
     let client = http_client();
     let auth = account_with_events(&client, &server.url, 5_000).await;
@@ -73,6 +74,7 @@ async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
         "SELECT length(string_agg(a.event_name || b.event_name, ',')) FROM events a, events b".to_owned(),
         "SELECT list(a.event_name) FROM events a, events b".to_owned(),
         doubling,
+        "SELECT 'x'.repeat(1000000000)".to_owned(),
     ];
     for sql in &attempts {
         let (resp, took) = adhoc(&client, &server.url, &auth, sql).await;
@@ -86,7 +88,13 @@ async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
         assert!(resp.body["error"].as_str().is_some_and(|e| e.starts_with("sql:")), "{sql}: {:?}", resp.body);
         assert!(took < Duration::from_secs(16), "{sql} took {took:?}");
         let rss = server.peak_rss();
-        eprintln!("{status} in {took:?}, peak RSS {} MiB: {}", rss >> 20, &sql[..sql.len().min(70)]);
+        let error = resp.body["error"].as_str().unwrap_or_default();
+        eprintln!(
+            "{status} in {took:?}, peak RSS {} MiB: {}: {}",
+            rss >> 20,
+            &sql[..sql.len().min(60)],
+            &error[..error.len().min(90)]
+        );
         assert!(rss < GIB, "peak RSS {} MiB after {sql}", rss >> 20);
     }
 
@@ -100,7 +108,7 @@ async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
         &client,
         &server.url,
         &auth,
-        "SELECT string_agg(event_id, ',') AS x FROM events a, (SELECT * FROM events LIMIT 400) b GROUP BY a.event_id",
+        "SELECT string_agg(a.event_id, ',') AS x FROM events a, (SELECT * FROM events LIMIT 400) b GROUP BY a.event_id",
     )
     .await;
     let body = resp.ok(StatusCode::OK).clone();

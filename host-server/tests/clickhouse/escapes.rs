@@ -426,11 +426,16 @@ fn run_chdb(fixture: &std::path::Path) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clickhouse/chdb_corpus.py");
     let out = Command::new(&python).arg(script).arg(fixture).output().expect("running chdb_corpus.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "chdb_corpus.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        let kept = std::env::temp_dir().join("emban-chdb-fixture-failed.json");
+        let _ = std::fs::copy(fixture, &kept);
+        panic!(
+            "chdb_corpus.py failed ({}); fixture kept at {}:\n{stdout}\n{}",
+            out.status,
+            kept.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("summary JSON")
 }
 

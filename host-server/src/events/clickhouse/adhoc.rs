@@ -140,7 +140,7 @@ impl ClickHouseStore {
             .select(
                 &format!(
                     "SELECT name FROM system.tables WHERE database = {db} \
-                     UNION ALL SELECT name FROM system.dictionaries WHERE database = {db} \
+                     UNION ALL SELECT name FROM system.dictionaries \
                      UNION ALL SELECT name FROM system.databases"
                 ),
                 &[],

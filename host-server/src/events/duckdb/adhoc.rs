@@ -102,6 +102,11 @@ fn user_error(e: duckdb::Error, timed_out: bool) -> AppError {
         return AppError::invalid("sql: the query ran past its time limit");
     }
     let text: String = e.to_string().chars().take(500).collect();
+    if text.contains("Out of Memory") {
+        return AppError::TooLarge(format!(
+            "sql: the query needs more memory than ad-hoc queries may use: {text}"
+        ));
+    }
     AppError::invalid(format!("sql: DuckDB refused the query: {text}"))
 }
 
