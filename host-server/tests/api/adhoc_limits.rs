@@ -128,7 +128,8 @@ async fn heavy_adhoc_work_queues_per_org_and_dashboards_keep_answering() {
     let other = account_with_events(&client, &server.url, 100).await;
 
     // Three queries that each run to the time limit, from one org at once.
-    let heavy = "SELECT count(*) FROM events a, events b, events c WHERE a.event_id < b.event_id";
+    let heavy = "SELECT count(*) FROM events a, events b, events c \
+                 WHERE hash(a.event_id || b.event_id || c.event_id) % 7 = 1";
     let mut running = Vec::new();
     for _ in 0..3 {
         let (client, base, auth) = (client.clone(), server.url.clone(), auth.clone());
