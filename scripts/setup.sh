@@ -171,4 +171,21 @@ setup_react_fixture() {
 # own throwaway servers on free loopback ports; the package's own service is not needed.
 setup_clickhouse() {
   apt_install clickhouse-server clickhouse-client
+  setup_chdb
+}
+
+# A current ClickHouse for the tests, embedded in Python by PyPI's chdb-core (Debian's server is
+# 18.16): the ad-hoc escape corpus also runs on it (host-server/tests/clickhouse/chdb_corpus.py).
+CHDB_VERSION="26.9.0"
+CHDB_VENV="$EMBAN_TOOLS_DIR/chdb-venv"
+export EMBAN_CHDB_PYTHON="$CHDB_VENV/bin/python"
+setup_chdb() {
+  if "$EMBAN_CHDB_PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('chdb-core') != '$CHDB_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  apt_install python3-venv
+  log "pip install chdb-core==$CHDB_VERSION (current ClickHouse, embedded)"
+  rm -rf "$CHDB_VENV"
+  /usr/bin/python3 -m venv "$CHDB_VENV"
+  "$CHDB_VENV/bin/pip" install --quiet --disable-pip-version-check "chdb-core==$CHDB_VERSION"
 }

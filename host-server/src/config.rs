@@ -42,8 +42,11 @@ pub struct ServeArgs {
     /// it; turning it on rebuilds it from the stored events.
     #[arg(long, env = "EMBAN_DUCKDB_DAILY_ROLLUP", default_value_t = false, action = clap::ArgAction::Set)]
     pub duckdb_daily_rollup: bool,
-    /// Memory limit for DuckDB, e.g. `1GB`.
-    #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "1GB")]
+    /// Memory limit for DuckDB, e.g. `1GB`. The default keeps the whole server under 1 GiB even
+    /// while ad-hoc SQL builds values as large as DuckDB allows (strings outside its buffer pool
+    /// overshoot the limit by up to half again; `tests/api/adhoc_limits.rs`); larger limits speed
+    /// up aggregations that would otherwise spill to disk.
+    #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "512MB")]
     pub duckdb_memory_limit: String,
     /// Signing secret for embed tokens (at least 32 bytes). Generated into the data dir when unset.
     #[arg(long, env = "EMBAN_SIGNING_SECRET", hide_env_values = true)]
@@ -58,6 +61,13 @@ pub struct ServeArgs {
     /// The helper's npm package (`scripts/build-helper.sh`), served at `/helper/` for the demo.
     #[arg(long, env = "EMBAN_HELPER_DIR", default_value = "embed-helper/pkg")]
     pub helper_dir: PathBuf,
+    /// Ad-hoc SQL queries running at once over all orgs (default: half the cores, at least 1),
+    /// so dashboards and embeds always keep the rest.
+    #[arg(long, env = "EMBAN_ADHOC_CONCURRENCY")]
+    pub adhoc_concurrency: Option<usize>,
+    /// Ad-hoc SQL queries one org may run at once; more wait up to 5 s, then get a 429.
+    #[arg(long, env = "EMBAN_ADHOC_CONCURRENCY_PER_ORG", default_value_t = 1)]
+    pub adhoc_concurrency_per_org: usize,
 }
 
 impl ServeArgs {
@@ -70,12 +80,14 @@ impl ServeArgs {
             events_store: EventsBackend::Duckdb,
             events_url: None,
             demo: false,
-            duckdb_memory_limit: "1GB".to_owned(),
+            duckdb_memory_limit: "512MB".to_owned(),
             duckdb_daily_rollup: false,
             signing_secret: None,
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
             www_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www")),
             helper_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../embed-helper/pkg")),
+            adhoc_concurrency: None,
+            adhoc_concurrency_per_org: 1,
         }
     }
 }

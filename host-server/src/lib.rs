@@ -177,8 +177,15 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
             Arc::new(tokio::task::spawn_blocking(move || DuckStore::open_with(&path, &limit, rollup)).await??)
         }
     };
+    // The catalog is read after the store ran its migrations, so every relation is in it.
+    let adhoc = adhoc::AdhocGuard::new(
+        adhoc::Catalog::new(events.catalog().await?),
+        args.adhoc_concurrency.unwrap_or_else(adhoc::AdhocGuard::default_global),
+        args.adhoc_concurrency_per_org,
+    );
     let public_url = public_url.trim_end_matches('/').to_owned();
     Ok(AppState(Arc::new(App {
+        adhoc,
         secure_cookies: public_url.starts_with("https://"),
         usage: UsageRecorder::new(meta.clone()),
         key_cache: Default::default(),

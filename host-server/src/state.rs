@@ -19,6 +19,8 @@ pub struct App {
     pub meta: Arc<dyn MetaStore>,
     /// Events store.
     pub events: Arc<dyn EventStore>,
+    /// Ad-hoc SQL admission: the engine's catalog and concurrency limits.
+    pub adhoc: crate::adhoc::AdhocGuard,
     /// Dashboards, standalone widgets and embed-session audit rows (cached, group-committed).
     pub dashboards: Arc<dyn DashboardStore>,
     /// Saved ad-hoc SQL snippets.

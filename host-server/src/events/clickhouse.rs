@@ -16,6 +16,10 @@
 //!   source) with `countState` and `uniqCombinedState(14)` of `user_id`. The planner
 //!   ([`plan`]) routes queries to them only when the answer is the same as from raw events.
 
+mod adhoc;
+
+pub use adhoc::{MAX_BYTES_TO_READ, MAX_MEMORY_BYTES, MAX_ROWS_TO_READ, ScopedTable, table_filters};
+
 use std::{
     collections::{HashMap, HashSet},
     sync::Mutex,
@@ -190,11 +194,19 @@ fn rollup_select(bucket_fn: &str, schema: RollupSchema, filter: &str) -> String 
     let nulls: Vec<String> =
         planner::null_bits().map(|(k, bit)| format!("toUInt8(isNull(s_{k})) * {bit}")).collect();
     let keys = MATERIALIZED_STRING_PROPS.join(", ");
-    let approx_state = combinator(schema.approx, "State");
-    let exact = if schema.exact { ", uniqExactState(user_id) AS users_exact" } else { "" };
+    // `-StateIf` over `assumeNotNull`, not `-State` over the Nullable column: current releases
+    // type the latter `AggregateFunction(f, Nullable(String))`, which the `String` state column
+    // refuses on every insert (18.16 stripped the Nullable). Same users counted: NULLs never were.
+    let approx_state = combinator(schema.approx, "StateIf");
+    let exact = if schema.exact {
+        ", uniqExactStateIf(assumeNotNull(user_id), isNotNull(user_id)) AS users_exact"
+    } else {
+        ""
+    };
     format!(
         "SELECT org_id, env_id, tenant_id, event_name, {bucket_fn}(ts) AS bucket, {dims}, \
-         toUInt8({nulls}) AS nulls, countState() AS events, {approx_state}(user_id) AS users_approx{exact} \
+         toUInt8({nulls}) AS nulls, countState() AS events, \
+         {approx_state}(assumeNotNull(user_id), isNotNull(user_id)) AS users_approx{exact} \
          FROM events {filter}\
          GROUP BY org_id, env_id, tenant_id, event_name, bucket, {keys}, nulls",
         dims = dims.join(", "),
@@ -250,6 +262,7 @@ async fn build_rollups(client: &ClickHouseClient, schema: RollupSchema) -> anyho
 pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, "events table; hourly and daily rollups (uniqCombined)"),
     (2, "rollups rebuilt: uniqCombined(14), no exact sets, 256-row granules"),
+    (3, "rollup views recreated with -StateIf, so current ClickHouse releases accept their rows"),
 ];
 
 async fn apply_migration(client: &ClickHouseClient, version: u32) -> anyhow::Result<()> {
@@ -259,6 +272,19 @@ async fn apply_migration(client: &ClickHouseClient, version: u32) -> anyhow::Res
             build_rollups(client, ROLLUPS_V1).await
         }
         2 => build_rollups(client, ROLLUP_SCHEMA).await,
+        3 => {
+            // The tables keep their rows; only the views' SELECT changes.
+            for (table, _, bucket_fn) in ROLLUPS {
+                client.execute(&format!("DROP TABLE IF EXISTS {table}_mv")).await?;
+                client
+                    .execute(&format!(
+                        "CREATE MATERIALIZED VIEW {table}_mv TO {table} AS {}",
+                        rollup_select(bucket_fn, ROLLUP_SCHEMA, "")
+                    ))
+                    .await?;
+            }
+            Ok(())
+        }
         other => Err(anyhow!("no migration {other}")),
     }
 }
@@ -420,6 +446,8 @@ pub struct ClickHouseStore {
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// `SELECT version()` at start.
     version: String,
+    /// Tables for `additional_table_filters`, once read (`adhoc::engine_filter_tables`).
+    engine_filters: tokio::sync::OnceCell<Option<Vec<adhoc::ScopedTable>>>,
 }
 
 /// The RowBinary column list of [`encode_event`].
@@ -545,7 +573,13 @@ impl ClickHouseStore {
         let (jobs, rx) = WriteQueue::new();
         let writer = tokio::spawn(writer_loop(client.clone(), rx, seen));
         tracing::info!(%version, database = %client.database(), "ClickHouse events store ready");
-        Ok(ClickHouseStore { client, jobs, writer: Mutex::new(Some(writer)), version })
+        Ok(ClickHouseStore {
+            client,
+            jobs,
+            writer: Mutex::new(Some(writer)),
+            version,
+            engine_filters: Default::default(),
+        })
     }
 
     /// The server's version, as `SELECT version()` reported it at start.
@@ -1053,21 +1087,6 @@ impl ClickHouseStore {
     }
 }
 
-/// Maps a ClickHouse failure on a user's ad-hoc SQL to a 400 naming ClickHouse's reason.
-fn adhoc_error(e: anyhow::Error) -> AppError {
-    match e.downcast_ref::<ServerError>() {
-        Some(ServerError(text)) => {
-            let short: String = text.chars().take(500).collect();
-            if text.contains("Timeout exceeded") || text.contains("TIMEOUT_EXCEEDED") {
-                AppError::invalid(format!("sql: the query ran past its time limit: {short}"))
-            } else {
-                AppError::invalid(format!("sql: ClickHouse refused the query: {short}"))
-            }
-        }
-        None => AppError::Internal(e),
-    }
-}
-
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert(&self, scope: StoreScope, events: Vec<NewEvent>) -> Result<InsertOutcome> {
@@ -1101,27 +1120,12 @@ impl EventStore for ClickHouseStore {
         SqlDialect::ClickHouse
     }
 
-    async fn adhoc(&self, sql: String, limits: AdhocLimits) -> Result<AdhocResult> {
-        let secs = limits.timeout.as_secs().max(1);
-        // `readonly` goes last: once set, ClickHouse refuses later settings in the same request.
-        let settings = [
-            ("max_execution_time", secs.to_string()),
-            ("timeout_overflow_mode", "throw".to_owned()),
-            ("max_result_rows", (limits.max_rows + 1).to_string()),
-            ("result_overflow_mode", "break".to_owned()),
-            ("readonly", "1".to_owned()),
-        ];
-        let answer = tokio::time::timeout(
-            limits.timeout + Duration::from_secs(5),
-            self.client.select(&sql, &settings),
-        )
-        .await
-        .map_err(|_| AppError::invalid("sql: the query ran past its time limit"))?
-        .map_err(adhoc_error)?;
-        let mut rows = answer.rows;
-        let truncated = rows.len() > limits.max_rows;
-        rows.truncate(limits.max_rows);
-        Ok(AdhocResult { columns: answer.columns, rows, truncated })
+    async fn adhoc(&self, scope: StoreScope, sql: String, limits: AdhocLimits) -> Result<AdhocResult> {
+        self.run_adhoc(scope, sql, limits).await
+    }
+
+    async fn catalog(&self) -> Result<Vec<String>> {
+        self.catalog_names().await
     }
 
     async fn datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>> {

@@ -601,8 +601,22 @@ impl EventStore for DuckStore {
         .await
     }
 
-    async fn adhoc(&self, sql: String, limits: super::AdhocLimits) -> Result<super::AdhocResult> {
+    fn sql_dialect(&self) -> super::SqlDialect {
+        super::SqlDialect::DuckDb
+    }
+
+    async fn adhoc(
+        &self,
+        _scope: StoreScope,
+        sql: String,
+        limits: super::AdhocLimits,
+    ) -> Result<super::AdhocResult> {
+        // DuckDB has no row policies: the rewrite alone confines the query (docs/api.md).
         self.run_adhoc(sql, limits).await
+    }
+
+    async fn catalog(&self) -> Result<Vec<String>> {
+        self.with_reader(adhoc::catalog_names).await
     }
 
     async fn datasets(&self, scope: StoreScope) -> Result<Vec<super::DatasetInfo>> {

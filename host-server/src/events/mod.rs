@@ -161,15 +161,13 @@ pub trait EventStore: Send + Sync + 'static {
         tenant_id: Option<&str>,
     ) -> Result<Vec<contract::discover::DiscoveredEvent>>;
     /// The SQL dialect ad-hoc queries are parsed with (`POST /v1/query/adhoc`).
-    fn sql_dialect(&self) -> SqlDialect {
-        SqlDialect::DuckDb
-    }
-    /// Runs an ad-hoc query that `adhoc::restrict` already checked and confined to one org and
-    /// environment: read-only, within `limits`.
-    async fn adhoc(&self, sql: String, limits: AdhocLimits) -> Result<AdhocResult> {
-        let _ = (sql, limits);
-        Err(crate::error::AppError::invalid("sql: this events store does not run ad-hoc SQL"))
-    }
+    fn sql_dialect(&self) -> SqlDialect;
+    /// Runs an ad-hoc query that `adhoc::restrict` already checked and confined to `scope`:
+    /// read-only, within `limits`. Engines that can also enforce `scope` themselves do.
+    async fn adhoc(&self, scope: StoreScope, sql: String, limits: AdhocLimits) -> Result<AdhocResult>;
+    /// Every relation (table, view, dictionary) name of the events database, for
+    /// `adhoc::Catalog`: read at start-up, after migrations.
+    async fn catalog(&self) -> Result<Vec<String>>;
     /// The datasets (tables and rollups) an org's admins may query, described as they see them.
     async fn datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
         let _ = scope;
@@ -193,6 +191,8 @@ pub enum SqlDialect {
 pub struct AdhocLimits {
     /// Most rows returned; more set `truncated`.
     pub max_rows: usize,
+    /// Most bytes of JSON in the rows; rows past it are cut and set `truncated`.
+    pub max_bytes: usize,
     /// Wall-clock limit.
     pub timeout: std::time::Duration,
 }
@@ -206,6 +206,23 @@ pub struct AdhocResult {
     pub rows: Vec<Vec<serde_json::Value>>,
     /// Whether rows past `max_rows` were cut.
     pub truncated: bool,
+}
+
+/// Bytes `value` takes as JSON text, counted without writing it out.
+pub fn json_size(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// One queryable dataset, as an org sees it.

@@ -18,19 +18,27 @@ use crate::{
 };
 
 /// The `emban` binary serving a data dir; killed when dropped.
-struct Binary {
+/// The `emban` binary, running as a child process.
+pub struct Binary {
     child: Child,
-    url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
 }
 
 impl Binary {
     /// Runs `emban serve` on `data_dir` and waits for its "listening" line.
-    fn start(data_dir: &Path, log: &Path) -> Binary {
+    pub fn start(data_dir: &Path, log: &Path) -> Binary {
+        Binary::start_with(data_dir, log, &[])
+    }
+
+    /// [`start`](Self::start) with extra flags.
+    pub fn start_with(data_dir: &Path, log: &Path, flags: &[&str]) -> Binary {
         let log = std::fs::File::create(log).expect("creating the server log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_emban"))
             .arg("serve")
             .args(["--bind", "127.0.0.1:0", "--demo", "false", "--data-dir"])
             .arg(data_dir)
+            .args(flags)
             .env("EMBAN_LOG", "warn")
             .env_remove("EMBAN_PUBLIC_URL")
             .stdin(Stdio::null())
@@ -54,6 +62,18 @@ impl Binary {
             listening.recv_timeout(StdDuration::from_secs(120)).expect("emban listens within 2 minutes");
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         Binary { child, url }
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmHWM");
+        kib * 1024
     }
 
     /// SIGKILL, and reap.

@@ -15,8 +15,17 @@ use serde_json::Value as Json;
 use super::{DuckStore, create_table_sql, rollup};
 use crate::{
     error::{AppError, Result},
-    events::{AdhocLimits, AdhocResult, DatasetInfo, StoreScope},
+    events::{AdhocLimits, AdhocResult, DatasetInfo, StoreScope, json_size},
 };
+
+/// Every table and view name DuckDB knows in this database, internal catalog views included.
+pub(super) fn catalog_names(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() \
+         UNION SELECT schema_name FROM duckdb_schemas() UNION SELECT database_name FROM duckdb_databases()",
+    )?;
+    Ok(stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()?)
+}
 
 fn type_name(t: &DataType) -> String {
     match t {
@@ -93,6 +102,11 @@ fn user_error(e: duckdb::Error, timed_out: bool) -> AppError {
         return AppError::invalid("sql: the query ran past its time limit");
     }
     let text: String = e.to_string().chars().take(500).collect();
+    if text.contains("Out of Memory") {
+        return AppError::TooLarge(format!(
+            "sql: the query needs more memory than ad-hoc queries may use: {text}"
+        ));
+    }
     AppError::invalid(format!("sql: DuckDB refused the query: {text}"))
 }
 
@@ -126,6 +140,7 @@ fn run(conn: &Connection, sql: &str, limits: AdhocLimits) -> Result<AdhocResult>
         };
         let mut out = Vec::new();
         let mut truncated = false;
+        let mut bytes = 0usize;
         while let Some(row) = rows.next()? {
             if out.len() == limits.max_rows {
                 truncated = true;
@@ -133,7 +148,13 @@ fn run(conn: &Connection, sql: &str, limits: AdhocLimits) -> Result<AdhocResult>
             }
             let mut values = Vec::with_capacity(columns.len());
             for i in 0..columns.len() {
-                values.push(to_json(row.get::<_, Value>(i)?));
+                let value = to_json(row.get::<_, Value>(i)?);
+                bytes = bytes.saturating_add(json_size(&value));
+                values.push(value);
+            }
+            if bytes > limits.max_bytes {
+                truncated = true;
+                break;
             }
             out.push(values);
         }

@@ -16,12 +16,18 @@ use axum::{Json, Router, extract::State, routing::post};
 use serde::{Deserialize, Serialize};
 use sqlparser::{
     ast::{
-        Expr, Ident, ObjectNamePart, Query, SetExpr, Statement, TableAlias, TableFactor, Value, VisitMut,
-        VisitorMut,
+        Expr, Function, Ident, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableAlias,
+        TableFactor, Value, VisitMut, VisitorMut,
     },
     dialect::{ClickHouseDialect, Dialect, DuckDbDialect},
     parser::Parser,
 };
+
+mod functions;
+mod guard;
+
+pub use functions::function_allowed;
+pub use guard::{AdhocGuard, AdhocPermit, Catalog, QUEUE_WAIT};
 
 use crate::{
     auth::Admin,
@@ -36,70 +42,14 @@ pub const MAX_SQL_CHARS: usize = 100_000;
 pub const MAX_ROWS: usize = 10_000;
 /// Wall-clock limit of one query.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most bytes of JSON an answer carries; rows past it are cut and `truncated` is set.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// Most queries and SELECTs (subqueries, CTEs, set operations) in one statement.
+pub const MAX_QUERIES: usize = 64;
+/// Deepest nesting the parser follows.
+const PARSER_RECURSION_LIMIT: usize = 64;
 /// The datasets every backend exposes to ad-hoc SQL (rollups only where they exist).
 pub const DATASETS: &[&str] = &["events", "events_hourly", "events_daily"];
-
-/// Functions that read files, the network, dictionaries, settings or server state, or stall.
-/// Matched on the lowercased name by prefix.
-const DENIED_FUNCTION_PREFIXES: &[&str] = &[
-    "file",
-    "url",
-    "remote",
-    "cluster",
-    "mysql",
-    "postgres",
-    "sqlite",
-    "odbc",
-    "jdbc",
-    "hdfs",
-    "s3",
-    "azure",
-    "gcs",
-    "input",
-    "merge",
-    "dict",
-    "joinget",
-    "hascolumnintable",
-    "sleep",
-    "getsetting",
-    "getmacro",
-    "current_setting",
-    "getenv",
-    "read_",
-    "glob",
-    "pragma",
-    "duckdb_",
-    "query",
-    "table",
-    "system",
-    "load",
-    "install",
-    "attach",
-    "copy",
-    "export",
-    "import",
-    "iceberg",
-    "delta",
-    "parquet",
-    "http",
-    "kafka",
-    "set_",
-    "setting",
-    "throwif",
-    "currentuser",
-    "currentdatabase",
-    "version",
-    "hostname",
-    "uptime",
-    "filesystem",
-    "nextval",
-    "currval",
-    "setval",
-    "shell",
-    "executable",
-    "generate_series_",
-    "checkpoint",
-];
 
 /// `POST /v1/query/adhoc`.
 pub fn router() -> Router<AppState> {
@@ -154,8 +104,10 @@ async fn post_adhoc(
     caller.require_admin_access()?;
     let started = Instant::now();
     let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
-    let sql = restrict(&body.sql, state.events.sql_dialect(), scope)?;
-    let result = state.events.adhoc(sql, AdhocLimits { max_rows: MAX_ROWS, timeout: TIMEOUT }).await?;
+    let sql = restrict(&body.sql, state.events.sql_dialect(), scope, state.adhoc.catalog())?;
+    let _permit = state.adhoc.admit(caller.org_id).await?;
+    let limits = AdhocLimits { max_rows: MAX_ROWS, max_bytes: MAX_RESPONSE_BYTES, timeout: TIMEOUT };
+    let result = state.events.adhoc(scope, sql, limits).await?;
     let rows_returned = result.rows.len();
     Ok(Json(AdhocResponse {
         columns: result.columns.into_iter().map(|(name, ty)| AdhocColumn { name, ty }).collect(),
@@ -173,7 +125,8 @@ fn refuse(msg: impl std::fmt::Display) -> AppError {
 }
 
 /// Checks `sql` and rewrites it so that it reads only `scope`'s rows; returns the SQL to run.
-pub fn restrict(sql: &str, dialect: SqlDialect, scope: StoreScope) -> Result<String> {
+/// `catalog` holds the engine's real relation names, which no CTE or alias may take.
+pub fn restrict(sql: &str, dialect: SqlDialect, scope: StoreScope, catalog: &Catalog) -> Result<String> {
     if sql.chars().count() > MAX_SQL_CHARS {
         return Err(refuse(format!("at most {MAX_SQL_CHARS} characters")));
     }
@@ -184,7 +137,10 @@ pub fn restrict(sql: &str, dialect: SqlDialect, scope: StoreScope) -> Result<Str
         SqlDialect::ClickHouse => Box::new(ClickHouseDialect {}),
         SqlDialect::DuckDb => Box::new(DuckDbDialect {}),
     };
-    let mut statements = Parser::parse_sql(parser_dialect.as_ref(), sql)
+    let mut statements = Parser::new(parser_dialect.as_ref())
+        .with_recursion_limit(PARSER_RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
         .map_err(|e| refuse(format!("could not parse as a single SELECT: {e}")))?;
     if statements.len() != 1 {
         return Err(refuse(format!("exactly one statement is allowed (got {})", statements.len())));
@@ -195,7 +151,8 @@ pub fn restrict(sql: &str, dialect: SqlDialect, scope: StoreScope) -> Result<Str
     if !matches!(statement, Statement::Query(_)) {
         return Err(refuse("only SELECT and WITH queries are allowed"));
     }
-    let mut rewriter = Rewriter { dialect, scope, scopes: Vec::new(), top: true, parser_dialect };
+    let mut rewriter =
+        Rewriter { dialect, scope, catalog, scopes: Vec::new(), top: true, queries: 0, parser_dialect };
     if let ControlFlow::Break(e) = statement.visit(&mut rewriter) {
         return Err(e);
     }
@@ -208,16 +165,27 @@ pub fn restrict(sql: &str, dialect: SqlDialect, scope: StoreScope) -> Result<Str
     Ok(out)
 }
 
-struct Rewriter {
+struct Rewriter<'a> {
     dialect: SqlDialect,
     scope: StoreScope,
-    /// CTE names visible at this point, one frame per enclosing query.
+    catalog: &'a Catalog,
+    /// CTE names visible at this point (parsed identifiers), one frame per enclosing query.
     scopes: Vec<Vec<String>>,
     top: bool,
+    /// SELECTs seen so far.
+    queries: usize,
     parser_dialect: Box<dyn Dialect>,
 }
 
-impl Rewriter {
+/// The single identifier of a one-part name; `None` for qualified names and function parts.
+fn single_ident(name: &ObjectName) -> Option<&Ident> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(ident)] => Some(ident),
+        _ => None,
+    }
+}
+
+impl Rewriter<'_> {
     fn same_name(&self, a: &str, b: &str) -> bool {
         match self.dialect {
             SqlDialect::DuckDb => a.eq_ignore_ascii_case(b),
@@ -233,6 +201,32 @@ impl Rewriter {
         DATASETS.iter().copied().find(|d| self.same_name(d, name))
     }
 
+    /// Whether `name` is (without case) a dataset or any relation the engine holds.
+    fn is_relation(&self, name: &str) -> bool {
+        DATASETS.iter().any(|d| d.eq_ignore_ascii_case(name)) || self.catalog.contains(name)
+    }
+
+    /// A new name (CTE, table or subquery alias) must not be that of a real relation, so it can
+    /// neither shadow one nor be resolved to one by the engine. `own` is the dataset a table
+    /// alias stands for: `FROM events AS events` is allowed.
+    fn check_new_name(
+        &self,
+        what: &str,
+        name: &Ident,
+        own: Option<&str>,
+    ) -> std::result::Result<(), AppError> {
+        if own.is_some_and(|d| self.same_name(d, &name.value)) {
+            return Ok(());
+        }
+        if self.is_relation(&name.value) {
+            return Err(refuse(format!(
+                "{what} {:?} is the name of a table of the database; choose another name",
+                name.value
+            )));
+        }
+        Ok(())
+    }
+
     /// `(SELECT * FROM <dataset> WHERE org_id = X AND env_id = Y)`, parsed from our own text.
     fn scoped_subquery(&self, dataset: &str) -> std::result::Result<Box<Query>, AppError> {
         let sql = format!(
@@ -245,6 +239,22 @@ impl Rewriter {
             Some(Statement::Query(q)) => Ok(q),
             _ => Err(AppError::Internal(anyhow::anyhow!("scoping subquery did not parse as a query"))),
         }
+    }
+
+    /// Functions by allowlist (none on it takes a table or identifier as an argument).
+    fn check_function(&self, f: &Function) -> std::result::Result<(), AppError> {
+        let Some(ident) = single_ident(&f.name) else {
+            return Err(refuse(format!("qualified function names are not allowed ({})", f.name)));
+        };
+        if !function_allowed(self.dialect, &ident.value) {
+            return Err(refuse(format!(
+                "function {} is not allowed in ad-hoc SQL (docs/api.md lists what is)",
+                ident.value
+            )));
+        }
+        // No allowlisted function reads a table: an identifier argument is a column (the
+        // rollups' `events` column shares a table's name), so arguments need no check here.
+        Ok(())
     }
 }
 
@@ -265,6 +275,15 @@ fn check_query_clauses(q: &Query) -> std::result::Result<(), AppError> {
     check_set_expr(&q.body)
 }
 
+/// The SELECTs of one query body (nested queries are counted when they are visited).
+fn selects(body: &SetExpr) -> usize {
+    match body {
+        SetExpr::Select(_) => 1,
+        SetExpr::SetOperation { left, right, .. } => selects(left) + selects(right),
+        _ => 0,
+    }
+}
+
 fn check_set_expr(body: &SetExpr) -> std::result::Result<(), AppError> {
     match body {
         SetExpr::Select(select) => {
@@ -283,7 +302,7 @@ fn check_set_expr(body: &SetExpr) -> std::result::Result<(), AppError> {
     }
 }
 
-impl VisitorMut for Rewriter {
+impl VisitorMut for Rewriter<'_> {
     type Break = AppError;
 
     fn pre_visit_statement(&mut self, statement: &mut Statement) -> ControlFlow<AppError> {
@@ -295,6 +314,10 @@ impl VisitorMut for Rewriter {
     }
 
     fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<AppError> {
+        self.queries += 1 + selects(&q.body);
+        if self.queries > MAX_QUERIES {
+            return ControlFlow::Break(refuse(format!("at most {MAX_QUERIES} SELECTs in one query")));
+        }
         if let Err(e) = check_query_clauses(q) {
             return ControlFlow::Break(e);
         }
@@ -305,26 +328,35 @@ impl VisitorMut for Rewriter {
             }
             let names: Vec<String> = with.cte_tables.iter().map(|c| c.alias.name.value.clone()).collect();
             for (i, cte) in with.cte_tables.iter().enumerate() {
-                let name = &cte.alias.name.value;
-                if self.dataset(name).is_some() {
-                    return ControlFlow::Break(refuse(format!(
-                        "a CTE may not be named like the dataset {name:?}"
-                    )));
+                let name = &cte.alias.name;
+                if let Err(e) = self.check_new_name("a CTE", name, None) {
+                    return ControlFlow::Break(e);
+                }
+                if self.cte_in_scope(&name.value) || names[..i].iter().any(|n| self.same_name(n, &name.value))
+                {
+                    return ControlFlow::Break(refuse(format!("CTE {:?} is defined twice", name.value)));
                 }
                 if cte.from.is_some() {
                     return ControlFlow::Break(refuse("CTE ... FROM is not allowed"));
                 }
                 // A CTE body may use only earlier CTEs: a reference to itself or a later one
-                // would otherwise fall through to a real table of that name.
-                let later: Vec<&String> = names[i..].iter().collect();
-                let mut refs = Vec::new();
+                // would otherwise fall through to whatever else has that name. Compared as
+                // parsed identifiers: `"x"`, `` `x` `` and `x` are all the name x.
+                let later = &names[i..];
+                let mut bad = None;
                 let _ = sqlparser::ast::visit_relations(&cte.query, |r| {
-                    refs.push(r.to_string());
-                    ControlFlow::<()>::Continue(())
+                    if let Some(ident) = single_ident(r)
+                        && later.iter().any(|l| self.same_name(l, &ident.value))
+                    {
+                        bad = Some(ident.value.clone());
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
                 });
-                if let Some(bad) = refs.iter().find(|r| later.iter().any(|l| self.same_name(l, r))) {
+                if let Some(bad) = bad {
                     return ControlFlow::Break(refuse(format!(
-                        "CTE {name:?} refers to {bad:?}, which is not defined before it"
+                        "CTE {:?} refers to {bad:?}, which is not defined before it",
+                        name.value
                     )));
                 }
             }
@@ -341,7 +373,14 @@ impl VisitorMut for Rewriter {
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<AppError> {
         let replacement = match factor {
-            TableFactor::Derived { .. } | TableFactor::NestedJoin { .. } => return ControlFlow::Continue(()),
+            TableFactor::Derived { alias, .. } | TableFactor::NestedJoin { alias, .. } => {
+                if let Some(alias) = alias
+                    && let Err(e) = self.check_new_name("the alias", &alias.name, None)
+                {
+                    return ControlFlow::Break(e);
+                }
+                return ControlFlow::Continue(());
+            }
             TableFactor::Table {
                 name,
                 alias,
@@ -373,10 +412,16 @@ impl VisitorMut for Rewriter {
                         DATASETS.join(", ")
                     )));
                 };
+                let own = self.dataset(&ident.value).filter(|_| !self.cte_in_scope(&ident.value));
+                if let Some(alias) = alias.as_ref()
+                    && let Err(e) = self.check_new_name("the alias", &alias.name, own)
+                {
+                    return ControlFlow::Break(e);
+                }
                 if self.cte_in_scope(&ident.value) {
                     return ControlFlow::Continue(());
                 }
-                let Some(dataset) = self.dataset(&ident.value) else {
+                let Some(dataset) = own else {
                     return ControlFlow::Break(refuse(format!(
                         "unknown table {:?}: only the datasets {} may be read",
                         ident.value,
@@ -405,18 +450,8 @@ impl VisitorMut for Rewriter {
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<AppError> {
         match expr {
             Expr::Function(f) => {
-                let [ObjectNamePart::Identifier(ident)] = f.name.0.as_slice() else {
-                    return ControlFlow::Break(refuse(format!(
-                        "qualified function names are not allowed ({})",
-                        f.name
-                    )));
-                };
-                let lower = ident.value.to_lowercase();
-                if let Some(p) = DENIED_FUNCTION_PREFIXES.iter().find(|p| lower.starts_with(**p)) {
-                    return ControlFlow::Break(refuse(format!(
-                        "function {} is not allowed ({p}*)",
-                        ident.value
-                    )));
+                if let Err(e) = self.check_function(f) {
+                    return ControlFlow::Break(e);
                 }
             }
             // ClickHouse reads `x IN (t)` with a bare name as "the set in table t".
@@ -450,18 +485,32 @@ mod tests {
 
     const SCOPE: StoreScope = StoreScope { org_id: 7, env_id: 9 };
 
+    fn catalog() -> Catalog {
+        Catalog::new(
+            ["events", "events_raw", "events_hourly", "events_hourly_mv", "schema_migrations"]
+                .map(String::from),
+        )
+    }
+
     #[test]
     fn rewrites_table_references() {
         for dialect in [SqlDialect::DuckDb, SqlDialect::ClickHouse] {
-            let out = restrict("SELECT event_name, count() FROM events GROUP BY event_name", dialect, SCOPE)
-                .expect("ok");
+            let out = restrict(
+                "SELECT event_name, count() FROM events GROUP BY event_name",
+                dialect,
+                SCOPE,
+                &catalog(),
+            )
+            .expect("ok");
             assert!(
                 out.contains("(SELECT * FROM events WHERE org_id = 7 AND env_id = 9) AS events"),
                 "{out}"
             );
             let out =
-                restrict("WITH x AS (SELECT * FROM events e) SELECT * FROM x", dialect, SCOPE).expect("ok");
+                restrict("WITH x AS (SELECT * FROM events e) SELECT * FROM x", dialect, SCOPE, &catalog())
+                    .expect("ok");
             assert!(out.contains("WHERE org_id = 7 AND env_id = 9) AS e"), "{out}");
+            restrict("SELECT count(*) FROM events AS events", dialect, SCOPE, &catalog()).expect("own name");
         }
     }
 
@@ -476,8 +525,34 @@ mod tests {
             "SELECT * FROM events FORMAT TSV",
             "SELECT * FROM other",
             "WITH events AS (SELECT 1) SELECT * FROM events",
+            // The quoted self-reference that read every org's rollups, in every quoting style.
+            "WITH events_hourly_mv AS (SELECT * FROM \"events_hourly_mv\") SELECT * FROM events_hourly_mv",
+            "WITH events_hourly_mv AS (SELECT * FROM `events_hourly_mv`) SELECT * FROM events_hourly_mv",
+            "WITH x AS (SELECT * FROM \"x\") SELECT * FROM x",
+            "WITH x AS (SELECT * FROM `x`) SELECT * FROM x",
+            // Aliases that shadow or are shadowed by real relations.
+            "SELECT * FROM events AS events_raw",
+            "SELECT * FROM (SELECT 1) AS Events_Raw",
+            "SELECT * FROM events e JOIN events AS schema_migrations ON 1 = 1",
+            // IN-family functions and tables as arguments.
+            "SELECT globalIn(event_name, events_raw) FROM events",
+            "SELECT nullIn(event_name, events_raw) FROM events",
+            "SELECT notIn(event_name, events_raw) FROM events",
+            "SELECT `in`(event_name, events_raw) FROM events",
         ] {
-            assert!(restrict(sql, SqlDialect::ClickHouse, SCOPE).is_err(), "{sql}");
+            assert!(restrict(sql, SqlDialect::ClickHouse, SCOPE, &catalog()).is_err(), "{sql}");
         }
+        for sql in ["SELECT 'x'.repeat(1000000000)", "SELECT [1].list_concat(range(1000000000))"] {
+            assert!(restrict(sql, SqlDialect::DuckDb, SCOPE, &catalog()).is_err(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn bounds_the_statement() {
+        let many = (0..MAX_QUERIES).map(|_| "SELECT 1").collect::<Vec<_>>().join(" UNION ALL ");
+        let sql = format!("SELECT * FROM ({many}) AS t");
+        assert!(restrict(&sql, SqlDialect::DuckDb, SCOPE, &catalog()).is_err());
+        let deep = format!("SELECT {}1{}", "(".repeat(200), ")".repeat(200));
+        assert!(restrict(&deep, SqlDialect::DuckDb, SCOPE, &catalog()).is_err());
     }
 }
