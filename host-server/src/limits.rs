@@ -106,7 +106,7 @@ impl Limits {
     /// kept count, so the rows stay within `demo_audit_rows` plus a tenth.
     pub fn demo_prune_due(&self) -> bool {
         let every = u64::from(self.demo_audit_rows / 10).max(1);
-        self.demo_mints.fetch_add(1, Ordering::Relaxed) % every == 0
+        self.demo_mints.fetch_add(1, Ordering::Relaxed).is_multiple_of(every)
     }
 
     /// Forgets rate-limiter entries that are back to a full allowance, so the tables hold only
