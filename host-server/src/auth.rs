@@ -7,7 +7,7 @@ use argon2::{
 };
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, State},
+    extract::{DefaultBodyLimit, FromRequestParts, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::{
     error::{ApiJson, AppError, Result},
     keys,
+    limits::AuthAttempt,
     meta::{Environment, Role, Scope, User},
     secrets::{random_token, sha256_hex},
     state::AppState,
@@ -156,6 +157,11 @@ async fn pick_environment(state: &AppState, org_id: i64, headers: &HeaderMap) ->
         .ok_or_else(|| AppError::invalid(format!("{ENVIRONMENT_HEADER}: no environment named {wanted:?}")))
 }
 
+/// Whether the request carries a session cookie (checked or not).
+pub fn has_session_cookie(headers: &HeaderMap) -> bool {
+    session_cookie(headers).is_some()
+}
+
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -174,32 +180,42 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes a password (on the blocking pool: argon2 is deliberately slow).
-pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing password: {e}")))
-    })
-    .await?
+/// Hashes a password in the bounded hashing pool (argon2 is deliberately slow and takes 19 MiB,
+/// so a flood of sign-ups queues or gets 429 instead of exhausting memory).
+pub async fn hash_password(state: &AppState, password: String) -> Result<String> {
+    state
+        .limits
+        .hashing
+        .run(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing password: {e}")))
+        })
+        .await?
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let parsed =
-            PasswordHash::new(&hash).map_err(|e| AppError::Internal(anyhow::anyhow!("stored hash: {e}")))?;
-        Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await?
+async fn verify_password(state: &AppState, password: String, hash: String) -> Result<bool> {
+    state
+        .limits
+        .hashing
+        .run(move || {
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored hash: {e}")))?;
+            Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await?
 }
+
+/// Largest sign-in or sign-up body: a few short fields.
+const AUTH_BODY_LIMIT: usize = 16 * 1024;
 
 /// Register, login, logout, me.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/auth/register", post(post_register))
-        .route("/v1/auth/login", post(post_login))
+        .route("/v1/auth/register", post(post_register).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .route("/v1/auth/login", post(post_login).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .route("/v1/auth/logout", post(post_logout))
         .route("/v1/auth/me", get(get_me))
 }
@@ -269,7 +285,7 @@ pub async fn create_account(
     let local = email.split('@').next().unwrap_or("user").to_owned();
     let name = bounded_text("name", name, local)?;
     let org_name = bounded_text("org_name", org_name, format!("{name}'s org"))?;
-    let hash = hash_password(password.to_owned()).await?;
+    let hash = hash_password(state, password.to_owned()).await?;
     let account = state.meta.create_account(&email, &name, &hash, &org_name, is_demo).await?;
     let production = account
         .environments
@@ -292,6 +308,7 @@ pub async fn create_account(
 
 async fn post_register(
     State(state): State<AppState>,
+    _: AuthAttempt,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response> {
     let (account, key) =
@@ -326,15 +343,27 @@ fn cookie_header(state: &AppState, token: &str, max_age: i64) -> Result<HeaderVa
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZP0J5X3mWvX2dqgrh6Xkk5nmSMO9N8yqvS2uEYKvH4M";
 
-async fn post_login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> Result<Response> {
+/// Signs in. An unknown email and a wrong password take the same path (a hash is verified
+/// either way, and both count towards the email's backoff), so neither the answer nor its
+/// timing says whether the account exists.
+async fn post_login(
+    State(state): State<AppState>,
+    _: AuthAttempt,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response> {
     let bad = || AppError::Unauthorized("invalid email or password".into());
+    state.limits.backoff.check(&body.email)?;
     let found = state.meta.user_by_email(body.email.trim()).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, DUMMY_HASH.to_owned()),
     };
-    let ok = verify_password(body.password, hash).await?;
-    let user = user.filter(|_| ok).ok_or_else(bad)?;
+    let ok = verify_password(&state, body.password, hash).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        state.limits.backoff.failed(&body.email);
+        return Err(bad());
+    };
+    state.limits.backoff.succeeded(&body.email);
     let (org_id, role) = state.meta.primary_membership(user.id).await?.ok_or_else(bad)?;
     let org = state.meta.org(org_id).await?.ok_or_else(bad)?;
     let cookie = start_session(&state, user.id, org_id).await?;

@@ -33,8 +33,9 @@ pub struct ServeArgs {
     /// live in ClickHouse instead of DuckDB (schema created and migrated on start).
     #[arg(long, env = "EMBAN_EVENTS_URL")]
     pub events_url: Option<String>,
-    /// Seed a demo org with sample events on first start.
-    #[arg(long, env = "EMBAN_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Seed a demo org with sample events on first start and serve its public embed URL
+    /// (`GET /v1/demo/embed-url`). Off unless asked for; `scripts/run.sh` turns it on.
+    #[arg(long, env = "EMBAN_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
     pub demo: bool,
     /// Keep the DuckDB store's daily rollup (counts per tenant, event, day and common dimension),
     /// so whole-day `count` queries read it instead of events: much faster for large tenants, at
@@ -68,6 +69,69 @@ pub struct ServeArgs {
     /// Ad-hoc SQL queries one org may run at once; more wait up to 5 s, then get a 429.
     #[arg(long, env = "EMBAN_ADHOC_CONCURRENCY_PER_ORG", default_value_t = 1)]
     pub adhoc_concurrency_per_org: usize,
+    /// Abuse limits (docs/api.md, "Abuse limits").
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Abuse limits: rate limits, the password-hashing pool and failed-login backoff. A rate of 0
+/// turns that limit off.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct LimitArgs {
+    /// Sign-in and sign-up requests (login, register, accept-invite) per minute from one client
+    /// IP, all three counted together.
+    #[arg(long, env = "EMBAN_RATE_LIMIT_AUTH_PER_MINUTE", default_value_t = 60)]
+    pub rate_limit_auth_per_minute: u32,
+    /// Demo embed URLs (`GET /v1/demo/embed-url`) per minute from one client IP.
+    #[arg(long, env = "EMBAN_RATE_LIMIT_DEMO_PER_MINUTE", default_value_t = 30)]
+    pub rate_limit_demo_per_minute: u32,
+    /// Demo embed URLs per minute from all clients together.
+    #[arg(long, env = "EMBAN_RATE_LIMIT_DEMO_TOTAL_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_demo_total_per_minute: u32,
+    /// Ingest requests (`POST /v1/events`) per second with one API key.
+    #[arg(long, env = "EMBAN_RATE_LIMIT_INGEST_PER_SECOND", default_value_t = 1000)]
+    pub rate_limit_ingest_per_second: u32,
+    /// Password hashes (argon2, 19 MiB each) computed at once; 0 means one per CPU core.
+    #[arg(long, env = "EMBAN_PASSWORD_HASH_CONCURRENCY", default_value_t = 0)]
+    pub password_hash_concurrency: usize,
+    /// Sign-ins and sign-ups that may wait for a hashing slot; past it they get 429 at once.
+    #[arg(long, env = "EMBAN_PASSWORD_HASH_QUEUE", default_value_t = 256)]
+    pub password_hash_queue: usize,
+    /// Seconds a sign-in or sign-up waits for a hashing slot before it gets 429.
+    #[arg(long, env = "EMBAN_PASSWORD_HASH_WAIT_SECS", default_value_t = 10)]
+    pub password_hash_wait_secs: u64,
+    /// Failed sign-ins to one email before it backs off (1 s, then doubling per failure).
+    #[arg(long, env = "EMBAN_LOGIN_BACKOFF_AFTER", default_value_t = 5)]
+    pub login_backoff_after: u32,
+    /// Longest failed-sign-in backoff, in seconds.
+    #[arg(long, env = "EMBAN_LOGIN_BACKOFF_MAX_SECS", default_value_t = 900)]
+    pub login_backoff_max_secs: u64,
+    /// Newest demo-session audit rows kept; older ones are deleted as new ones arrive.
+    #[arg(long, env = "EMBAN_DEMO_AUDIT_ROWS", default_value_t = 10_000)]
+    pub demo_audit_rows: u32,
+    /// Take the client IP from the last `X-Forwarded-For` entry (set this only behind a reverse
+    /// proxy that appends it); by default the client IP is the connection's peer address.
+    #[arg(long, env = "EMBAN_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LimitArgs {
+    /// The flags' defaults.
+    fn default() -> Self {
+        LimitArgs {
+            rate_limit_auth_per_minute: 60,
+            rate_limit_demo_per_minute: 30,
+            rate_limit_demo_total_per_minute: 600,
+            rate_limit_ingest_per_second: 1000,
+            password_hash_concurrency: 0,
+            password_hash_queue: 256,
+            password_hash_wait_secs: 10,
+            login_backoff_after: 5,
+            login_backoff_max_secs: 900,
+            demo_audit_rows: 10_000,
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -88,6 +152,27 @@ impl ServeArgs {
             helper_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../embed-helper/pkg")),
             adhoc_concurrency: None,
             adhoc_concurrency_per_org: 1,
+            limits: LimitArgs::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn limit_defaults_match_the_flags_and_the_demo_is_off() {
+        let cli = Cli::try_parse_from(["emban"]).expect("no flags needed");
+        assert_eq!(cli.serve.limits, LimitArgs::default());
+        assert!(!cli.serve.demo, "the demo is opt-in");
     }
 }

@@ -40,6 +40,7 @@ use crate::{
     demo::DEMO_TENANT,
     error::{ApiJson, AppError, Result},
     events::{StoreScope, valid_prop_key},
+    limits::ClientIp,
     meta::dashboards::{DashboardRecord, EMBED_SESSION_CREATE, NewAuditRow},
     query::window,
     secrets::Secret,
@@ -660,10 +661,19 @@ fn demo_permissions() -> EmbedPermissions {
     }
 }
 
+/// The actor of the demo route's audit rows, which are kept to the newest `--demo-audit-rows`.
+const DEMO_ACTOR: &str = "demo";
+
 async fn get_demo_embed_url(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     RawQuery(raw): RawQuery,
 ) -> Result<(StatusCode, Json<CreateEmbedSessionResponse>)> {
+    let no_demo = || AppError::NotFound("this server has no demo org".into());
+    if !state.demo {
+        return Err(no_demo());
+    }
+    state.limits.check_demo(ip)?;
     let mut tenant_id = DEMO_TENANT.to_owned();
     for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match &*key {
@@ -671,7 +681,6 @@ async fn get_demo_embed_url(
             other => return Err(AppError::invalid(format!("{}: unknown query parameter", clip(other)))),
         }
     }
-    let no_demo = || AppError::NotFound("this server has no demo org".into());
     let org = state.meta.demo_org().await?.ok_or_else(no_demo)?;
     let env = state
         .meta
@@ -704,7 +713,10 @@ async fn get_demo_embed_url(
         allowed_origins: Vec::new(),
         locale: None,
     };
-    let session = mint(&state, org.id, env.id, "demo", request).await?;
+    let session = mint(&state, org.id, env.id, DEMO_ACTOR, request).await?;
+    if state.limits.demo_prune_due() {
+        state.dashboards.prune_audit(org.id, DEMO_ACTOR, state.limits.demo_audit_rows).await?;
+    }
     Ok((StatusCode::CREATED, Json(session)))
 }
 

@@ -42,6 +42,7 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>> {
+    state.limits.check_ingest(&caller)?;
     require_json(&headers)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         AppError::TooLarge(format!("request body is over the limit of {MAX_BODY_BYTES} bytes (10 MiB)"))

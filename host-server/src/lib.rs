@@ -6,6 +6,7 @@ pub mod adhoc;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod csrf;
 pub mod dashboards;
 pub mod datasets;
 pub mod demo;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod keys;
+pub mod limits;
 pub mod meta;
 pub mod query;
 pub mod runtime;
@@ -91,6 +93,7 @@ pub fn app(state: AppState) -> Router {
                 }),
             )
         })
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::require_same_origin))
         .layer(middleware::from_fn(envelope_plain_errors))
         .layer(middleware::from_fn(log_requests))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -184,8 +187,12 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         args.adhoc_concurrency_per_org,
     );
     let public_url = public_url.trim_end_matches('/').to_owned();
+    let origins = csrf::OriginPolicy::new(&public_url, args.public_url.is_none());
     Ok(AppState(Arc::new(App {
         adhoc,
+        demo: args.demo,
+        limits: limits::Limits::new(&args.limits),
+        origins,
         secure_cookies: public_url.starts_with("https://"),
         usage: UsageRecorder::new(meta.clone()),
         key_cache: Default::default(),
@@ -251,8 +258,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let flusher = state.usage.spawn_flusher();
-    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    let sweeper = limits::Limits::spawn_sweeper(state.clone());
+    // The peer address is the client IP the rate limits key on.
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     flusher.abort();
+    sweeper.abort();
     if let Err(e) = state.usage.flush().await {
         tracing::warn!(error = %e, "final usage flush failed");
     }

@@ -45,6 +45,12 @@ pub struct App {
     pub www_dir: std::path::PathBuf,
     /// The helper's built npm package (`--helper-dir`), served at `/helper/`.
     pub helper_dir: std::path::PathBuf,
+    /// Whether the demo is on (`--demo`): its public embed URL answers only then.
+    pub demo: bool,
+    /// Rate limits, the password-hashing pool and failed-login backoff.
+    pub limits: crate::limits::Limits,
+    /// Which `Origin` a cookie-authenticated change must come from.
+    pub origins: crate::csrf::OriginPolicy,
 }
 
 impl Deref for AppState {

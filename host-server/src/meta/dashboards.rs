@@ -118,6 +118,8 @@ pub trait DashboardStore: Send + Sync + 'static {
 
     /// Appends audit rows in one transaction, durably.
     async fn append_audit(&self, rows: Vec<NewAuditRow>) -> Result<()>;
+    /// Deletes the org's audit rows by `actor` but the newest `keep`; returns how many went.
+    async fn prune_audit(&self, org_id: i64, actor: &str, keep: u32) -> Result<u64>;
     /// The org's newest `embed_session.create` rows for the environment whose session expires
     /// after `now_unix`, newest first.
     async fn active_embed_sessions(
@@ -270,6 +272,10 @@ impl DashboardStore for CachedDashboards {
             Ok(Err(message)) => Err(AppError::Internal(anyhow!("writing audit rows: {message}"))),
             Err(_) => Err(AppError::Internal(anyhow!("audit writer dropped the rows"))),
         }
+    }
+
+    async fn prune_audit(&self, org_id: i64, actor: &str, keep: u32) -> Result<u64> {
+        self.inner.prune_audit(org_id, actor, keep).await
     }
 
     async fn active_embed_sessions(

@@ -247,6 +247,21 @@ impl DashboardStore for SqliteMeta {
         Ok(())
     }
 
+    async fn prune_audit(&self, org_id: i64, actor: &str, keep: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM audit WHERE org_id = ? AND actor = ? AND id <= \
+             (SELECT id FROM audit WHERE org_id = ? AND actor = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        )
+        .bind(org_id)
+        .bind(actor)
+        .bind(org_id)
+        .bind(actor)
+        .bind(i64::from(keep))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn active_embed_sessions(
         &self,
         org_id: i64,

@@ -276,8 +276,18 @@ impl TestApp {
         &self.server.state
     }
 
-    /// A request to `path` with credentials.
+    /// A request to `path` with credentials. A cookie request says it comes from the server's
+    /// own origin, as a browser on the server's pages does.
     pub fn request(&self, method: Method, path: &str, auth: &Auth) -> RequestBuilder {
+        let request = self.request_without_origin(method, path, auth);
+        match auth {
+            Auth::Cookie(_) => request.header(header::ORIGIN, self.server.url()),
+            _ => request,
+        }
+    }
+
+    /// A request to `path` with credentials and no `Origin`, as a non-browser client sends it.
+    pub fn request_without_origin(&self, method: Method, path: &str, auth: &Auth) -> RequestBuilder {
         auth.apply(self.client.request(method, self.url(path)))
     }
 

@@ -18,29 +18,35 @@ use crate::{
 };
 
 /// The `emban` binary serving a data dir; killed when dropped.
-/// The `emban` binary, running as a child process.
 pub struct Binary {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:port`.
     pub url: String,
 }
 
 impl Binary {
     /// Runs `emban serve` on `data_dir` and waits for its "listening" line.
-    pub fn start(data_dir: &Path, log: &Path) -> Binary {
-        Binary::start_with(data_dir, log, &[])
+    fn start(data_dir: &Path, log: &Path) -> Binary {
+        Self::start_with(data_dir, log, &["--demo", "false"])
     }
 
-    /// [`start`](Self::start) with extra flags.
+    /// Runs `emban serve` on `data_dir` with these flags (and no `EMBAN_*` settings from the
+    /// environment), and waits for its "listening" line.
     pub fn start_with(data_dir: &Path, log: &Path, flags: &[&str]) -> Binary {
         let log = std::fs::File::create(log).expect("creating the server log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_emban"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_emban"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(|n| n.starts_with("EMBAN_")) {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--demo", "false", "--data-dir"])
-            .arg(data_dir)
+            .args(["--bind", "127.0.0.1:0"])
             .args(flags)
+            .arg("--data-dir")
+            .arg(data_dir)
             .env("EMBAN_LOG", "warn")
-            .env_remove("EMBAN_PUBLIC_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

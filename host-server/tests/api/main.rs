@@ -4,6 +4,7 @@
 // A failed expectation in a test is a test failure, not a server panic.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod abuse;
 mod adhoc_limits;
 mod auth;
 mod common;

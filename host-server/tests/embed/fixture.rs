@@ -111,12 +111,28 @@ impl TestApp {
 
     /// A fresh server, seeding the demo org when `demo`.
     pub async fn start(demo: bool) -> Self {
+        Self::start_with(demo, |_| {}).await
+    }
+
+    /// A fresh server with adjusted settings, seeding the demo org when `demo`.
+    pub async fn start_with(demo: bool, configure: impl FnOnce(&mut ServeArgs)) -> Self {
         let dir = TempDir::new();
         let mut args = ServeArgs::for_data_dir(&dir.0);
         args.demo = demo;
+        configure(&mut args);
         let server = emban_host_server::start(args).await.expect("starting the server");
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
         TestApp { server, client, dir: dir.0.clone(), _dir: dir }
+    }
+
+    /// Stops the server and starts a new one on the same data dir with adjusted settings.
+    pub async fn restart_with(self, configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let TestApp { server, client, dir, _dir } = self;
+        server.stop().await.expect("stopping the server");
+        let mut args = ServeArgs::for_data_dir(&dir);
+        configure(&mut args);
+        let server = emban_host_server::start(args).await.expect("restarting the server");
+        TestApp { server, client, dir, _dir }
     }
 
     /// `http://127.0.0.1:port`.
@@ -130,7 +146,8 @@ impl TestApp {
         request = match auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),
-            Auth::Cookie(pair) => request.header(header::COOKIE, pair),
+            // As a browser on the server's own pages sends it.
+            Auth::Cookie(pair) => request.header(header::COOKIE, pair).header(header::ORIGIN, self.url()),
         };
         if let Some(body) = body {
             request = request.json(body);
@@ -201,6 +218,19 @@ impl TestApp {
             .await
             .expect("updating the role");
         pool.close().await;
+    }
+
+    /// Rows of the audit table by `actor`, read from the metadata file.
+    pub async fn audit_rows_by(&self, actor: &str) -> i64 {
+        let url = format!("sqlite://{}", self.dir.join("meta.sqlite").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("opening meta.sqlite");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit WHERE actor = ?")
+            .bind(actor)
+            .fetch_one(&pool)
+            .await
+            .expect("counting audit rows");
+        pool.close().await;
+        n
     }
 
     /// Ingests events and asserts they were all stored.

@@ -216,3 +216,54 @@ async fn demo_embed_url_is_public_and_demo_only() {
     plain.publish(&org.key, &id).await;
     plain.get("/v1/demo/embed-url", &Auth::None).await.error(StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn the_demo_route_is_rate_limited_and_keeps_a_bounded_audit() {
+    let app = TestApp::start_with(true, |args| {
+        args.limits.rate_limit_demo_per_minute = 10;
+        args.limits.rate_limit_demo_total_per_minute = 15;
+        args.limits.demo_audit_rows = 5;
+        args.limits.trust_forwarded_for = true;
+    })
+    .await;
+    let app = &app;
+    let from = |ip: &'static str| async move {
+        let response = app
+            .client
+            .get(format!("{}/v1/demo/embed-url", app.url()))
+            .header("x-forwarded-for", ip)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let retry_after =
+            response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        (status, retry_after, body)
+    };
+    for _ in 0..10 {
+        assert_eq!(from("203.0.113.1").await.0, StatusCode::CREATED);
+    }
+    let (status, retry_after, body) = from("203.0.113.1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "rate_limited");
+    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+    // Another client has its own allowance, until the demo's total is spent.
+    for _ in 0..5 {
+        assert_eq!(from("203.0.113.2").await.0, StatusCode::CREATED);
+    }
+    let (status, _, body) = from("203.0.113.2").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("demo is busy")), "{body}");
+    // 15 sessions minted, only the newest 5 kept in the audit log.
+    let kept = app.audit_rows_by("demo").await;
+    assert!((1..=5).contains(&kept), "{kept} demo audit rows");
+}
+
+#[tokio::test]
+async fn a_server_started_without_the_demo_has_no_demo_url_even_over_a_demo_data_dir() {
+    let app = TestApp::start(true).await;
+    app.get("/v1/demo/embed-url", &Auth::None).await.ok(StatusCode::CREATED);
+    let app = app.restart_with(|args| args.demo = false).await;
+    app.get("/v1/demo/embed-url", &Auth::None).await.error(StatusCode::NOT_FOUND, "not_found");
+}
