@@ -58,7 +58,21 @@ pub struct ServeArgs {
     /// The helper's npm package (`scripts/build-helper.sh`), served at `/helper/` for the demo.
     #[arg(long, env = "EMBAN_HELPER_DIR", default_value = "embed-helper/pkg")]
     pub helper_dir: PathBuf,
+    /// Oldest event time `POST /v1/events` accepts, in days before now (the retention window):
+    /// older events are a 400, so no client can scatter rows over years of partitions.
+    #[arg(long, env = "EMBAN_INGEST_MAX_AGE_DAYS", default_value_t = DEFAULT_INGEST_MAX_AGE_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub ingest_max_age_days: u32,
+    /// Furthest event time `POST /v1/events` accepts, in seconds after now (clock skew allowance).
+    #[arg(long, env = "EMBAN_INGEST_MAX_FUTURE_SECS", default_value_t = DEFAULT_INGEST_MAX_FUTURE_SECS,
+          value_parser = clap::value_parser!(u32).range(0..=31_536_000))]
+    pub ingest_max_future_secs: u32,
 }
+
+/// Default of `--ingest-max-age-days`.
+pub const DEFAULT_INGEST_MAX_AGE_DAYS: u32 = 400;
+/// Default of `--ingest-max-future-secs`: one day.
+pub const DEFAULT_INGEST_MAX_FUTURE_SECS: u32 = 86_400;
 
 impl ServeArgs {
     /// Defaults for a server in `data_dir`, as tests and benchmarks use it.
@@ -76,6 +90,8 @@ impl ServeArgs {
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
             www_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www")),
             helper_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../embed-helper/pkg")),
+            ingest_max_age_days: DEFAULT_INGEST_MAX_AGE_DAYS,
+            ingest_max_future_secs: DEFAULT_INGEST_MAX_FUTURE_SECS,
         }
     }
 }

@@ -119,6 +119,14 @@ impl TestApp {
         TestApp { server, client, dir: dir.0.clone(), _dir: dir }
     }
 
+    /// Stops the server and starts a new one over the same data dir.
+    pub async fn restart(self) -> Self {
+        let TestApp { server, client, dir, _dir } = self;
+        server.stop().await.expect("stopping the server");
+        let server = emban_host_server::start(ServeArgs::for_data_dir(&dir)).await.expect("restarting");
+        TestApp { server, client, dir, _dir }
+    }
+
     /// `http://127.0.0.1:port`.
     pub fn url(&self) -> String {
         self.server.url()
