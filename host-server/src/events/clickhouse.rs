@@ -644,7 +644,8 @@ struct InFlight {
 /// load) and is encoded and sent. Each request is answered once its own INSERT was acknowledged.
 async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet) {
     let columns = insert_columns();
-    let mut inserts: JoinSet<Result<()>> = JoinSet::new();
+    // Each insert task answers the partitions it wrote and how it ended.
+    let mut inserts: JoinSet<(Vec<i32>, Result<()>)> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, InFlight> = HashMap::new();
     let mut open = true;
     while open || !inserts.is_empty() {
@@ -699,13 +700,14 @@ async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>,
                     seen.reserve(&plan);
                     let (client, columns) = (client.clone(), columns.clone());
                     let handle = inserts.spawn(async move {
-                        for data in blocks.into_values() {
-                            client
-                                .insert_row_binary("events", &columns, data)
-                                .await
-                                .map_err(|e| AppError::Internal(anyhow!("storing events: {e:#}")))?;
+                        let mut written = Vec::with_capacity(blocks.len());
+                        for (partition, data) in blocks {
+                            if let Err(e) = client.insert_row_binary("events", &columns, data).await {
+                                return (written, Err(AppError::Internal(anyhow!("storing events: {e:#}"))));
+                            }
+                            written.push(partition);
                         }
-                        Ok(())
+                        (written, Ok(()))
                     });
                     in_flight.insert(handle.id(), InFlight { group, plan });
                 }
@@ -730,11 +732,10 @@ fn split_by_org(group: Vec<WriteJob>) -> Vec<Vec<WriteJob>> {
 /// The RowBinary rows of an org's group that its plan keeps, one block per month partition
 /// (`toYYYYMM(ts)`, the partition key of `events` and of the rollups' buckets).
 fn encode_by_partition(group: &[WriteJob], plan: &GroupPlan) -> std::collections::BTreeMap<i32, Vec<u8>> {
-    use chrono::Datelike;
     let mut blocks: std::collections::BTreeMap<i32, Vec<u8>> = std::collections::BTreeMap::new();
     for (job, mask) in group.iter().zip(&plan.keep) {
         for (event, _) in job.events.iter().zip(mask).filter(|(_, keep)| **keep) {
-            let partition = event.timestamp.year() * 100 + event.timestamp.month() as i32;
+            let partition = partition_of(event.timestamp);
             encode_event(
                 job.scope,
                 event,
@@ -745,16 +746,21 @@ fn encode_by_partition(group: &[WriteJob], plan: &GroupPlan) -> std::collections
     blocks
 }
 
+/// The month partition (`toYYYYMM`) of an event time.
+fn partition_of(t: chrono::DateTime<chrono::Utc>) -> i32 {
+    use chrono::Datelike;
+    t.year() * 100 + t.month() as i32
+}
+
+/// The answer of one org's insert task: the partitions written, and how it ended.
+type InsertDone = std::result::Result<(tokio::task::Id, (Vec<i32>, Result<()>)), tokio::task::JoinError>;
+
 /// Answers the requests of a finished INSERT and records (or forgets) its client ids.
-fn settle(
-    done: Option<std::result::Result<(tokio::task::Id, Result<()>), tokio::task::JoinError>>,
-    in_flight: &mut HashMap<tokio::task::Id, InFlight>,
-    seen: &mut DedupSet,
-) {
-    let (id, result) = match done {
+fn settle(done: Option<InsertDone>, in_flight: &mut HashMap<tokio::task::Id, InFlight>, seen: &mut DedupSet) {
+    let (id, written, result) = match done {
         None => return,
-        Some(Ok((id, result))) => (id, result),
-        Some(Err(e)) => (e.id(), Err(AppError::Internal(anyhow!("the insert task failed: {e}")))),
+        Some(Ok((id, (written, result)))) => (id, written, result),
+        Some(Err(e)) => (e.id(), Vec::new(), Err(AppError::Internal(anyhow!("the insert task failed: {e}")))),
     };
     let Some(InFlight { group, plan }) = in_flight.remove(&id) else {
         return;
@@ -767,6 +773,16 @@ fn settle(
         }
         Err(e) => {
             tracing::error!(error = %e, "ClickHouse insert failed");
+            // Months written before the failure stay stored: remember their client ids, so a
+            // retry of the batch stores only the rest.
+            for (job, mask) in group.iter().zip(&plan.keep) {
+                for (event, _) in job.events.iter().zip(mask).filter(|(e, keep)| **keep && e.client_event_id)
+                {
+                    if written.contains(&partition_of(event.timestamp)) {
+                        seen.insert_stored(job.scope, &event.event_id);
+                    }
+                }
+            }
             seen.release(plan);
             let message = e.to_string();
             for job in group {

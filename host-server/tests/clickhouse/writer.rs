@@ -122,3 +122,25 @@ async fn an_insert_clickhouse_refuses_fails_only_its_own_org() {
     assert_eq!(outcome.stored, 3);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn months_written_before_a_failure_are_not_stored_again_on_retry() {
+    let ch = ClickHouse::start();
+    let store = Arc::new(ClickHouseStore::open(&ch.url("partial")).await.expect("open"));
+    // Refuses inserts into the newest month while the view exists; months go in oldest first.
+    store
+        .client()
+        .execute(
+            "CREATE MATERIALIZED VIEW refuse_march ENGINE = Null AS \
+             SELECT throwIf(countIf(toYYYYMM(ts) = 202603) > 0) AS refused FROM events",
+        )
+        .await
+        .expect("refusing view");
+    // now() is 2026-03-18: days 0, 31, 62 and 93 ago are March, February, January and December.
+    let batch = at_days("acme", "partial", [0, 31, 62, 93]);
+    store.insert(SCOPE, batch.clone()).await.expect_err("March is refused");
+    store.client().execute("DROP TABLE refuse_march").await.expect("drop view");
+    let outcome = store.insert(SCOPE, batch).await.expect("retry");
+    assert_eq!((outcome.stored, outcome.duplicates), (1, 3), "only March is stored again");
+    store.close().await;
+}
