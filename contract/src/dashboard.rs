@@ -284,7 +284,8 @@ pub struct WidgetData {
     pub data: Vec<QueryRow>,
     /// How the query ran, as `GET /v1/query` reports it.
     pub meta: QueryMeta,
-    /// `metric` widgets only: the same metric over the window just before.
+    /// `metric` widgets only: the same metric over the window just before (left out when an
+    /// embed session's `max_date_range_days` does not cover that whole window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousPeriod>,
     /// `metric` widgets only: `(value - previous) / |previous|`; `null` when either is missing

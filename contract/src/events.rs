@@ -4,6 +4,25 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Longest tenant id, in characters.
+pub const MAX_TENANT_ID_CHARS: usize = 200;
+
+/// The one rule for a tenant id, shared by ingest, embed minting and every query that names a
+/// tenant (and the SDKs), so no tenant can hold events that no session could ever be minted for,
+/// or the other way round: 1 to 200 characters, not only whitespace, no control characters. The
+/// error is the message that follows the field name.
+pub fn check_tenant_id(tenant_id: &str) -> Result<(), String> {
+    if tenant_id.trim().is_empty()
+        || tenant_id.chars().count() > MAX_TENANT_ID_CHARS
+        || tenant_id.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "must be 1 to {MAX_TENANT_ID_CHARS} characters, not only whitespace, without control characters"
+        ));
+    }
+    Ok(())
+}
+
 /// The body of `POST /v1/events`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,4 +66,19 @@ pub struct IngestResponse {
     /// Events skipped because their `event_id` was already stored (or repeated in the batch).
     #[serde(default)]
     pub duplicates: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids() {
+        for ok in ["acme", " padded ", "ü", &"x".repeat(200)] {
+            assert!(check_tenant_id(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", " ", "\t", "tab\there", "nul\u{0}", &"x".repeat(201)] {
+            assert!(check_tenant_id(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -80,18 +80,43 @@ impl Caller {
                 "this action needs the admin or owner role; you are {}",
                 role.as_str()
             ))),
-            Principal::ApiKey { .. } => Err(ingest_forbidden()),
+            Principal::ApiKey { scope, .. } => Err(scope_forbidden(*scope)),
         }
     }
 }
 
-fn ingest_forbidden() -> AppError {
-    AppError::Forbidden("this API key has ingest scope, which may only POST /v1/events".into())
+/// The 403 of a key used outside its scope.
+pub fn scope_forbidden(scope: Scope) -> AppError {
+    AppError::Forbidden(match scope {
+        Scope::Ingest => "this API key has ingest scope, which may only POST /v1/events".into(),
+        Scope::Embed => "this API key has embed scope, which may only POST /v1/embed-sessions".into(),
+        Scope::Admin => "this action needs admin access".into(),
+    })
 }
 
-/// A caller that is not an ingest-scope key: every route but `POST /v1/events` takes this.
+/// A caller that is not a narrow-scope key (ingest, embed): every route but `POST /v1/events`
+/// and `POST /v1/embed-sessions` takes this.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
+
+/// A caller that may write events (`POST /v1/events`): anything but an embed-scope key.
+#[derive(Debug, Clone)]
+pub struct EventWriter(pub Caller);
+
+/// A caller that may mint embed sessions (`POST /v1/embed-sessions`): anything but an
+/// ingest-scope key; the handler still asks for admin access or the embed scope.
+#[derive(Debug, Clone)]
+pub struct EmbedMinter(pub Caller);
+
+impl Caller {
+    /// Fails with 403 unless the caller may mint embed sessions: admin access or an embed key.
+    pub fn require_mint_access(&self) -> Result<()> {
+        match &self.principal {
+            Principal::ApiKey { scope: Scope::Embed, .. } => Ok(()),
+            _ => self.require_admin_access(),
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
@@ -134,10 +159,34 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if let Principal::ApiKey { scope: Scope::Ingest, .. } = caller.principal {
-            return Err(ingest_forbidden());
+        if let Principal::ApiKey { scope: scope @ (Scope::Ingest | Scope::Embed), .. } = caller.principal {
+            return Err(scope_forbidden(scope));
         }
         Ok(Admin(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for EventWriter {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if let Principal::ApiKey { scope: Scope::Embed, .. } = caller.principal {
+            return Err(scope_forbidden(Scope::Embed));
+        }
+        Ok(EventWriter(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for EmbedMinter {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if let Principal::ApiKey { scope: Scope::Ingest, .. } = caller.principal {
+            return Err(scope_forbidden(Scope::Ingest));
+        }
+        Ok(EmbedMinter(caller))
     }
 }
 

@@ -69,6 +69,15 @@ pub struct ServeArgs {
     /// Ad-hoc SQL queries one org may run at once; more wait up to 5 s, then get a 429.
     #[arg(long, env = "EMBAN_ADHOC_CONCURRENCY_PER_ORG", default_value_t = 1)]
     pub adhoc_concurrency_per_org: usize,
+    /// Oldest event time `POST /v1/events` accepts, in days before now (the retention window):
+    /// older events are a 400, so no client can scatter rows over years of partitions.
+    #[arg(long, env = "EMBAN_INGEST_MAX_AGE_DAYS", default_value_t = DEFAULT_INGEST_MAX_AGE_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub ingest_max_age_days: u32,
+    /// Furthest event time `POST /v1/events` accepts, in seconds after now (clock skew allowance).
+    #[arg(long, env = "EMBAN_INGEST_MAX_FUTURE_SECS", default_value_t = DEFAULT_INGEST_MAX_FUTURE_SECS,
+          value_parser = clap::value_parser!(u32).range(0..=31_536_000))]
+    pub ingest_max_future_secs: u32,
     /// Abuse limits (docs/api.md, "Abuse limits").
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -134,6 +143,11 @@ impl Default for LimitArgs {
     }
 }
 
+/// Default of `--ingest-max-age-days`.
+pub const DEFAULT_INGEST_MAX_AGE_DAYS: u32 = 400;
+/// Default of `--ingest-max-future-secs`: one day.
+pub const DEFAULT_INGEST_MAX_FUTURE_SECS: u32 = 86_400;
+
 impl ServeArgs {
     /// Defaults for a server in `data_dir`, as tests and benchmarks use it.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -153,6 +167,8 @@ impl ServeArgs {
             adhoc_concurrency: None,
             adhoc_concurrency_per_org: 1,
             limits: LimitArgs::default(),
+            ingest_max_age_days: DEFAULT_INGEST_MAX_AGE_DAYS,
+            ingest_max_future_secs: DEFAULT_INGEST_MAX_FUTURE_SECS,
         }
     }
 }

@@ -66,9 +66,7 @@ pub fn require_editor(caller: &Caller) -> Result<()> {
             "this action needs the editor, admin or owner role; you are {}",
             role.as_str()
         ))),
-        Principal::ApiKey { .. } => {
-            Err(AppError::Forbidden("this API key has ingest scope, which may only POST /v1/events".into()))
-        }
+        Principal::ApiKey { scope, .. } => Err(crate::auth::scope_forbidden(*scope)),
     }
 }
 

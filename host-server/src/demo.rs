@@ -60,7 +60,7 @@ pub async fn seed_if_missing(state: &AppState, data_dir: &std::path::Path) -> Re
     let mut stored = 0;
     while stored < DEMO_EVENTS {
         let events = (0..10_000.min(DEMO_EVENTS - stored)).map(|_| generator.next_event()).collect();
-        let rows = validate(IngestRequest { events }, Utc::now())?;
+        let rows = validate(IngestRequest { events }, Utc::now(), state.ingest_bounds)?;
         stored += state.events.insert(scope, rows).await?.stored;
     }
     crate::dashboards::ensure_demo_dashboard(state, account.org.id, production.id).await?;

@@ -44,10 +44,11 @@ async fn get_discover(
     let mut tenant: Option<String> = None;
     for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match &*key {
-            "tenant_id" if !value.is_empty() && value.chars().count() <= 200 => {
+            "tenant_id" => {
+                crate::events::check_tenant_id(&value)
+                    .map_err(|m| AppError::invalid(format!("tenant_id: {m}")))?;
                 tenant = Some(value.into_owned())
             }
-            "tenant_id" => return Err(AppError::invalid("tenant_id: must be 1 to 200 characters")),
             other => return Err(AppError::invalid(format!("{}: unknown query parameter", clip(other)))),
         }
     }

@@ -6,17 +6,17 @@
 //! environment, dashboard and permissions come only from it; nothing in a request can widen them.
 
 use std::{
-    collections::HashSet,
-    sync::{Arc, LazyLock},
+    collections::{HashMap, HashSet},
+    sync::{Arc, LazyLock, RwLock},
     time::Instant,
 };
 
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, RawQuery, State},
+    extract::{FromRequestParts, Path, RawQuery, State},
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use chrono::{DateTime, Duration, Utc};
 use contract::{
@@ -35,15 +35,18 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    auth::Admin,
+    auth::{Admin, EmbedMinter},
     dashboards::{DEMO_DASHBOARD_NAME, clip, config_uses, timestamp, valid_widget_id},
     demo::DEMO_TENANT,
     error::{ApiJson, AppError, Result},
-    events::{StoreScope, valid_prop_key},
+    events::{StoreScope, check_tenant_id, valid_prop_key},
     limits::ClientIp,
-    meta::dashboards::{DashboardRecord, EMBED_SESSION_CREATE, NewAuditRow},
+    meta::{
+        dashboards::{DashboardRecord, EMBED_SESSION_CREATE, NewAuditRow},
+        revocations::RevocationStore,
+    },
     query::window,
-    secrets::Secret,
+    secrets::{Secret, sha256_hex},
     settings,
     state::AppState,
     usage::QUERIES,
@@ -160,7 +163,107 @@ impl FromRequestParts<AppState> for EmbedSession {
                     "missing embed token: send `Authorization: Bearer <embed token>`".into(),
                 )
             })?;
-        Ok(EmbedSession(verify(&state.signing_secret, token)?))
+        let claims = verify(&state.signing_secret, token)?;
+        if state.revocations.is_revoked(&claims).await? {
+            return Err(AppError::Unauthorized("the embed session has been revoked".into()));
+        }
+        Ok(EmbedSession(claims))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation
+
+/// Revoked sessions and tenants, in memory: loaded from the metadata store on first use and
+/// written through on every revoke (this process is the only writer of its metadata file), so
+/// checking a token costs a read lock and two hash lookups.
+pub struct Revocations {
+    store: Arc<dyn RevocationStore>,
+    cache: tokio::sync::OnceCell<RwLock<RevokedSets>>,
+}
+
+#[derive(Default)]
+struct RevokedSets {
+    /// `(org, env, jti)`.
+    sessions: HashSet<(i64, i64, String)>,
+    /// `(org, env, tenant)` → sessions issued (iat) before this Unix second are revoked.
+    tenants: HashMap<(i64, i64, String), i64>,
+}
+
+impl Revocations {
+    /// Revocations kept in `store`.
+    pub fn new(store: Arc<dyn RevocationStore>) -> Self {
+        Revocations { store, cache: tokio::sync::OnceCell::new() }
+    }
+
+    async fn sets(&self) -> Result<&RwLock<RevokedSets>> {
+        self.cache
+            .get_or_try_init(|| async {
+                // Nothing older than the longest session plus the leeway can refuse a live token.
+                let now = Utc::now().timestamp();
+                let leeway = LEEWAY_SECS as i64;
+                let live =
+                    self.store.live_revocations(now - leeway, now - MAX_EXPIRES_IN - 2 * leeway).await?;
+                let mut sets = RevokedSets::default();
+                sets.sessions.extend(live.sessions);
+                for (org, env, tenant, before) in live.tenants {
+                    sets.tenants.insert((org, env, tenant), before);
+                }
+                Ok::<_, AppError>(RwLock::new(sets))
+            })
+            .await
+    }
+
+    fn poisoned() -> AppError {
+        AppError::Internal(anyhow::anyhow!("the revocation cache lock is poisoned"))
+    }
+
+    /// Whether a session (org, env, jti, tenant, issued at) has been revoked.
+    pub async fn is_revoked_parts(
+        &self,
+        org: i64,
+        env: i64,
+        jti: &str,
+        tenant: &str,
+        iat: i64,
+    ) -> Result<bool> {
+        let sets = self.sets().await?.read().map_err(|_| Self::poisoned())?;
+        if sets.tenants.is_empty() && sets.sessions.is_empty() {
+            return Ok(false);
+        }
+        let tenant_cut = sets.tenants.get(&(org, env, tenant.to_owned())).is_some_and(|before| iat < *before);
+        Ok(tenant_cut || sets.sessions.contains(&(org, env, jti.to_owned())))
+    }
+
+    /// Whether the token's session has been revoked.
+    pub async fn is_revoked(&self, claims: &EmbedClaims) -> Result<bool> {
+        self.is_revoked_parts(claims.org, claims.env, &claims.jti, &claims.tenant, claims.iat).await
+    }
+
+    /// The Unix second before which the tenant's sessions are revoked, if ever revoked.
+    pub async fn tenant_revoked_before(&self, org: i64, env: i64, tenant: &str) -> Result<Option<i64>> {
+        let sets = self.sets().await?.read().map_err(|_| Self::poisoned())?;
+        Ok(sets.tenants.get(&(org, env, tenant.to_owned())).copied())
+    }
+
+    /// Revokes one session.
+    pub async fn revoke_session(&self, org: i64, env: i64, jti: &str, expires_at_unix: i64) -> Result<()> {
+        let sets = self.sets().await?;
+        self.store.revoke_session(org, env, jti, expires_at_unix).await?;
+        sets.write().map_err(|_| Self::poisoned())?.sessions.insert((org, env, jti.to_owned()));
+        Ok(())
+    }
+
+    /// Revokes every session of the tenant issued up to now (token times are whole seconds, so
+    /// up to the end of this second; [`mint`] issues later sessions from the next second on).
+    pub async fn revoke_tenant(&self, org: i64, env: i64, tenant: &str) -> Result<i64> {
+        let sets = self.sets().await?;
+        let before = Utc::now().timestamp() + 1;
+        self.store.revoke_tenant(org, env, tenant, before).await?;
+        let mut sets = sets.write().map_err(|_| Self::poisoned())?;
+        let entry = sets.tenants.entry((org, env, tenant.to_owned())).or_insert(before);
+        *entry = (*entry).max(before);
+        Ok(*entry)
     }
 }
 
@@ -175,7 +278,11 @@ pub fn router() -> Router<AppState> {
             HeaderValue::from_static("frame-ancestors 'none'"),
         ));
     Router::new()
-        .route("/v1/embed-sessions", get(list_embed_sessions).post(create_embed_session))
+        .route(
+            "/v1/embed-sessions",
+            get(list_embed_sessions).post(create_embed_session).delete(revoke_tenant_sessions),
+        )
+        .route("/v1/embed-sessions/{jti}", delete(revoke_embed_session))
         .route("/v1/demo/embed-url", get(get_demo_embed_url))
         .merge(data)
         .layer(SetResponseHeaderLayer::overriding(
@@ -359,9 +466,7 @@ pub async fn mint(
         allowed_origins,
         locale,
     } = request;
-    if tenant_id.is_empty() || tenant_id.chars().count() > 200 || tenant_id.chars().any(char::is_control) {
-        return Err(AppError::invalid("tenant_id: must be 1 to 200 characters"));
-    }
+    check_tenant_id(&tenant_id).map_err(|m| AppError::invalid(format!("tenant_id: {m}")))?;
     if dashboard_id.is_empty() || dashboard_id.len() > 200 {
         return Err(AppError::invalid("dashboard_id: must be a dashboard id"));
     }
@@ -382,7 +487,21 @@ pub async fn mint(
         .ok_or_else(|| AppError::NotFound(format!("no dashboard with id {:?}", clip(&dashboard_id))))?;
     validate_permissions(state, StoreScope { org_id, env_id }, &dashboard, &mut permissions).await?;
 
-    let issued = Utc::now();
+    let mut issued = Utc::now();
+    // A tenant revoked within this second: issue from the next one, so the revocation (which
+    // covers whole seconds) cannot catch a session minted after it.
+    if let Some(before) = state.revocations.tenant_revoked_before(org_id, env_id, &tenant_id).await?
+        && issued.timestamp() < before
+    {
+        issued = DateTime::from_timestamp(before, 0).unwrap_or(issued);
+    }
+    // The token is readable by the viewer: it names hidden widgets only by keyed tags.
+    let mut token_permissions = permissions.clone();
+    token_permissions.hidden_widgets = permissions
+        .hidden_widgets
+        .iter()
+        .map(|w| hidden_tag(&state.signing_secret, &dashboard.id, w))
+        .collect();
     let expires = issued + Duration::seconds(expires_in);
     let claims = EmbedClaims {
         iss: ISSUER.to_owned(),
@@ -391,7 +510,7 @@ pub async fn mint(
         env: env_id,
         tenant: tenant_id,
         dashboard: dashboard.id.clone(),
-        permissions,
+        permissions: token_permissions,
         origins,
         locale,
         iat: issued.timestamp(),
@@ -409,7 +528,7 @@ pub async fn mint(
             tenant_id: &claims.tenant,
             dashboard_id: &dashboard.id,
             env_id,
-            scope: &claims.permissions,
+            scope: &permissions,
             origins: &claims.origins,
             expires_in,
             issued_at: timestamp(issued),
@@ -429,10 +548,10 @@ pub async fn mint(
 
 async fn create_embed_session(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    EmbedMinter(caller): EmbedMinter,
     ApiJson(request): ApiJson<CreateEmbedSessionRequest>,
 ) -> Result<(StatusCode, Json<CreateEmbedSessionResponse>)> {
-    caller.require_admin_access()?;
+    caller.require_mint_access()?;
     let session = mint(&state, caller.org_id, caller.env.id, &caller.actor(), request).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
@@ -444,7 +563,20 @@ async fn list_embed_sessions(State(state): State<AppState>, Admin(caller): Admin
         .dashboards
         .active_embed_sessions(caller.org_id, caller.env.id, now.timestamp(), SESSION_LIST_LIMIT)
         .await?;
-    let sessions: Vec<Value> = rows
+    let mut live = Vec::with_capacity(rows.len());
+    for row in rows {
+        let d = &row.details;
+        let text = |key: &str| d.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let iat = DateTime::parse_from_rfc3339(&text("issued_at")).map(|t| t.timestamp()).unwrap_or(0);
+        let revoked = state
+            .revocations
+            .is_revoked_parts(caller.org_id, caller.env.id, &text("jti"), &text("tenant_id"), iat)
+            .await?;
+        if !revoked {
+            live.push(row);
+        }
+    }
+    let sessions: Vec<Value> = live
         .into_iter()
         .map(|row| {
             let d = &row.details;
@@ -466,8 +598,95 @@ async fn list_embed_sessions(State(state): State<AppState>, Admin(caller): Admin
     Ok(Json(json!({ "sessions": sessions })))
 }
 
+/// `DELETE /v1/embed-sessions/{jti}`: revokes one session of the caller's org and environment.
+/// A jti it never minted (another org's included) is a 404 that says nothing more.
+async fn revoke_embed_session(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(jti): Path<String>,
+) -> Result<StatusCode> {
+    caller.require_admin_access()?;
+    let unknown = || AppError::NotFound(format!("no embed session with id {:?}", clip(&jti)));
+    if jti.is_empty() || jti.len() > 100 {
+        return Err(unknown());
+    }
+    let expires = state
+        .revocations
+        .store
+        .minted_session_expiry(caller.org_id, caller.env.id, &jti)
+        .await?
+        .ok_or_else(unknown)?;
+    state.revocations.revoke_session(caller.org_id, caller.env.id, &jti, expires).await?;
+    state
+        .meta
+        .audit(
+            caller.org_id,
+            &caller.actor(),
+            EMBED_SESSION_REVOKE,
+            &format!("embed_session:{jti}"),
+            json!({ "jti": jti, "env_id": caller.env.id }),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/embed-sessions?tenant_id=`: revokes every session of the tenant minted so far in
+/// the caller's org and environment; sessions minted afterwards work.
+async fn revoke_tenant_sessions(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    RawQuery(raw): RawQuery,
+) -> Result<StatusCode> {
+    caller.require_admin_access()?;
+    let mut tenant_id = None;
+    for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        match &*key {
+            "tenant_id" if tenant_id.is_none() => tenant_id = Some(value.into_owned()),
+            "tenant_id" => return Err(AppError::invalid("tenant_id: given more than once")),
+            other => return Err(AppError::invalid(format!("{}: unknown query parameter", clip(other)))),
+        }
+    }
+    let tenant_id = tenant_id.ok_or_else(|| {
+        AppError::invalid("tenant_id: required (DELETE /v1/embed-sessions/{jti} revokes one session)")
+    })?;
+    check_tenant_id(&tenant_id).map_err(|m| AppError::invalid(format!("tenant_id: {m}")))?;
+    let before = state.revocations.revoke_tenant(caller.org_id, caller.env.id, &tenant_id).await?;
+    state
+        .meta
+        .audit(
+            caller.org_id,
+            &caller.actor(),
+            EMBED_SESSION_REVOKE_TENANT,
+            &format!("tenant:{tenant_id}"),
+            json!({ "tenant_id": tenant_id, "env_id": caller.env.id, "revoked_before_unix": before }),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Audit action of `DELETE /v1/embed-sessions/{jti}`.
+pub const EMBED_SESSION_REVOKE: &str = "embed_session.revoke";
+/// Audit action of `DELETE /v1/embed-sessions?tenant_id=`.
+pub const EMBED_SESSION_REVOKE_TENANT: &str = "embed_session.revoke_tenant";
+
 // ---------------------------------------------------------------------------------------------
 // The embed data API
+
+/// How a token names a hidden widget: a keyed hash of the dashboard and widget id, so the
+/// viewer, who can read the token, cannot learn the ids of widgets kept from them.
+pub fn hidden_tag(secret: &Secret, dashboard_id: &str, widget_id: &str) -> String {
+    let digest =
+        sha256_hex(&format!("{}\0emban-hidden-widget\0{dashboard_id}\0{widget_id}", secret.expose()));
+    format!("h:{}", &digest[..32])
+}
+
+/// Whether the session hides a widget (tokens minted before tags named ids in clear).
+fn is_hidden(secret: &Secret, claims: &EmbedClaims, widget_id: &str) -> bool {
+    let hidden = &claims.permissions.hidden_widgets;
+    !hidden.is_empty()
+        && (hidden.iter().any(|h| h == widget_id)
+            || hidden.contains(&hidden_tag(secret, &claims.dashboard, widget_id)))
+}
 
 fn other_dashboard() -> AppError {
     AppError::Unauthorized("invalid embed token: it was issued for another dashboard".into())
@@ -483,10 +702,10 @@ async fn session_dashboard(state: &AppState, claims: &EmbedClaims) -> Result<Arc
 }
 
 /// The published widgets the session may see.
-fn visible_widgets(dashboard: &DashboardRecord, perms: &EmbedPermissions) -> Vec<Widget> {
+fn visible_widgets(secret: &Secret, dashboard: &DashboardRecord, claims: &EmbedClaims) -> Vec<Widget> {
     match (&dashboard.published_config, dashboard.is_published) {
         (Some(config), true) => {
-            config.widgets.iter().filter(|w| !perms.hidden_widgets.contains(&w.id)).cloned().collect()
+            config.widgets.iter().filter(|w| !is_hidden(secret, claims, &w.id)).cloned().collect()
         }
         _ => Vec::new(),
     }
@@ -521,11 +740,12 @@ async fn get_embed_dashboard(
         dashboard: EmbedDashboard {
             id: dashboard.id.clone(),
             name: dashboard.name.clone(),
-            widgets: visible_widgets(&dashboard, &claims.permissions),
+            widgets: visible_widgets(&state.signing_secret, &dashboard, &claims),
             published_at: if published { dashboard.published_at.map(timestamp) } else { None },
         },
         tenant_id: claims.tenant.clone(),
-        permissions: claims.permissions.clone(),
+        // What the viewer needs: hidden widgets are simply absent, not listed.
+        permissions: EmbedPermissions { hidden_widgets: Vec::new(), ..claims.permissions.clone() },
         filters: initial_filters(&claims.permissions),
         locale: claims.locale.clone(),
         expires_at: DateTime::from_timestamp(claims.exp, 0).map(timestamp).unwrap_or_default(),
@@ -614,6 +834,7 @@ pub fn enforce(
     for (key, value) in &perms.locked_filters {
         resolved.dimensions.push((key.clone(), value.clone()));
     }
+    resolved.max_range_days = perms.max_date_range_days;
     Ok(resolved)
 }
 
@@ -638,7 +859,7 @@ async fn post_embed_query(
     let widget = config
         .widgets
         .iter()
-        .find(|w| w.id == request.widget_id && !claims.permissions.hidden_widgets.contains(&w.id))
+        .find(|w| w.id == request.widget_id && !is_hidden(&state.signing_secret, &claims, &w.id))
         .ok_or_else(|| {
             AppError::NotFound(format!("no widget {:?} on this dashboard", clip(&request.widget_id)))
         })?;
@@ -697,9 +918,7 @@ async fn get_demo_embed_url(
         .find(|d| d.name == DEMO_DASHBOARD_NAME && d.is_published)
         .ok_or_else(|| AppError::NotFound("the demo dashboard is not published".into()))?;
     if tenant_id != DEMO_TENANT {
-        if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
-            return Err(AppError::invalid("tenant_id: must be 1 to 200 characters"));
-        }
+        check_tenant_id(&tenant_id).map_err(|m| AppError::invalid(format!("tenant_id: {m}")))?;
         let scope = StoreScope { org_id: org.id, env_id: env.id };
         if state.events.discover(scope, Some(tenant_id.as_str())).await?.is_empty() {
             return Err(AppError::NotFound(format!("no demo tenant {:?}", clip(&tenant_id))));

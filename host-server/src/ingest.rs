@@ -8,14 +8,15 @@ use axum::{
     http::{HeaderMap, header},
     routing::post,
 };
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use contract::events::{IngestEvent, IngestRequest, IngestResponse};
 use serde_json::Value;
 
 use crate::{
-    auth::Caller,
+    auth::EventWriter,
+    config::{DEFAULT_INGEST_MAX_AGE_DAYS, DEFAULT_INGEST_MAX_FUTURE_SECS},
     error::{AppError, Result},
-    events::{NewEvent, StoreScope, valid_prop_key},
+    events::{NewEvent, StoreScope, check_tenant_id, valid_prop_key},
     state::AppState,
     usage::EVENTS_INGESTED,
 };
@@ -31,6 +32,26 @@ const MAX_VALUE_CHARS: usize = 1_000;
 /// Most props of each kind on one event.
 const MAX_PROPS: usize = 100;
 
+/// The event times ingest accepts, relative to the server's clock (`--ingest-max-age-days`,
+/// `--ingest-max-future-secs`). Bounded times keep one client's batch from touching years of
+/// partitions (and rollup buckets) that every other org's inserts and merges then pay for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestBounds {
+    /// Oldest accepted event time, in days before now.
+    pub max_age_days: u32,
+    /// Furthest accepted event time, in seconds after now.
+    pub max_future_secs: u32,
+}
+
+impl Default for IngestBounds {
+    fn default() -> Self {
+        IngestBounds {
+            max_age_days: DEFAULT_INGEST_MAX_AGE_DAYS,
+            max_future_secs: DEFAULT_INGEST_MAX_FUTURE_SECS,
+        }
+    }
+}
+
 /// `/v1/events`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/events", post(post_events))
@@ -38,7 +59,7 @@ pub fn router() -> Router<AppState> {
 
 async fn post_events(
     State(state): State<AppState>,
-    caller: Caller,
+    EventWriter(caller): EventWriter,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>> {
@@ -48,7 +69,7 @@ async fn post_events(
         AppError::TooLarge(format!("request body is over the limit of {MAX_BODY_BYTES} bytes (10 MiB)"))
     })?;
     let request = parse_request(&bytes)?;
-    let events = validate(request, Utc::now())?;
+    let events = validate(request, Utc::now(), state.ingest_bounds)?;
     let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
     let outcome = state.events.insert(scope, events).await?;
     state.usage.add(caller.org_id, caller.env.id, EVENTS_INGESTED, outcome.stored as i64);
@@ -165,7 +186,7 @@ fn too_many(n: usize) -> AppError {
 }
 
 /// Checks every event and turns the batch into rows; the first failure names its event.
-pub fn validate(request: IngestRequest, now: DateTime<Utc>) -> Result<Vec<NewEvent>> {
+pub fn validate(request: IngestRequest, now: DateTime<Utc>, bounds: IngestBounds) -> Result<Vec<NewEvent>> {
     if request.events.is_empty() {
         return Err(AppError::invalid("events: must contain at least one event"));
     }
@@ -176,7 +197,9 @@ pub fn validate(request: IngestRequest, now: DateTime<Utc>) -> Result<Vec<NewEve
         .events
         .into_iter()
         .enumerate()
-        .map(|(i, e)| validate_event(e, now).map_err(|m| AppError::invalid(format!("events[{i}].{m}"))))
+        .map(|(i, e)| {
+            validate_event(e, now, bounds).map_err(|m| AppError::invalid(format!("events[{i}].{m}")))
+        })
         .collect()
 }
 
@@ -187,14 +210,18 @@ fn name_field(field: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_event(e: IngestEvent, now: DateTime<Utc>) -> Result<NewEvent, String> {
-    name_field("tenant_id", &e.tenant_id)?;
+fn validate_event(e: IngestEvent, now: DateTime<Utc>, bounds: IngestBounds) -> Result<NewEvent, String> {
+    check_tenant_id(&e.tenant_id).map_err(|m| format!("tenant_id: {m}"))?;
     name_field("event_name", &e.event_name)?;
     let timestamp = match e.timestamp.as_deref() {
         None => now,
-        Some(s) => parse_timestamp(s).ok_or_else(|| {
-            format!("timestamp: {s:?} is not an ISO 8601 date-time between 1970 and 2100 (e.g. 2026-03-29T12:00:00Z)")
-        })?,
+        Some(s) => {
+            let t = parse_timestamp(s).ok_or_else(|| {
+                format!("timestamp: {s:?} is not an ISO 8601 date-time between 1970 and 2100 (e.g. 2026-03-29T12:00:00Z)")
+            })?;
+            check_time_bounds(s, t, now, bounds)?;
+            t
+        }
     };
     if let Some(id) = &e.event_id {
         name_field("event_id", id)?;
@@ -248,6 +275,25 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>) -> Result<NewEvent, String
     })
 }
 
+fn check_time_bounds(
+    text: &str,
+    t: DateTime<Utc>,
+    now: DateTime<Utc>,
+    bounds: IngestBounds,
+) -> Result<(), String> {
+    let days = bounds.max_age_days;
+    if t < now - Duration::days(i64::from(days)) {
+        return Err(format!(
+            "timestamp: {text:?} is more than {days} days in the past; this server keeps {days} days of events"
+        ));
+    }
+    let secs = bounds.max_future_secs;
+    if t > now + Duration::seconds(i64::from(secs)) {
+        return Err(format!("timestamp: {text:?} is more than {secs} seconds in the future"));
+    }
+    Ok(())
+}
+
 /// RFC 3339 / ISO 8601 with an offset, or without one (read as UTC).
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let parsed = DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
@@ -283,5 +329,39 @@ mod tests {
         let body = br#"{"events":[{"tenant_id":"a","event_name":"b","colour":"red"}]}"#;
         let err = parse_request(body).expect_err("unknown field");
         assert!(err.to_string().contains("events[0].colour: unknown field"), "{err}");
+    }
+
+    fn event_at(timestamp: &str) -> IngestEvent {
+        serde_json::from_value(serde_json::json!({
+            "tenant_id": "acme", "event_name": "e", "timestamp": timestamp
+        }))
+        .expect("event")
+    }
+
+    #[test]
+    fn timestamps_outside_the_bounds_name_index_and_field() {
+        let now = parse_timestamp("2026-06-01T00:00:00Z").expect("now");
+        let bounds = IngestBounds { max_age_days: 10, max_future_secs: 3_600 };
+        let batch = |times: &[&str]| IngestRequest { events: times.iter().map(|t| event_at(t)).collect() };
+        let ok = ["2026-05-22T00:00:01Z", "2026-06-01T00:59:59Z", "2026-05-31T12:00:00Z"];
+        assert_eq!(validate(batch(&ok), now, bounds).expect("within").len(), 3);
+        for (times, expected) in [
+            (&["2026-06-01T00:00:00Z", "2026-05-21T23:59:59Z"][..], "events[1].timestamp"),
+            (&["2026-06-01T01:00:01Z"][..], "events[0].timestamp"),
+            (
+                &["2026-06-01T00:00:00Z", "2026-06-01T00:00:00Z", "2100-01-01T00:00:00Z"][..],
+                "events[2].timestamp",
+            ),
+            (&["1971-01-01T00:00:00Z"][..], "events[0].timestamp"),
+        ] {
+            let err = validate(batch(times), now, bounds).expect_err("out of bounds").to_string();
+            assert!(err.starts_with(expected), "{times:?}: {err}");
+        }
+        // The defaults: 400 days back, one day ahead.
+        let defaults = IngestBounds::default();
+        assert!(validate(batch(&["2025-04-28T00:00:00Z"]), now, defaults).is_ok());
+        assert!(validate(batch(&["2025-04-26T00:00:00Z"]), now, defaults).is_err());
+        assert!(validate(batch(&["2026-06-01T23:00:00Z"]), now, defaults).is_ok());
+        assert!(validate(batch(&["2026-06-02T01:00:00Z"]), now, defaults).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! API keys: `emb_admin_…` / `emb_ingest_…`, shown once, stored as SHA-256 hashes, revocable.
+//! API keys: `emb_admin_…` / `emb_ingest_…` / `emb_embed_…`, shown once, stored as SHA-256 hashes, revocable.
 
 use axum::{
     Json, Router,
@@ -105,7 +105,8 @@ impl KeyCache {
 /// Resolves a Bearer token to a caller; 401 for anything but a live key.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller> {
     let invalid = || AppError::Unauthorized("invalid or revoked API key".into());
-    if !(token.starts_with("emb_admin_") || token.starts_with("emb_ingest_")) || token.len() > 128 {
+    let known = ["emb_admin_", "emb_ingest_", "emb_embed_"].iter().any(|p| token.starts_with(p));
+    if !known || token.len() > 128 {
         return Err(invalid());
     }
     let hash = sha256_hex(token);
@@ -170,7 +171,7 @@ async fn create_api_key(
         return Err(AppError::invalid("label: must be a non-empty string of at most 200 characters"));
     }
     let scope = Scope::parse(&body.scope).ok_or_else(|| {
-        AppError::invalid(format!("scope: must be \"admin\" or \"ingest\" (got {:?})", body.scope))
+        AppError::invalid(format!("scope: must be \"admin\", \"ingest\" or \"embed\" (got {:?})", body.scope))
     })?;
     let env = match body.environment {
         None => caller.env.clone(),

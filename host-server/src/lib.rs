@@ -170,6 +170,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let meta: Arc<dyn MetaStore> = sqlite.clone();
     let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
     let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
+    let revocations = embed::Revocations::new(sqlite.clone());
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
     let events: Arc<dyn EventStore> = match (&args.events_url, args.events_store) {
         (Some(url), _) => Arc::new(events::clickhouse::ClickHouseStore::open(url).await?),
@@ -204,6 +205,11 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         framing: settings::FramingCache::default(),
         signing_secret,
         public_url,
+        ingest_bounds: ingest::IngestBounds {
+            max_age_days: args.ingest_max_age_days,
+            max_future_secs: args.ingest_max_future_secs,
+        },
+        revocations,
         runtime_dir: args.runtime_dir.clone(),
         www_dir: args.www_dir.clone(),
         helper_dir: args.helper_dir.clone(),

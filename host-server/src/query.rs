@@ -111,7 +111,8 @@ impl QueryRequest {
         let required =
             |name: &str| single.get(name).cloned().ok_or_else(|| invalid(format!("{name}: required")));
         let event_name = name_param("event_name", &required("event_name")?)?;
-        let tenant_id = name_param("tenant_id", &required("tenant_id")?)?;
+        let tenant_id = required("tenant_id")?;
+        crate::events::check_tenant_id(&tenant_id).map_err(|m| invalid(format!("tenant_id: {m}")))?;
         let metric_text = required("metric")?;
         let metric = Metric::parse(&metric_text).ok_or_else(|| {
             invalid(format!(
@@ -257,7 +258,10 @@ pub fn shape(
             }
         }
         Some(gran) => {
-            for b in buckets(spec.from, spec.to, gran) {
+            // A window cut by an embed session's date limit starts inside its first bucket; the
+            // stores still key that bucket by its start.
+            let first = if spec.from < spec.to { truncate(spec.from, gran) } else { spec.from };
+            for b in buckets(first, spec.to, gran) {
                 let micros = b.timestamp_micros();
                 for g in &groups {
                     let value = values.get(&(Some(micros), g.clone())).copied().flatten().or(empty);

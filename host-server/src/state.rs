@@ -39,6 +39,10 @@ pub struct App {
     pub usage: UsageRecorder,
     /// Verified API keys (see `keys::KeyCache`).
     pub key_cache: crate::keys::KeyCache,
+    /// Event times ingest accepts (`--ingest-max-age-days`, `--ingest-max-future-secs`).
+    pub ingest_bounds: crate::ingest::IngestBounds,
+    /// Embed-session revocations, cached (see `embed::revocation`).
+    pub revocations: crate::embed::Revocations,
     /// The built embed runtime's directory (`--runtime-dir`).
     pub runtime_dir: std::path::PathBuf,
     /// The live demo's pages (`--www-dir`), served at `/`.

@@ -64,6 +64,9 @@ pub struct ResolvedFilters {
     pub numeric_ranges: Vec<NumericRangeFilter>,
     /// The `timestamp` date range, either end optional.
     pub date_range: Option<DateBounds>,
+    /// An embed session's `max_date_range_days`: no row older than `now - days` is read, by the
+    /// window or by a metric's comparison window (see [`earliest_allowed`]).
+    pub max_range_days: Option<u32>,
 }
 
 fn parse_instant(field: &str, text: &str, is_end: bool) -> Result<DateTime<Utc>> {
@@ -161,7 +164,16 @@ pub fn resolve_filters(filters: &EmbedFilters, default_period: Period) -> Result
         dimensions,
         numeric_ranges,
         date_range,
+        max_range_days: None,
     })
+}
+
+/// The earliest instant a session limited to `days` may read at `now`: `now - days`, moved up
+/// to the next whole hour so hourly rows stay whole.
+pub fn earliest_allowed(days: u32, now: DateTime<Utc>) -> DateTime<Utc> {
+    let limit = now - chrono::Duration::days(i64::from(days));
+    let hour = truncate(limit, Granularity::Hour);
+    if hour < limit { next_bucket(hour, Granularity::Hour) } else { hour }
 }
 
 /// The store query of `widget` for `tenant_id` under `filters`, at `now`, with the request
@@ -191,6 +203,17 @@ pub fn widget_spec(
     }
     if let Some((from, to)) = filters.date_range {
         narrow(&mut spec, from, to);
+    }
+    if let Some(days) = filters.max_range_days {
+        // Whole buckets would reach back to the start of the week or month holding the limit:
+        // the first bucket keeps its start as its label but counts only rows from the limit on.
+        let earliest = earliest_allowed(days, now);
+        if spec.from < earliest {
+            spec.from = earliest;
+        }
+        if spec.to < spec.from {
+            spec.to = spec.from;
+        }
     }
     (request, spec)
 }
@@ -250,20 +273,24 @@ pub async fn evaluate(
     filters: &ResolvedFilters,
     started: Instant,
 ) -> Result<WidgetData> {
-    let (request, spec) = widget_spec(tenant_id, widget, filters, Utc::now());
+    let now = Utc::now();
+    let (request, spec) = widget_spec(tenant_id, widget, filters, now);
     let ranges = &filters.numeric_ranges;
-    let (mut response, previous) = if widget.kind == WidgetKind::Metric {
-        let mut before = spec.clone();
-        before.to = spec.from;
-        before.from = spec.from - (spec.to - spec.from);
-        let (now, then) = tokio::try_join!(
+    let mut before = spec.clone();
+    before.to = spec.from;
+    before.from = spec.from - (spec.to - spec.from);
+    // A comparison is only made with a whole previous window the session may read: a cut one
+    // would compare unequal spans.
+    let comparable = filters.max_range_days.is_none_or(|days| before.from >= earliest_allowed(days, now));
+    let (mut response, previous) = if widget.kind == WidgetKind::Metric && comparable {
+        let (current, then) = tokio::try_join!(
             state.events.query_with_ranges(scope, &spec, ranges),
             state.events.query_with_ranges(scope, &before, ranges),
         )?;
         let then_value = shape(&request, &before, then, started).data.first().and_then(|r| r.value);
         let previous =
             PreviousPeriod { value: then_value, from: rfc3339(before.from), to: rfc3339(before.to) };
-        (shape(&request, &spec, now, started), Some(previous))
+        (shape(&request, &spec, current, started), Some(previous))
     } else {
         let answer = state.events.query_with_ranges(scope, &spec, ranges).await?;
         (shape(&request, &spec, answer, started), None)
@@ -452,9 +479,7 @@ async fn preview_widget(
 ) -> Result<Json<WidgetData>> {
     let started = Instant::now();
     let PreviewRequest { tenant_id, widget: mut raw, filters } = from_body(&body, None)?;
-    if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
-        return Err(AppError::invalid("tenant_id: must be 1 to 200 characters"));
-    }
+    crate::events::check_tenant_id(&tenant_id).map_err(|m| AppError::invalid(format!("tenant_id: {m}")))?;
     fill_widget_defaults(&mut raw, "preview")?;
     let mut widget: Widget = from_body(&raw, Some("widget"))?;
     validate_widget("widget", &mut widget)?;
@@ -491,6 +516,44 @@ mod tests {
         .expect("widget");
         let (_, spec) = widget_spec("t", &widget, &resolved, at("2026-11-21T05:00:00Z"));
         assert_eq!((spec.from, spec.to), (at("2026-11-10T00:00:00Z"), at("2026-11-13T00:00:00Z")));
+    }
+
+    fn series(granularity: &str) -> Widget {
+        from_body(
+            &json!({ "id": "t", "kind": "timeseries", "title": "T",
+                "query": { "event_name": "e", "metric": "count", "granularity": granularity },
+                "viz": { "type": "line" }, "layout": { "x": 0, "y": 0, "w": 6, "h": 4 } }),
+            None,
+        )
+        .expect("widget")
+    }
+
+    #[test]
+    fn a_date_limit_cuts_the_first_week_or_month_bucket() {
+        let mut filters = resolve_filters(&EmbedFilters::default(), Period::D30).expect("valid");
+        // 30 days by month in February reach back to January 1st: 59 days.
+        let now = at("2026-02-10T12:00:00Z");
+        let (_, spec) = widget_spec("t", &series("month"), &filters, now);
+        assert_eq!((spec.from, spec.to), (at("2026-01-01T00:00:00Z"), at("2026-03-01T00:00:00Z")));
+        filters.max_range_days = Some(30);
+        let (_, spec) = widget_spec("t", &series("month"), &filters, now);
+        assert_eq!((spec.from, spec.to), (at("2026-01-11T12:00:00Z"), at("2026-03-01T00:00:00Z")));
+        // 30 days by week on a Saturday reach back 33 days; the limit moves up to a whole hour.
+        let now = at("2026-11-21T05:30:00Z");
+        let (_, spec) = widget_spec("t", &series("week"), &filters, now);
+        assert_eq!(spec.from, at("2026-10-22T06:00:00Z"));
+        // Date ranges are widened to whole buckets, then cut the same way.
+        let mut ranged = EmbedFilters::default();
+        ranged
+            .date_ranges
+            .insert("timestamp".into(), DateRange { from: Some("2026-10-22T05:31:00Z".into()), to: None });
+        let mut ranged = resolve_filters(&ranged, Period::D30).expect("valid");
+        ranged.max_range_days = Some(30);
+        let (_, spec) = widget_spec("t", &series("week"), &ranged, now);
+        assert_eq!(spec.from, at("2026-10-22T06:00:00Z"));
+        // Windows inside the limit are left whole.
+        let (_, spec) = widget_spec("t", &series("day"), &filters, now);
+        assert_eq!(spec.from, at("2026-10-23T00:00:00Z"));
     }
 
     #[test]

@@ -371,8 +371,8 @@ impl Pool {
                 args.batch
             );
             if !args.skip_raw {
-                let rows =
-                    ingest::validate(request, now).map_err(|e| anyhow!("sample events are invalid: {e}"))?;
+                let rows = ingest::validate(request, now, ingest::IngestBounds::default())
+                    .map_err(|e| anyhow!("sample events are invalid: {e}"))?;
                 pool.rows.push(rows);
             }
             pool.bodies.push(body);

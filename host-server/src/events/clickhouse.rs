@@ -4,10 +4,11 @@
 //! no `Map`, no `DateTime64`, no query parameters (values are spliced as escaped literals; prop
 //! names never reach SQL except as escaped literals), no window functions.
 //!
-//! - Writes: one writer task drains every batch waiting in its queue into one `INSERT … FORMAT
-//!   RowBinary` (group commit), keeps up to two such inserts under way (one being written while
-//!   the next accumulates and is sent), and answers each request only after ClickHouse
-//!   acknowledged its insert (synchronous inserts, never `async_insert`).
+//! - Writes: one writer task drains every batch waiting in its queue into a group commit: one
+//!   `INSERT … FORMAT RowBinary` per org and month partition (so one org's data can never fail
+//!   another org's insert, and no insert spans partitions), keeps up to two groups under way (one
+//!   being written while the next accumulates and is sent), and answers each request only after
+//!   ClickHouse acknowledged its org's inserts (synchronous inserts, never `async_insert`).
 //! - De-duplication of client `event_id`s: as in the DuckDB store, the writer keeps the set of
 //!   stored (org, env, client event id) fingerprints, loaded from ClickHouse at start, and drops
 //!   repeats before inserting. This assumes one Emban writer per ClickHouse database.
@@ -665,7 +666,8 @@ async fn load_client_ids(client: &ClickHouseClient) -> anyhow::Result<DedupSet> 
     Ok(seen)
 }
 
-/// A group of batches sent as one INSERT, waiting for ClickHouse's answer.
+/// One org's batches of a group, sent as one INSERT per partition, waiting for ClickHouse's
+/// answers.
 struct InFlight {
     group: Vec<WriteJob>,
     plan: GroupPlan,
@@ -676,7 +678,8 @@ struct InFlight {
 /// load) and is encoded and sent. Each request is answered once its own INSERT was acknowledged.
 async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet) {
     let columns = insert_columns();
-    let mut inserts: JoinSet<Result<()>> = JoinSet::new();
+    // Each insert task answers the partitions it wrote and how it ended.
+    let mut inserts: JoinSet<(Vec<i32>, Result<()>)> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, InFlight> = HashMap::new();
     let mut open = true;
     while open || !inserts.is_empty() {
@@ -708,48 +711,90 @@ async fn writer_loop(client: ClickHouseClient, mut rx: mpsc::Receiver<WriteJob>,
                         Err(_) => break,
                     }
                 }
-                let mut plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
-                if plan.waits_on_pending {
+                // One INSERT per org, so nothing one org sends (a batch ClickHouse refuses, a
+                // limit it trips) can fail another org's requests; and within it one INSERT per
+                // month partition, so no insert block spans partitions
+                // (`max_partitions_per_insert_block`) and an insert costs the parts it would
+                // have written anyway.
+                let by_org = split_by_org(group);
+                let plan_all = |seen: &DedupSet| -> Vec<GroupPlan> {
+                    by_org.iter().map(|jobs| seen.plan(jobs.iter().map(|job| (job.scope, job.events.as_slice())))).collect()
+                };
+                let mut plans = plan_all(&seen);
+                if plans.iter().any(|plan| plan.waits_on_pending) {
                     // A client id of this group is in an insert still under way, whose outcome
                     // decides whether it is a duplicate: settle everything in flight, plan again.
                     while let Some(done) = inserts.join_next_with_id().await {
                         settle(Some(done), &mut in_flight, &mut seen);
                     }
-                    plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
+                    plans = plan_all(&seen);
                 }
-                let mut data = Vec::with_capacity(rows * 128);
-                for (job, mask) in group.iter().zip(&plan.keep) {
-                    for (event, _) in job.events.iter().zip(mask).filter(|(_, keep)| **keep) {
-                        encode_event(job.scope, event, &mut data);
-                    }
+                for (group, plan) in by_org.into_iter().zip(plans) {
+                    let blocks = encode_by_partition(&group, &plan);
+                    seen.reserve(&plan);
+                    let (client, columns) = (client.clone(), columns.clone());
+                    let handle = inserts.spawn(async move {
+                        let mut written = Vec::with_capacity(blocks.len());
+                        for (partition, data) in blocks {
+                            if let Err(e) = client.insert_row_binary("events", &columns, data).await {
+                                return (written, Err(AppError::Internal(anyhow!("storing events: {e:#}"))));
+                            }
+                            written.push(partition);
+                        }
+                        (written, Ok(()))
+                    });
+                    in_flight.insert(handle.id(), InFlight { group, plan });
                 }
-                seen.reserve(&plan);
-                let (client, columns) = (client.clone(), columns.clone());
-                let handle = inserts.spawn(async move {
-                    if data.is_empty() {
-                        return Ok(());
-                    }
-                    client
-                        .insert_row_binary("events", &columns, data)
-                        .await
-                        .map_err(|e| AppError::Internal(anyhow!("storing events: {e:#}")))
-                });
-                in_flight.insert(handle.id(), InFlight { group, plan });
             }
         }
     }
 }
 
+/// The batches of a group, one list per org, in arrival order.
+fn split_by_org(group: Vec<WriteJob>) -> Vec<Vec<WriteJob>> {
+    let mut by_org: Vec<Vec<WriteJob>> = Vec::new();
+    for job in group {
+        match by_org.iter_mut().find(|jobs| jobs.first().is_some_and(|j| j.scope.org_id == job.scope.org_id))
+        {
+            Some(jobs) => jobs.push(job),
+            None => by_org.push(vec![job]),
+        }
+    }
+    by_org
+}
+
+/// The RowBinary rows of an org's group that its plan keeps, one block per month partition
+/// (`toYYYYMM(ts)`, the partition key of `events` and of the rollups' buckets).
+fn encode_by_partition(group: &[WriteJob], plan: &GroupPlan) -> std::collections::BTreeMap<i32, Vec<u8>> {
+    let mut blocks: std::collections::BTreeMap<i32, Vec<u8>> = std::collections::BTreeMap::new();
+    for (job, mask) in group.iter().zip(&plan.keep) {
+        for (event, _) in job.events.iter().zip(mask).filter(|(_, keep)| **keep) {
+            let partition = partition_of(event.timestamp);
+            encode_event(
+                job.scope,
+                event,
+                blocks.entry(partition).or_insert_with(|| Vec::with_capacity(64 * 1024)),
+            );
+        }
+    }
+    blocks
+}
+
+/// The month partition (`toYYYYMM`) of an event time.
+fn partition_of(t: chrono::DateTime<chrono::Utc>) -> i32 {
+    use chrono::Datelike;
+    t.year() * 100 + t.month() as i32
+}
+
+/// The answer of one org's insert task: the partitions written, and how it ended.
+type InsertDone = std::result::Result<(tokio::task::Id, (Vec<i32>, Result<()>)), tokio::task::JoinError>;
+
 /// Answers the requests of a finished INSERT and records (or forgets) its client ids.
-fn settle(
-    done: Option<std::result::Result<(tokio::task::Id, Result<()>), tokio::task::JoinError>>,
-    in_flight: &mut HashMap<tokio::task::Id, InFlight>,
-    seen: &mut DedupSet,
-) {
-    let (id, result) = match done {
+fn settle(done: Option<InsertDone>, in_flight: &mut HashMap<tokio::task::Id, InFlight>, seen: &mut DedupSet) {
+    let (id, written, result) = match done {
         None => return,
-        Some(Ok((id, result))) => (id, result),
-        Some(Err(e)) => (e.id(), Err(AppError::Internal(anyhow!("the insert task failed: {e}")))),
+        Some(Ok((id, (written, result)))) => (id, written, result),
+        Some(Err(e)) => (e.id(), Vec::new(), Err(AppError::Internal(anyhow!("the insert task failed: {e}")))),
     };
     let Some(InFlight { group, plan }) = in_flight.remove(&id) else {
         return;
@@ -762,6 +807,16 @@ fn settle(
         }
         Err(e) => {
             tracing::error!(error = %e, "ClickHouse insert failed");
+            // Months written before the failure stay stored: remember their client ids, so a
+            // retry of the batch stores only the rest.
+            for (job, mask) in group.iter().zip(&plan.keep) {
+                for (event, _) in job.events.iter().zip(mask).filter(|(e, keep)| **keep && e.client_event_id)
+                {
+                    if written.contains(&partition_of(event.timestamp)) {
+                        seen.insert_stored(job.scope, &event.event_id);
+                    }
+                }
+            }
             seen.release(plan);
             let message = e.to_string();
             for job in group {

@@ -251,3 +251,7 @@ pub struct DatasetInfo {
 pub fn valid_prop_key(key: &str) -> bool {
     !key.is_empty() && key.chars().count() <= 200 && !key.chars().any(char::is_control)
 }
+
+/// The one tenant id rule (ingest, embed minting, queries), kept in `contract` so the SDKs apply
+/// it too.
+pub use contract::events::{MAX_TENANT_ID_CHARS, check_tenant_id};

@@ -3,6 +3,7 @@
 
 pub mod dashboards;
 pub mod org_settings;
+pub mod revocations;
 pub mod saved_queries;
 pub mod sqlite;
 mod sqlite_dashboards;
@@ -63,6 +64,8 @@ pub enum Scope {
     Admin,
     /// Only `POST /v1/events`.
     Ingest,
+    /// Only `POST /v1/embed-sessions`: the key a customer's web tier holds to mint sessions.
+    Embed,
 }
 
 impl Scope {
@@ -71,6 +74,7 @@ impl Scope {
         match self {
             Scope::Admin => "admin",
             Scope::Ingest => "ingest",
+            Scope::Embed => "embed",
         }
     }
 
@@ -79,6 +83,7 @@ impl Scope {
         match s {
             "admin" => Some(Scope::Admin),
             "ingest" => Some(Scope::Ingest),
+            "embed" => Some(Scope::Embed),
             _ => None,
         }
     }
@@ -126,7 +131,7 @@ pub struct ApiKey {
     pub id: i64,
     /// Free text.
     pub label: String,
-    /// `admin` or `ingest`.
+    /// `admin`, `ingest` or `embed`.
     pub scope: Scope,
     /// The first characters of the key, enough to recognise it.
     pub prefix: String,

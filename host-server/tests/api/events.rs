@@ -562,3 +562,80 @@ async fn a_session_ingests_into_the_environment_it_names() {
     assert_eq!(resp.await.ok(StatusCode::OK)["accepted"], 1);
     assert_eq!(app.count(&account.admin(), "t", "e", "24h").await, 1);
 }
+
+#[tokio::test]
+async fn timestamps_are_bounded_by_retention_and_clock_skew() {
+    let app = TestApp::spawn().await;
+    let account = app.register().await;
+    let admin = account.admin();
+    let event =
+        |t: chrono::DateTime<Utc>| json!({ "tenant_id": "t", "event_name": "e", "timestamp": iso(t) });
+    let now = Utc::now();
+    let ok = json!({ "events": [event(now - Duration::days(399)), event(now + Duration::hours(23))] });
+    assert_eq!(app.post_json("/v1/events", &admin, &ok).await.ok(StatusCode::OK)["accepted"], 2);
+    for (events, field, says) in [
+        (vec![event(now), event(now - Duration::days(401))], "events[1].timestamp", "400 days in the past"),
+        (vec![event(now + Duration::hours(25))], "events[0].timestamp", "86400 seconds in the future"),
+    ] {
+        let resp = app.post_json("/v1/events", &admin, &json!({ "events": events })).await;
+        let message = resp.error(StatusCode::BAD_REQUEST, "invalid_request");
+        assert!(message.starts_with(field) && message.contains(says), "{message}");
+    }
+
+    // Both bounds are settings (`--ingest-max-age-days`, `--ingest-max-future-secs`).
+    let app = TestApp::spawn_with(|args| {
+        args.ingest_max_age_days = 10;
+        args.ingest_max_future_secs = 60;
+    })
+    .await;
+    let admin = app.register().await.admin();
+    let ok = json!({ "events": [event(now - Duration::days(9)), event(now + Duration::seconds(30))] });
+    app.post_json("/v1/events", &admin, &ok).await.ok(StatusCode::OK);
+    for t in [now - Duration::days(11), now + Duration::minutes(5)] {
+        let resp = app.post_json("/v1/events", &admin, &json!({ "events": [event(t)] })).await;
+        assert!(resp.error(StatusCode::BAD_REQUEST, "invalid_request").starts_with("events[0].timestamp"));
+    }
+}
+
+#[tokio::test]
+async fn tenant_ids_follow_the_rule_of_embed_minting() {
+    let app = TestApp::spawn().await;
+    let account = app.register().await;
+    let admin = account.admin();
+    let dashboard = app
+        .post_json("/v1/dashboards", &admin, &json!({ "name": "d", "widgets": [] }))
+        .await
+        .ok(StatusCode::CREATED)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let long = "x".repeat(201);
+    let longest = "ü".repeat(200);
+    for tenant in
+        ["acme", " padded ", longest.as_str(), "", " ", "\t", "tab\there", "nul\u{0}", long.as_str()]
+    {
+        let ingest = app
+            .post_json(
+                "/v1/events",
+                &admin,
+                &json!({ "events": [{ "tenant_id": tenant, "event_name": "e" }] }),
+            )
+            .await;
+        let mint = app
+            .post_json(
+                "/v1/embed-sessions",
+                &admin,
+                &json!({ "tenant_id": tenant, "dashboard_id": dashboard }),
+            )
+            .await;
+        let ingest_ok = ingest.status == StatusCode::OK;
+        let mint_ok = mint.status == StatusCode::CREATED;
+        assert_eq!(ingest_ok, mint_ok, "{tenant:?}: ingest {} / mint {}", ingest.text, mint.text);
+        if !ingest_ok {
+            assert!(
+                ingest.error(StatusCode::BAD_REQUEST, "invalid_request").starts_with("events[0].tenant_id")
+            );
+            assert!(mint.error(StatusCode::BAD_REQUEST, "invalid_request").starts_with("tenant_id"));
+        }
+    }
+}

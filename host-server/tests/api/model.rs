@@ -153,7 +153,7 @@ const REGION_WEIGHTS: [u64; 3] = [45, 35, 20];
 const ENDPOINTS: [&str; 3] = ["/chat", "/completions", "/embeddings"];
 
 /// `n` `api.call` events for `tenant_id`, spread over the past 100 days (denser near `now`),
-/// with a few up to 40 days in the future. Every event carries `tokens` (materialized) and
+/// with a few up to 23 hours in the future (ingest refuses more than a day ahead). Every event carries `tokens` (materialized) and
 /// `score` (not materialized); whole and quarter values keep sums exact in binary.
 pub fn api_calls(rng: &mut Rng, tenant_id: &str, n: usize, now: DateTime<Utc>) -> Vec<Event> {
     (0..n)
@@ -162,7 +162,7 @@ pub fn api_calls(rng: &mut Rng, tenant_id: &str, n: usize, now: DateTime<Utc>) -
                 0 => rng.range(1, 2 * 3600),
                 1 => rng.range(1, 8 * 86_400),
                 2 => rng.range(1, 100 * 86_400),
-                _ => -rng.range(60, 40 * 86_400),
+                _ => -rng.range(60, 23 * 3600),
             };
             let ts = now - Duration::seconds(seconds_ago) - Duration::milliseconds(rng.range(0, 1000));
             let mut event = Event::new(tenant_id, "api.call", ts)

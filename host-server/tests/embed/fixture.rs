@@ -135,6 +135,11 @@ impl TestApp {
         TestApp { server, client, dir, _dir }
     }
 
+    /// Stops the server and starts a new one over the same data dir.
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
     /// `http://127.0.0.1:port`.
     pub fn url(&self) -> String {
         self.server.url()

@@ -9,5 +9,6 @@ mod fixture;
 mod flows;
 mod jwt;
 mod permissions;
+mod sessions;
 mod settings;
 mod tenants;

@@ -81,6 +81,18 @@ async fn hidden_widgets_stay_hidden() {
         .collect();
     assert!(!ids.contains(&"internal".to_owned()), "{ids:?}");
     assert_eq!(ids.len(), 5);
+    // Absent, not listed: neither the answer nor the token (which the viewer can read) names it.
+    assert!(!embed.text.contains("internal"), "{}", embed.text);
+    assert_eq!(embed.body["permissions"]["hidden_widgets"], json!([]), "{}", embed.text);
+    let part = token.split('.').nth(1).expect("payload");
+    let payload = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, part).expect("base64"),
+    )
+    .expect("utf-8");
+    assert!(!payload.contains("internal"), "{payload}");
+    // The admin's session list still says what is hidden.
+    let sessions = app.get("/v1/embed-sessions", &Auth::Bearer(org.key.clone())).await;
+    assert_eq!(sessions.ok(StatusCode::OK)["sessions"][0]["scope"]["hidden_widgets"], json!(["internal"]));
     app.embed_query(&token, json!({ "widget_id": "internal" }))
         .await
         .error(StatusCode::NOT_FOUND, "not_found");
@@ -295,4 +307,86 @@ async fn numeric_ranges_and_metric_comparison() {
     assert_eq!(value(&open), 2.0);
     let bad = app.embed_query(&token, json!({ "widget_id": "calls", "filters": { "numericRanges": { "tokens": { "min": 5, "max": 1 } } } })).await;
     bad.error(StatusCode::BAD_REQUEST, "invalid_request");
+}
+
+/// The standard dashboard plus week and month series of `api.call`.
+async fn setup_with_series(app: &TestApp, key: &str) -> String {
+    let mut widgets = crate::fixture::standard_widgets();
+    let series = |id: &str, granularity: &str| {
+        crate::fixture::widget(
+            id,
+            "timeseries",
+            json!({ "event_name": "api.call", "metric": "count", "granularity": granularity }),
+            "line",
+            [0, 10, 6, 4],
+        )
+    };
+    widgets.as_array_mut().expect("widgets").extend([series("by_week", "week"), series("by_month", "month")]);
+    let id = app.create_dashboard(key, "Series", widgets).await;
+    app.publish(key, &id).await;
+    id
+}
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).expect("time").with_timezone(&chrono::Utc)
+}
+
+/// Asserts the answer reads nothing before `earliest`: `meta.from` is at or after it, and only the
+/// first bucket may start before it (it then counts rows from `meta.from` on).
+#[track_caller]
+fn within(resp: &crate::fixture::Resp, earliest: chrono::DateTime<chrono::Utc>) {
+    let body = resp.ok(StatusCode::OK);
+    let from = at(body["meta"]["from"].as_str().expect("meta.from"));
+    assert!(from >= earliest, "meta.from {from} is before the limit {earliest}: {}", resp.text);
+    let rows = body["data"].as_array().expect("data");
+    for row in rows.iter().skip(1) {
+        let bucket = at(row["bucket"].as_str().expect("bucket"));
+        assert!(bucket >= earliest, "bucket {bucket} is before the limit {earliest}: {}", resp.text);
+    }
+}
+
+#[tokio::test]
+async fn max_date_range_days_holds_on_the_rows_returned() {
+    let app = TestApp::new().await;
+    let org = app.register().await;
+    let now = chrono::Utc::now();
+    let hours = |h: i64| call("acme", "gpt-4", "/chat", "pro", 1.0, h);
+    // Inside 30 days: 1 hour and 29 days ago. Outside: 30 days and 2 hours, 33 and 45 days ago
+    // (in the window's first week or month bucket, or the metric's comparison window).
+    app.ingest(&org.key, vec![hours(1), hours(29 * 24), hours(30 * 24 + 2), hours(33 * 24), hours(45 * 24)])
+        .await;
+    let id = setup_with_series(&app, &org.key).await;
+    let token = app.token(&org.key, "acme", &id, json!({ "max_date_range_days": 30 })).await;
+    let earliest = now - chrono::Duration::days(30);
+    // What an answer from `meta.from` on must count: the inside events from then on, nothing else.
+    let inside = [now - chrono::Duration::hours(1), now - chrono::Duration::days(29)];
+    let expected = |resp: &crate::fixture::Resp| {
+        let from = at(resp.body["meta"]["from"].as_str().expect("meta.from"));
+        inside.iter().filter(|t| **t >= from - chrono::Duration::seconds(5)).count() as f64
+    };
+    for widget in ["by_week", "by_month"] {
+        let resp =
+            app.embed_query(&token, json!({ "widget_id": widget, "filters": { "period": "30d" } })).await;
+        within(&resp, earliest);
+        assert_eq!(total(&resp), expected(&resp), "{widget}: {}", resp.text);
+        // A date range starting just inside the limit is widened to whole buckets no further.
+        let from = earliest + chrono::Duration::minutes(1);
+        let ranged = json!({ "widget_id": widget, "filters": { "period": "30d", "dateRanges": { "timestamp": { "from": from.to_rfc3339(), "to": chrono::Utc::now().to_rfc3339() } } } });
+        let resp = app.embed_query(&token, ranged).await;
+        within(&resp, earliest);
+        assert_eq!(total(&resp), expected(&resp), "{widget} with a date range: {}", resp.text);
+    }
+    // The metric's comparison would read days 30 to 60: it is left out rather than read.
+    let resp = app.embed_query(&token, json!({ "widget_id": "calls", "filters": { "period": "30d" } })).await;
+    assert_eq!(value(&resp), 2.0);
+    assert!(resp.body.get("previous").is_none_or(|p| p.is_null()), "{}", resp.text);
+    assert!(resp.body.get("change").is_none_or(|c| c.is_null()), "{}", resp.text);
+    // A shorter period's comparison (days 7 to 14, inside the limit) is kept.
+    let resp = app.embed_query(&token, json!({ "widget_id": "calls", "filters": { "period": "7d" } })).await;
+    let body = resp.ok(StatusCode::OK);
+    assert_eq!(body["previous"]["value"], 0, "{}", resp.text);
+    // Without a limit, the same session shape reads everything its window holds.
+    let open = app.token(&org.key, "acme", &id, json!({})).await;
+    let resp = app.embed_query(&open, json!({ "widget_id": "calls", "filters": { "period": "30d" } })).await;
+    assert_eq!(resp.ok(StatusCode::OK)["previous"]["value"], 3, "{}", resp.text);
 }

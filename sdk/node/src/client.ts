@@ -269,10 +269,22 @@ export class EmbanClient {
     return (await this.call<{ sessions: EmbedSessionInfo[] }>('listEmbedSessions')).sessions;
   }
 
-  /** The same two calls, grouped. */
+  /** Revokes one embed session by its `jti` (admin key): its next data request gets 401. */
+  revokeEmbedSession(jti: string): Promise<void> {
+    return this.call('revokeEmbedSession', { params: { jti } });
+  }
+
+  /** Revokes every embed session of a tenant minted so far (admin key); later ones work. */
+  revokeTenantEmbedSessions(tenantId: string): Promise<void> {
+    return this.call('revokeTenantEmbedSessions', { query: { tenantId } });
+  }
+
+  /** The same calls, grouped. */
   readonly embedSessions = {
     create: (params: CreateEmbedSessionParams): Promise<EmbedSession> => this.createEmbedSession(params),
     list: (): Promise<EmbedSessionInfo[]> => this.listEmbedSessions(),
+    revoke: (jti: string): Promise<void> => this.revokeEmbedSession(jti),
+    revokeTenant: (tenantId: string): Promise<void> => this.revokeTenantEmbedSessions(tenantId),
   };
 
   // -- Discovery, keys, usage, audit ------------------------------------------------------------
@@ -427,8 +439,12 @@ export class TenantClient {
   readonly client: EmbanClient;
 
   constructor(client: EmbanClient, tenantId: string) {
-    if (typeof tenantId !== 'string' || tenantId === '' || [...tenantId].length > 200) {
-      throw new EmbanValidationError('tenantId: must be 1 to 200 characters', { code: 'invalid_request', field: 'tenantId' });
+    // The server's one tenant rule (contract/src/events.rs `check_tenant_id`).
+    if (typeof tenantId !== 'string' || tenantId.trim() === '' || [...tenantId].length > 200 || /\p{Cc}/u.test(tenantId)) {
+      throw new EmbanValidationError(
+        'tenantId: must be 1 to 200 characters, not only whitespace, without control characters',
+        { code: 'invalid_request', field: 'tenantId' },
+      );
     }
     this.client = client;
     this.tenantId = tenantId;

@@ -40,6 +40,8 @@ export const ROUTES = {
   'widgets.preview': ['POST', '/v1/widgets/preview/data'],
   createEmbedSession: ['POST', '/v1/embed-sessions'],
   listEmbedSessions: ['GET', '/v1/embed-sessions'],
+  revokeEmbedSession: ['DELETE', '/v1/embed-sessions/{jti}'],
+  revokeTenantEmbedSessions: ['DELETE', '/v1/embed-sessions'],
   'discovery.discover': ['GET', '/v1/discover'],
   'discovery.autoCreate': ['POST', '/v1/discover/auto-create'],
   'apiKeys.list': ['GET', '/v1/api-keys'],

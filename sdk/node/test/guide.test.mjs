@@ -47,3 +47,20 @@ test('the guide snippet runs unchanged and prints an embed URL', async () => {
   const sessions = await admin.listEmbedSessions();
   assert.deepEqual(sessions.map((s) => [s.tenantId, s.dashboardId]), [['customer_1', dashboard.id]]);
 });
+
+test('embed sessions are revoked one by one or per tenant', async () => {
+  const { url, adminKey } = await account();
+  const admin = new EmbanClient({ apiKey: adminKey, baseUrl: url });
+  const dashboard = await admin.dashboards.create({ name: 'Usage', widgets: [countWidget('calls', 'api.call')] });
+  await admin.dashboards.publish(dashboard.id);
+  const mint = (tenantId) => admin.createEmbedSession({ tenantId, dashboardId: dashboard.id });
+  const [one, two, other] = [await mint('acme'), await mint('acme'), await mint('globex')];
+  const status = async (session) =>
+    (await fetch(`${url}/v1/embed/dashboard`, { headers: { authorization: `Bearer ${session.token}` } })).status;
+  const jti = (session) => JSON.parse(Buffer.from(session.token.split('.')[1], 'base64url').toString()).jti;
+
+  await admin.embedSessions.revoke(jti(one));
+  assert.deepEqual([await status(one), await status(two)], [401, 200]);
+  await admin.revokeTenantEmbedSessions('acme');
+  assert.deepEqual([await status(two), await status(other), await status(await mint('acme'))], [401, 200, 200]);
+});

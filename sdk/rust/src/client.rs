@@ -737,6 +737,18 @@ impl Client {
         Ok(list.sessions)
     }
 
+    /// Revokes one embed session by its `jti` (admin key): its next data request gets 401.
+    pub async fn revoke_embed_session(&self, jti: &str) -> Result<(), Error> {
+        self.call_unit(RouteName::RevokeEmbedSession, &[jti], None).await
+    }
+
+    /// Revokes every embed session of a tenant minted so far (admin key); later ones work.
+    pub async fn revoke_tenant_embed_sessions(&self, tenant_id: &str) -> Result<(), Error> {
+        let query = vec![("tenant_id".to_owned(), tenant_id.to_owned())];
+        let _: Value = self.call(RouteName::RevokeTenantEmbedSessions, &[], query, None).await?;
+        Ok(())
+    }
+
     // -- Discovery, keys, usage, audit ----------------------------------------------------------
 
     /// What the stored events hold, for every tenant or one.

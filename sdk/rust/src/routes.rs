@@ -69,6 +69,10 @@ pub enum RouteName {
     CreateEmbedSession,
     /// `GET /v1/embed-sessions`.
     ListEmbedSessions,
+    /// `DELETE /v1/embed-sessions/{jti}`.
+    RevokeEmbedSession,
+    /// `DELETE /v1/embed-sessions?tenant_id=`.
+    RevokeTenantEmbedSessions,
     /// `GET /v1/discover`.
     DiscoveryDiscover,
     /// `POST /v1/discover/auto-create`.
@@ -184,6 +188,8 @@ pub const ROUTES: &[(RouteName, &str, &str, &str)] = &[
     (RouteName::WidgetsPreview, "widgets.preview", "POST", "/v1/widgets/preview/data"),
     (RouteName::CreateEmbedSession, "createEmbedSession", "POST", "/v1/embed-sessions"),
     (RouteName::ListEmbedSessions, "listEmbedSessions", "GET", "/v1/embed-sessions"),
+    (RouteName::RevokeEmbedSession, "revokeEmbedSession", "DELETE", "/v1/embed-sessions/{jti}"),
+    (RouteName::RevokeTenantEmbedSessions, "revokeTenantEmbedSessions", "DELETE", "/v1/embed-sessions"),
     (RouteName::DiscoveryDiscover, "discovery.discover", "GET", "/v1/discover"),
     (RouteName::DiscoveryAutoCreate, "discovery.autoCreate", "POST", "/v1/discover/auto-create"),
     (RouteName::ApiKeysList, "apiKeys.list", "GET", "/v1/api-keys"),

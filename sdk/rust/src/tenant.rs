@@ -46,12 +46,9 @@ pub struct TenantClient {
 
 impl TenantClient {
     pub(crate) fn new(client: Client, tenant_id: String) -> Result<Self, Error> {
-        if tenant_id.is_empty() || tenant_id.chars().count() > 200 {
-            return Err(Error::local(
-                "tenant_id",
-                "invalid_request",
-                "tenant_id: must be 1 to 200 characters",
-            ));
+        // The server's rule, from the contract crate.
+        if let Err(why) = contract::events::check_tenant_id(&tenant_id) {
+            return Err(Error::local("tenant_id", "invalid_request", format!("tenant_id: {why}")));
         }
         Ok(TenantClient { client, tenant_id })
     }
