@@ -40,6 +40,7 @@ async fn cases(client: Client, ctx: Arc<Ctx>) {
     live_session(&client, &ctx).await;
     unpublished_dashboard(&client, &ctx).await;
     expired_session(&client, &ctx).await;
+    revoked_session(&client, &ctx).await;
 }
 
 fn is_error(data: &Value, code: &str) -> bool {
@@ -367,4 +368,35 @@ async fn expired_session(client: &Client, ctx: &Ctx) {
         assert!(started.elapsed() < emban_e2e::WAIT, "a tampered token did not show the expired state");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A live session revoked by its jti (`DELETE /v1/embed-sessions/{jti}`): the next load's first
+/// data request is a 401 and the runtime shows "Session expired", never `ready`.
+async fn revoked_session(client: &Client, ctx: &Ctx) {
+    let (emban, host) = (&ctx.emban, &ctx.host);
+    let session = emban
+        .mint(json!({
+            "tenant_id": "demo_workspace",
+            "dashboard_id": emban.demo_dashboard,
+            "allowed_origins": [host.origin],
+        }))
+        .await;
+    let token = session["token"].as_str().expect("token");
+    let claims = verify(&emban.server.state.signing_secret, token).expect("a valid minted token");
+    let url = format!("{}/embed/{}?token={token}", emban.origin, emban.demo_dashboard);
+    let mut live = Page::open(client, &host.url(&url, false)).await;
+    live.wait_type("ready").await;
+
+    emban.admin(reqwest::Method::DELETE, &format!("/v1/embed-sessions/{}", claims.jti), None, 204).await;
+    let mut page = Page::open(client, &host.url(&url, false)).await;
+    let error = page.wait_event("session_expired", |d| is_error(d, "session_expired")).await;
+    assert_eq!(error["data"]["recoverable"], false, "{error}");
+    page.wait_in_frame(
+        "the session-expired state after revocation",
+        "const n = document.querySelector('[data-testid=session-expired]'); \
+         return n !== null && n.textContent.includes('Session expired');",
+        vec![],
+    )
+    .await;
+    assert!(!page.events().await.iter().any(|e| e["data"]["type"] == "ready"), "ready for a revoked session");
 }
