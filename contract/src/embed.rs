@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     dashboard::Widget,
-    messages::{DateRange, NumericRange},
     query::Period,
+    ranges::{DateRange, NumericRange},
 };
 
 /// Default lifetime of an embed session, in seconds.

@@ -13,6 +13,7 @@ pub mod events;
 pub mod messages;
 pub mod origins;
 pub mod query;
+pub mod ranges;
 pub mod settings;
 
 pub use error::ErrorBody;
