@@ -24,7 +24,6 @@ use crate::{
     error::Error,
     queue::{ErrorHandler, FlushResult, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Next, Pending, Queue, batch_body},
     routes::{RouteName, route},
-    tenant::TenantClient,
     transport::{Request, Transport},
 };
 
@@ -930,13 +929,6 @@ impl Client {
     /// Delivery observability of alert and report webhooks.
     pub async fn webhook_deliveries(&self) -> Result<Value, Error> {
         self.call(RouteName::WebhooksDeliveries, &[], Vec::new(), None).await
-    }
-
-    // -- Scoping --------------------------------------------------------------------------------
-
-    /// A handle confined to one tenant (see [`TenantClient`]); cheap, make one per request.
-    pub fn for_tenant(&self, tenant_id: impl Into<String>) -> Result<TenantClient, Error> {
-        TenantClient::new(self.clone(), tenant_id.into())
     }
 }
 

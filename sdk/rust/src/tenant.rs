@@ -14,6 +14,13 @@ use crate::{
     queue::FlushResult,
 };
 
+impl Client {
+    /// A handle confined to one tenant (see [`TenantClient`]); cheap, make one per request.
+    pub fn for_tenant(&self, tenant_id: impl Into<String>) -> Result<TenantClient, Error> {
+        TenantClient::new(self.clone(), tenant_id.into())
+    }
+}
+
 /// A handle confined to one tenant, from [`Client::for_tenant`]: its events are stamped with the
 /// tenant (an event naming another is refused before anything is sent), and its queries,
 /// previews, discovery and embed sessions cover that tenant only. It shares its client's queue
