@@ -145,14 +145,7 @@ pub trait EventStore: Send + Sync + 'static {
         scope: StoreScope,
         spec: &QuerySpec,
         ranges: &[NumericRangeFilter],
-    ) -> Result<StoreAnswer> {
-        if ranges.is_empty() {
-            return self.query(scope, spec).await;
-        }
-        Err(crate::error::AppError::invalid(
-            "numericRanges: this events store cannot filter by numeric ranges",
-        ))
-    }
+    ) -> Result<StoreAnswer>;
     /// The scope's event types (most frequent first, at most 100) with their string props (top
     /// values and counts) and numeric props; one tenant's when `tenant_id` is given.
     async fn discover(
@@ -169,10 +162,7 @@ pub trait EventStore: Send + Sync + 'static {
     /// `adhoc::Catalog`: read at start-up, after migrations.
     async fn catalog(&self) -> Result<Vec<String>>;
     /// The datasets (tables and rollups) an org's admins may query, described as they see them.
-    async fn datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>> {
-        let _ = scope;
-        Ok(Vec::new())
-    }
+    async fn datasets(&self, scope: StoreScope) -> Result<Vec<DatasetInfo>>;
     /// Flushes and closes.
     async fn close(&self);
 }
