@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::{
-    auth::{Admin, Caller},
+    auth::{Caller, ConsoleOrAdminKey},
     error::Result,
     meta::dashboards::NewAuditRow,
     state::AppState,
@@ -50,7 +50,10 @@ pub async fn record_as(
     state.dashboards.append_audit(vec![row]).await
 }
 
-async fn get_audit(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
+async fn get_audit(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<Value>> {
     caller.require_admin_access()?;
     let entries = state.meta.list_audit(caller.org_id, AUDIT_PAGE).await?;
     Ok(Json(json!({ "entries": entries })))

@@ -94,10 +94,11 @@ pub fn scope_forbidden(scope: Scope) -> AppError {
     })
 }
 
-/// A caller that is not a narrow-scope key (ingest, embed): every route but `POST /v1/events`
-/// and `POST /v1/embed-sessions` takes this.
+/// A console user (session cookie) or an admin-scope key: any caller but a narrow-scope key
+/// (ingest, embed). Every route but `POST /v1/events` and `POST /v1/embed-sessions` takes this;
+/// roles (`require_admin_access`) narrow it further.
 #[derive(Debug, Clone)]
-pub struct Admin(pub Caller);
+pub struct ConsoleOrAdminKey(pub Caller);
 
 /// A caller that may write events (`POST /v1/events`): anything but an embed-scope key.
 #[derive(Debug, Clone)]
@@ -154,7 +155,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AppState> for ConsoleOrAdminKey {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
@@ -162,7 +163,7 @@ impl FromRequestParts<AppState> for Admin {
         if let Principal::ApiKey { scope: scope @ (Scope::Ingest | Scope::Embed), .. } = caller.principal {
             return Err(scope_forbidden(scope));
         }
-        Ok(Admin(caller))
+        Ok(ConsoleOrAdminKey(caller))
     }
 }
 
@@ -428,7 +429,10 @@ async fn post_logout(State(state): State<AppState>, headers: HeaderMap) -> Resul
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-async fn get_me(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
+async fn get_me(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<Value>> {
     let org = state
         .meta
         .org(caller.org_id)

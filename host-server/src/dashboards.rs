@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::{
     audit,
-    auth::{Admin, Caller, Principal},
+    auth::{Caller, ConsoleOrAdminKey, Principal},
     error::{ApiJson, AppError, Result},
     events::valid_prop_key,
     meta::{Role, Scope, dashboards::DashboardRecord},
@@ -354,14 +354,17 @@ async fn save(state: &AppState, mut record: DashboardRecord) -> Result<Dashboard
     }
 }
 
-async fn list_dashboards(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<DashboardList>> {
+async fn list_dashboards(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<DashboardList>> {
     let records = state.dashboards.list_dashboards(caller.org_id, caller.env.id).await?;
     Ok(Json(DashboardList { dashboards: records.iter().map(to_wire).collect() }))
 }
 
 async fn get_dashboard(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<Dashboard>> {
     Ok(Json(to_wire(&load(&state, &caller, &id).await?)))
@@ -395,7 +398,7 @@ pub async fn insert_dashboard(
 
 async fn create_dashboard(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Dashboard>)> {
     require_editor(&caller)?;
@@ -409,7 +412,7 @@ async fn create_dashboard(
 
 async fn update_dashboard(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Dashboard>> {
@@ -430,7 +433,7 @@ async fn update_dashboard(
 
 async fn delete_dashboard(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     require_editor(&caller)?;
@@ -443,7 +446,7 @@ async fn delete_dashboard(
 
 async fn publish_dashboard(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
@@ -469,7 +472,7 @@ async fn publish_dashboard(
 
 async fn unpublish_dashboard(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
@@ -482,7 +485,7 @@ async fn unpublish_dashboard(
 
 async fn restore_published(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
@@ -510,7 +513,7 @@ fn next_slot(config: &DashboardConfig) -> Value {
 
 async fn add_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
     ApiJson(mut body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Widget>)> {
@@ -540,7 +543,7 @@ async fn add_widget(
 
 async fn update_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path((id, widget_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Widget>> {
@@ -579,7 +582,7 @@ async fn update_widget(
 
 async fn delete_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path((id, widget_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     require_editor(&caller)?;

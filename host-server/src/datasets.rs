@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     adhoc::AdhocColumn,
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     error::{AppError, Result},
     events::StoreScope,
     state::AppState,
@@ -60,7 +60,7 @@ pub struct DdlResponse {
 
 async fn list_datasets(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
 ) -> Result<Json<DatasetsResponse>> {
     caller.require_admin_access()?;
     let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
@@ -84,7 +84,7 @@ async fn list_datasets(
 
 async fn get_dataset_ddl(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(name): Path<String>,
 ) -> Result<Json<DdlResponse>> {
     caller.require_admin_access()?;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::{
     audit,
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     dashboards::{clip, from_body, insert_dashboard, require_editor, validate_config, validate_name},
     error::{AppError, Result},
     events::StoreScope,
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 
 async fn get_discover(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DiscoverResponse>> {
     let mut tenant: Option<String> = None;
@@ -126,7 +126,7 @@ pub fn auto_widgets(events: &[DiscoveredEvent]) -> Result<Vec<Widget>> {
 
 async fn post_auto_create(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<AutoCreateResponse>)> {

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    auth::{Admin, EmbedMinter},
+    auth::{ConsoleOrAdminKey, EmbedMinter},
     dashboards::{DEMO_DASHBOARD_NAME, clip, config_uses, timestamp, valid_widget_id},
     demo::DEMO_TENANT,
     error::{ApiJson, AppError, Result},
@@ -556,7 +556,10 @@ async fn create_embed_session(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-async fn list_embed_sessions(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
+async fn list_embed_sessions(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<Value>> {
     caller.require_admin_access()?;
     let now = Utc::now();
     let rows = state
@@ -602,7 +605,7 @@ async fn list_embed_sessions(State(state): State<AppState>, Admin(caller): Admin
 /// A jti it never minted (another org's included) is a 404 that says nothing more.
 async fn revoke_embed_session(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(jti): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
@@ -634,7 +637,7 @@ async fn revoke_embed_session(
 /// the caller's org and environment; sessions minted afterwards work.
 async fn revoke_tenant_sessions(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     RawQuery(raw): RawQuery,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    auth::{Admin, Caller, Principal},
+    auth::{Caller, ConsoleOrAdminKey, Principal},
     error::{ApiJson, AppError, Result},
     meta::{ApiKey, Environment, KeyGrant, Scope},
     secrets::{Secret, random_token, sha256_hex},
@@ -144,7 +144,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/api-keys/{id}", delete(revoke_api_key))
 }
 
-async fn list_api_keys(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
+async fn list_api_keys(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<Value>> {
     let keys = state.meta.list_api_keys(caller.org_id).await?;
     Ok(Json(json!({ "api_keys": keys })))
 }
@@ -162,7 +165,7 @@ pub struct CreateKeyRequest {
 
 async fn create_api_key(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(body): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<Value>)> {
     caller.require_admin_access()?;
@@ -199,7 +202,7 @@ async fn create_api_key(
 
 async fn revoke_api_key(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Timelike, Utc};
 use contract::query::{Granularity, Metric, Period, QueryMeta, QueryResponse, QueryRow};
 
 use crate::{
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     error::{AppError, Result},
     events::{QuerySpec, StoreAnswer, StoreScope, valid_prop_key},
     state::AppState,
@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 async fn get_query(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<QueryResponse>> {
     let started = Instant::now();

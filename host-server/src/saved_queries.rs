@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::{
     adhoc::{DATASETS, MAX_SQL_CHARS},
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     error::{ApiJson, AppError, Result},
     meta::saved_queries::{SavedQuery, SavedQueryPatch},
     state::AppState,
@@ -85,14 +85,14 @@ fn parse_id(id: &str) -> Result<i64> {
 
 async fn list_saved_queries(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
 ) -> Result<Json<Vec<SavedQuery>>> {
     Ok(Json(state.saved_queries.list_saved_queries(caller.org_id).await?))
 }
 
 async fn create_saved_query(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(body): ApiJson<CreateSavedQuery>,
 ) -> Result<(StatusCode, Json<SavedQuery>)> {
     caller.require_admin_access()?;
@@ -106,7 +106,7 @@ async fn create_saved_query(
 
 async fn update_saved_query(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateSavedQuery>,
 ) -> Result<Json<SavedQuery>> {
@@ -128,7 +128,7 @@ async fn update_saved_query(
 
 async fn delete_saved_query(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;

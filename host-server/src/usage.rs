@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::{
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     error::{AppError, Result},
     meta::MetaStore,
     state::AppState,
@@ -96,7 +96,7 @@ pub fn router() -> Router<AppState> {
 
 async fn get_usage(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
     let mut period = Period::D30;
@@ -141,7 +141,10 @@ async fn get_usage(
     })))
 }
 
-async fn get_onboarding_status(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<Value>> {
+async fn get_onboarding_status(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<Value>> {
     state.usage.flush().await?;
     let org =
         state.meta.org(caller.org_id).await?.ok_or_else(|| AppError::NotFound("org not found".into()))?;

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::{
     audit,
-    auth::{Admin, Caller},
+    auth::{Caller, ConsoleOrAdminKey},
     dashboards::{clip, from_body, timestamp, validate_widget},
     error::{ApiJson, AppError, Result},
     events::{NumericRangeFilter, QuerySpec, StoreScope, valid_prop_key},
@@ -362,7 +362,7 @@ async fn save(state: &AppState, mut record: WidgetRecord) -> Result<WidgetRecord
 
 async fn list_widgets(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
 ) -> Result<Json<StandaloneWidgetList>> {
     let records = state.dashboards.list_widgets(caller.org_id, caller.env.id).await?;
     Ok(Json(StandaloneWidgetList { widgets: records.iter().map(to_wire).collect() }))
@@ -370,7 +370,7 @@ async fn list_widgets(
 
 async fn get_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<StandaloneWidget>> {
     Ok(Json(to_wire(&load(&state, &caller, &id).await?)))
@@ -378,7 +378,7 @@ async fn get_widget(
 
 async fn create_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(mut body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<StandaloneWidget>)> {
     caller.require_admin_access()?;
@@ -407,7 +407,7 @@ async fn create_widget(
 
 async fn update_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<StandaloneWidget>> {
@@ -437,7 +437,7 @@ async fn update_widget(
 
 async fn publish_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
@@ -451,7 +451,7 @@ async fn publish_widget(
 
 async fn delete_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
@@ -474,7 +474,7 @@ struct PreviewRequest {
 
 async fn preview_widget(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<WidgetData>> {
     let started = Instant::now();

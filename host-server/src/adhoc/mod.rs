@@ -30,7 +30,7 @@ pub use functions::function_allowed;
 pub use guard::{AdhocGuard, AdhocPermit, Catalog, QUEUE_WAIT};
 
 use crate::{
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     error::{ApiJson, AppError, Result},
     events::{AdhocLimits, SqlDialect, StoreScope},
     state::AppState,
@@ -98,7 +98,7 @@ pub struct AdhocResponse {
 
 async fn post_adhoc(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(body): ApiJson<AdhocRequest>,
 ) -> Result<Json<AdhocResponse>> {
     caller.require_admin_access()?;

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::validate_origins;
 use crate::{
     audit,
-    auth::Admin,
+    auth::ConsoleOrAdminKey,
     error::{ApiJson, AppError, Result},
     meta::org_settings::{OrgSettingsChange, OrgSettingsRecord},
     state::AppState,
@@ -35,7 +35,10 @@ fn no_org() -> AppError {
     AppError::NotFound("the org no longer exists".into())
 }
 
-async fn get_org_settings(State(state): State<AppState>, Admin(caller): Admin) -> Result<Json<OrgSettings>> {
+async fn get_org_settings(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+) -> Result<Json<OrgSettings>> {
     caller.require_admin_access()?;
     let record = state.org_settings.org_settings(caller.org_id).await?.ok_or_else(no_org)?;
     Ok(Json(answer(record)))
@@ -43,7 +46,7 @@ async fn get_org_settings(State(state): State<AppState>, Admin(caller): Admin) -
 
 async fn patch_org_settings(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     ApiJson(patch): ApiJson<OrgSettingsPatch>,
 ) -> Result<Json<OrgSettings>> {
     caller.require_admin_access()?;
