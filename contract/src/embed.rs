@@ -42,6 +42,53 @@ pub struct EmbedPermissions {
     pub max_date_range_days: Option<u32>,
 }
 
+/// The permission rules, written once: the server enforces them on every query and the runtime
+/// offers only what they allow (so its filter bar and the server can never disagree).
+impl EmbedPermissions {
+    /// Whether `period` fits `max_date_range_days`.
+    pub fn period_fits(&self, period: Period) -> bool {
+        self.max_date_range_days.is_none_or(|max| period.hours() <= i64::from(max) * 24)
+    }
+
+    /// Whether `period` is one of `allowed_periods` (every period when left out).
+    pub fn period_allowed(&self, period: Period) -> bool {
+        self.allowed_periods.as_ref().is_none_or(|allowed| allowed.contains(&period))
+    }
+
+    /// Whether `dimension` is one of `allowed_dimensions` (every one when left out). Locked
+    /// filters are checked apart: see [`locked_value`](Self::locked_value).
+    pub fn dimension_listed(&self, dimension: &str) -> bool {
+        self.allowed_dimensions.as_ref().is_none_or(|dims| dims.iter().any(|d| d == dimension))
+    }
+
+    /// The value `dimension` is locked to, if it is locked.
+    pub fn locked_value(&self, dimension: &str) -> Option<&str> {
+        self.locked_filters.get(dimension).map(String::as_str)
+    }
+
+    /// Whether a viewer or host may set a filter on `dimension`: listed and not locked.
+    pub fn dimension_free(&self, dimension: &str) -> bool {
+        self.locked_value(dimension).is_none() && self.dimension_listed(dimension)
+    }
+
+    /// Whether a click on a value of `dimension` drills down.
+    pub fn can_drill(&self, dimension: &str) -> bool {
+        self.allow_drill_down && self.dimension_free(dimension)
+    }
+
+    /// The period an embed starts on: the first allowed period, else 30 days when that fits,
+    /// else the longest period that does.
+    pub fn default_period(&self) -> Period {
+        if let Some(first) = self.allowed_periods.as_ref().and_then(|p| p.first()) {
+            return *first;
+        }
+        if self.period_fits(Period::D30) {
+            return Period::D30;
+        }
+        Period::ALL.iter().rev().copied().find(|p| self.period_fits(*p)).unwrap_or(Period::H1)
+    }
+}
+
 /// Body of `POST /v1/embed-sessions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +210,36 @@ pub struct EmbedDashboardResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_period_respects_bounds() {
+        let mut p = EmbedPermissions::default();
+        assert_eq!(p.default_period(), Period::D30);
+        p.max_date_range_days = Some(7);
+        assert_eq!(p.default_period(), Period::D7);
+        p.allowed_periods = Some(vec![Period::H24, Period::D7]);
+        assert_eq!(p.default_period(), Period::H24);
+    }
+
+    #[test]
+    fn one_rule_for_dimensions_periods_and_drill() {
+        let mut p = EmbedPermissions {
+            allow_drill_down: true,
+            allowed_dimensions: Some(vec!["model".into(), "plan".into()]),
+            locked_filters: [("plan".to_owned(), "pro".to_owned())].into(),
+            allowed_periods: Some(vec![Period::H24, Period::D7]),
+            max_date_range_days: Some(7),
+            ..Default::default()
+        };
+        assert!(p.dimension_listed("model") && p.dimension_listed("plan") && !p.dimension_listed("region"));
+        assert!(p.dimension_free("model") && !p.dimension_free("plan"), "locked is not free");
+        assert_eq!(p.locked_value("plan"), Some("pro"));
+        assert!(p.can_drill("model") && !p.can_drill("plan") && !p.can_drill("region"));
+        assert!(p.period_allowed(Period::D7) && !p.period_allowed(Period::D30));
+        assert!(p.period_fits(Period::D7) && !p.period_fits(Period::D30));
+        p.allow_drill_down = false;
+        assert!(!p.can_drill("model"));
+    }
 
     #[test]
     fn filter_state_uses_runtime_field_names() {

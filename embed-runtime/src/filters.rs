@@ -8,13 +8,10 @@ use contract::{
     query::Period,
 };
 
-/// What the runtime asks of a session's permissions (already narrowed by the server, which
-/// enforces them again on every query).
+/// What the filter bar asks of a session's permissions beyond the rules themselves, which live
+/// once on [`EmbedPermissions`] (`dimension_free`, `can_drill`, `period_allowed`, `period_fits`)
+/// and which the server enforces again on every query.
 pub trait PermissionsExt {
-    /// Whether `dimension` may carry a viewer or host filter (locked ones may not change).
-    fn dimension_allowed(&self, dimension: &str) -> bool;
-    /// Whether a click on a value of `dimension` drills down.
-    fn can_drill(&self, dimension: &str) -> bool;
     /// The periods the filter bar offers, in order.
     fn selectable_periods(&self) -> Vec<String>;
     /// Why `period` may not be chosen, if it may not.
@@ -22,15 +19,6 @@ pub trait PermissionsExt {
 }
 
 impl PermissionsExt for EmbedPermissions {
-    fn dimension_allowed(&self, dimension: &str) -> bool {
-        !self.locked_filters.contains_key(dimension)
-            && self.allowed_dimensions.as_ref().is_none_or(|dims| dims.iter().any(|d| d == dimension))
-    }
-
-    fn can_drill(&self, dimension: &str) -> bool {
-        self.allow_drill_down && self.dimension_allowed(dimension)
-    }
-
     fn selectable_periods(&self) -> Vec<String> {
         Period::ALL
             .iter()
@@ -43,15 +31,12 @@ impl PermissionsExt for EmbedPermissions {
         let Some(parsed) = Period::parse(period) else {
             return Some(format!("period {period:?} is not a period (1h, 24h, 7d, 30d, 90d)"));
         };
-        if let Some(allowed) = &self.allowed_periods
-            && !allowed.contains(&parsed)
-        {
-            let names: Vec<&str> = allowed.iter().map(|p| p.as_str()).collect();
+        if !self.period_allowed(parsed) {
+            let names: Vec<&str> = self.allowed_periods.iter().flatten().map(|p| p.as_str()).collect();
             return Some(format!("period {period} is not allowed (allowed: {})", names.join(", ")));
         }
-        if let Some(max) = self.max_date_range_days
-            && parsed.hours() > i64::from(max) * 24
-        {
+        if !self.period_fits(parsed) {
+            let max = self.max_date_range_days.unwrap_or_default();
             return Some(format!("period {period} is longer than the {max}-day maximum"));
         }
         None
@@ -90,7 +75,7 @@ pub fn apply_request(
                 if locked != value {
                     reasons.push(format!("filter {dimension} is locked to {locked:?}"));
                 }
-            } else if !perms.dimension_allowed(dimension) {
+            } else if !perms.dimension_free(dimension) {
                 reasons.push(format!("dimension {dimension} is not allowed"));
             } else if value.is_empty() {
                 reasons.push(format!("filter {dimension} has an empty value"));
@@ -130,7 +115,7 @@ pub fn drill_apply(
     if !perms.allow_drill_down {
         return Err(Refusal(vec!["drill-down is not allowed in this session".into()]));
     }
-    if !perms.dimension_allowed(dimension) {
+    if !perms.dimension_free(dimension) {
         return Err(Refusal(vec![format!("dimension {dimension} is not allowed")]));
     }
     let mut next = current.clone();
@@ -328,9 +313,9 @@ mod tests {
             allow_drill_down: true,
             ..Default::default()
         };
-        assert!(!none.dimension_allowed("model"));
+        assert!(!none.dimension_free("model"));
         assert!(!none.can_drill("model"));
-        assert!(EmbedPermissions::default().dimension_allowed("model"), "left out: every dimension");
+        assert!(EmbedPermissions::default().dimension_free("model"), "left out: every dimension");
     }
 
     #[test]

@@ -27,7 +27,6 @@ use contract::{
         EmbedDashboardResponse, EmbedFilters, EmbedPermissions, EmbedQueryRequest, MAX_EXPIRES_IN,
         MIN_EXPIRES_IN,
     },
-    query::Period,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -326,27 +325,6 @@ fn validate_locale(locale: &str) -> Result<String> {
     Ok(locale.to_owned())
 }
 
-fn period_fits(p: Period, max_days: Option<u32>) -> bool {
-    max_days.is_none_or(|m| p.hours() <= i64::from(m) * 24)
-}
-
-/// The period an embed starts on: the first allowed period, else 30 days when that fits the
-/// date-range bound, else the longest period that does.
-pub fn default_period(perms: &EmbedPermissions) -> Period {
-    if let Some(first) = perms.allowed_periods.as_ref().and_then(|p| p.first()) {
-        return *first;
-    }
-    if period_fits(Period::D30, perms.max_date_range_days) {
-        return Period::D30;
-    }
-    Period::ALL
-        .iter()
-        .rev()
-        .copied()
-        .find(|p| period_fits(*p, perms.max_date_range_days))
-        .unwrap_or(Period::H1)
-}
-
 /// Checks and normalizes permissions against the dashboard: dimensions must be used by the
 /// dashboard or seen in the environment's string props.
 async fn validate_permissions(
@@ -373,6 +351,8 @@ async fn validate_permissions(
             "permissions.max_date_range_days: must be between 1 and {MAX_RANGE_DAYS}"
         )));
     }
+    // The bound alone, so the rule can be asked while the periods are being deduplicated.
+    let bound = EmbedPermissions { max_date_range_days: perms.max_date_range_days, ..Default::default() };
     if let Some(periods) = &mut perms.allowed_periods {
         if periods.is_empty() {
             return Err(AppError::invalid(
@@ -381,7 +361,7 @@ async fn validate_permissions(
         }
         let mut seen = HashSet::new();
         periods.retain(|p| seen.insert(*p));
-        if let Some(p) = periods.iter().find(|p| !period_fits(**p, perms.max_date_range_days)) {
+        if let Some(p) = periods.iter().find(|p| !bound.period_fits(**p)) {
             return Err(AppError::invalid(format!(
                 "permissions.allowed_periods: {p} is longer than max_date_range_days ({} days)",
                 perms.max_date_range_days.unwrap_or_default()
@@ -717,7 +697,7 @@ fn visible_widgets(secret: &Secret, dashboard: &DashboardRecord, claims: &EmbedC
 /// The filter state an embed starts from.
 pub fn initial_filters(perms: &EmbedPermissions) -> EmbedFilters {
     EmbedFilters {
-        period: Some(default_period(perms)),
+        period: Some(perms.default_period()),
         dimensions: perms.locked_filters.clone(),
         ..EmbedFilters::default()
     }
@@ -757,7 +737,7 @@ async fn get_embed_dashboard(
 }
 
 fn check_dimension(field: &str, key: &str, value: &str, perms: &EmbedPermissions) -> Result<()> {
-    if let Some(locked) = perms.locked_filters.get(key) {
+    if let Some(locked) = perms.locked_value(key) {
         if locked != value {
             return Err(AppError::Forbidden(format!(
                 "{field}: dimension {:?} is locked to {:?} in this embed session",
@@ -767,9 +747,7 @@ fn check_dimension(field: &str, key: &str, value: &str, perms: &EmbedPermissions
         }
         return Ok(());
     }
-    if let Some(allowed) = &perms.allowed_dimensions
-        && !allowed.iter().any(|d| d == key)
-    {
+    if !perms.dimension_listed(key) {
         return Err(AppError::Forbidden(format!(
             "{field}: dimension {:?} is not allowed in this embed session",
             clip(key)
@@ -785,16 +763,14 @@ pub fn enforce(
     widget: &Widget,
     request: &EmbedQueryRequest,
 ) -> Result<ResolvedFilters> {
-    let mut resolved = resolve_filters(&request.filters, default_period(perms))?;
-    if let Some(allowed) = &perms.allowed_periods
-        && !allowed.contains(&resolved.period)
-    {
+    let mut resolved = resolve_filters(&request.filters, perms.default_period())?;
+    if !perms.period_allowed(resolved.period) {
         return Err(AppError::Forbidden(format!(
             "filters.period: {} is not allowed in this embed session",
             resolved.period
         )));
     }
-    if !period_fits(resolved.period, perms.max_date_range_days) {
+    if !perms.period_fits(resolved.period) {
         return Err(AppError::Forbidden(format!(
             "filters.period: {} is longer than this session's {}-day limit",
             resolved.period,
@@ -816,8 +792,8 @@ pub fn enforce(
         check_dimension("drill", &drill.dimension, &drill.value, perms)?;
         resolved.dimensions.push((drill.dimension.clone(), drill.value.clone()));
     }
-    if let (Some(group_by), Some(allowed)) = (&widget.query.group_by, &perms.allowed_dimensions)
-        && !allowed.contains(group_by)
+    if let Some(group_by) = &widget.query.group_by
+        && !perms.dimension_listed(group_by)
     {
         return Err(AppError::Forbidden(format!(
             "widget {:?} groups by {:?}, which is not allowed in this embed session",
@@ -972,15 +948,5 @@ mod tests {
         assert!(verify(&Secret::new("another-secret-another-secret-another"), &token).is_err());
         assert!(verify(&secret, &sign(&secret, &claims(-3)).expect("sign")).is_ok(), "within leeway");
         assert!(verify(&secret, &sign(&secret, &claims(-30)).expect("sign")).is_err(), "beyond leeway");
-    }
-
-    #[test]
-    fn default_period_respects_bounds() {
-        let mut p = EmbedPermissions::default();
-        assert_eq!(default_period(&p), Period::D30);
-        p.max_date_range_days = Some(7);
-        assert_eq!(default_period(&p), Period::D7);
-        p.allowed_periods = Some(vec![Period::H24, Period::D7]);
-        assert_eq!(default_period(&p), Period::H24);
     }
 }

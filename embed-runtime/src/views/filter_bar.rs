@@ -54,7 +54,7 @@ pub fn FilterBar() -> impl IntoView {
                 }
             }),
         }
-        candidates.into_iter().filter(|d| perms.dimension_allowed(d)).collect::<Vec<_>>()
+        candidates.into_iter().filter(|d| perms.dimension_free(d)).collect::<Vec<_>>()
     };
     // The add-filter form, while there is a dimension to add (a memo, as `<Show>` would keep, so
     // the form is not rebuilt while the list changes; without the component's generic wrapper).
