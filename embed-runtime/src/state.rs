@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use crate::{
     api::{Api, ApiError},
     bridge::Bridge,
-    filters::{self, PermissionsExt},
+    filters,
     format::Formatter,
     theme::{self, Palette},
 };
