@@ -139,6 +139,17 @@ impl Emban {
     pub async fn mint(&self, body: Value) -> Value {
         self.admin(reqwest::Method::POST, "/v1/embed-sessions", Some(body), 201).await
     }
+
+    /// Mints a session of the demo dashboard for the demo tenant, framed by `origin`, with the
+    /// default permissions.
+    pub async fn mint_demo(&self, origin: &str) -> Value {
+        self.mint(json!({
+            "tenant_id": "demo_workspace",
+            "dashboard_id": self.demo_dashboard,
+            "allowed_origins": [origin],
+        }))
+        .await
+    }
 }
 
 /// The host page (on one origin) and the foreign page (on another), served by a tiny axum app.

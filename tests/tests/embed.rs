@@ -374,13 +374,7 @@ async fn expired_session(client: &Client, ctx: &Ctx) {
 /// data request is a 401 and the runtime shows "Session expired", never `ready`.
 async fn revoked_session(client: &Client, ctx: &Ctx) {
     let (emban, host) = (&ctx.emban, &ctx.host);
-    let session = emban
-        .mint(json!({
-            "tenant_id": "demo_workspace",
-            "dashboard_id": emban.demo_dashboard,
-            "allowed_origins": [host.origin],
-        }))
-        .await;
+    let session = emban.mint_demo(&host.origin).await;
     let token = session["token"].as_str().expect("token");
     let claims = verify(&emban.server.state.signing_secret, token).expect("a valid minted token");
     let url = format!("{}/embed/{}?token={token}", emban.origin, emban.demo_dashboard);

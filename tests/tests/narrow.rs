@@ -17,13 +17,7 @@ const GEOMETRY: &str = "const grid = document.querySelector('[data-testid=grid]'
       wider: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > d.clientWidth + 0.5)         .map((e) => `${e.tagName.toLowerCase()}${e.dataset.testid ? '[' + e.dataset.testid + ']' : ''} right=${e.getBoundingClientRect().right}`),       cards: [...grid.children].map((c) => { const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }) };";
 
 async fn geometry(emban: &Emban, host: &HostPages, client: &fantoccini::Client, width: u32) -> Value {
-    let session = emban
-        .mint(json!({
-            "tenant_id": "demo_workspace",
-            "dashboard_id": emban.demo_dashboard,
-            "allowed_origins": [host.origin],
-        }))
-        .await;
+    let session = emban.mint_demo(&host.origin).await;
     let url = host.url_with_width(session["embed_url"].as_str().unwrap(), false, width);
     let mut page = Page::open(client, &url).await;
     page.wait_type("ready").await;
