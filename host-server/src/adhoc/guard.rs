@@ -9,7 +9,10 @@ use std::{
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::{AppError, Result};
+use crate::{
+    error::{AppError, Result},
+    events::{clickhouse, duckdb},
+};
 
 /// How long an ad-hoc query waits for a free slot before it gets a 429.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
@@ -20,36 +23,17 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Catalog(HashSet<String>);
 
-/// Names no CTE or alias may take on any engine, whether or not this engine holds them: the
-/// relations Emban's schemas create on either engine, and the engines' catalog schemas.
-const RESERVED: &[&str] = &[
-    "events",
-    "events_hourly",
-    "events_daily",
-    "events_hourly_mv",
-    "events_daily_mv",
-    "events_daily_stage",
-    "emban_migrations",
-    "events_s00",
-    "events_s01",
-    "events_s02",
-    "events_s03",
-    "events_s04",
-    "events_s05",
-    "events_s06",
-    "events_s07",
-    "system",
-    "information_schema",
-    "pg_catalog",
-    "main",
-    "temp",
-    "default",
-];
+/// The engines' catalog schemas and databases, which no CTE or alias may take either.
+const CATALOG_SCHEMAS: &[&str] = &["system", "information_schema", "pg_catalog", "main", "temp", "default"];
 
 impl Catalog {
-    /// A catalog of these names (and the [`RESERVED`] ones).
+    /// A catalog of these names, plus the relations Emban's schema creates on either engine
+    /// (so a name one engine has cannot be taken on the other) and [`CATALOG_SCHEMAS`].
     pub fn new(names: impl IntoIterator<Item = String>) -> Self {
-        let reserved = RESERVED.iter().map(|n| (*n).to_owned());
+        let reserved = duckdb::relation_names()
+            .into_iter()
+            .chain(clickhouse::relation_names())
+            .chain(CATALOG_SCHEMAS.iter().map(|n| (*n).to_owned()));
         Catalog(names.into_iter().chain(reserved).map(|n| n.to_lowercase()).collect())
     }
 
@@ -144,6 +128,10 @@ mod tests {
     async fn a_busy_org_waits_then_gets_429_while_others_run() {
         let guard = AdhocGuard::new(Catalog::new(["Events_Raw".to_owned()]), 2, 1);
         assert!(guard.catalog().contains("events_raw") && guard.catalog().contains("EVENTS_RAW"));
+        // Both engines' own relations are reserved whichever engine runs.
+        for name in ["rollup_stage", "events_s07", "events_hourly_mv", "emban_migrations", "system"] {
+            assert!(Catalog::default().contains(name), "{name}");
+        }
         let held = guard.admit(1).await.expect("first");
         let started = std::time::Instant::now();
         let refused = guard.admit(1).await.err().expect("429");

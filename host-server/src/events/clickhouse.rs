@@ -34,7 +34,7 @@ pub use query::{plan, query_sql};
 use schema::combinator;
 pub use schema::{
     APPROX_UNIQ, MIGRATIONS, ROLLUP_SCHEMA, ROLLUPS, RollupSchema, create_events_sql, create_rollup_sql,
-    migrate, migrate_to,
+    migrate, migrate_to, relation_names,
 };
 pub use writer::{encode_event, insert_columns};
 use writer::{load_client_ids, writer_loop};

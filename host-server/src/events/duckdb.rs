@@ -83,10 +83,24 @@ pub fn create_table_sql() -> String {
     format!("CREATE TABLE events (\n  {}\n)", column_definitions())
 }
 
+/// The shard tables' names.
+fn shard_names() -> Vec<String> {
+    (0..SHARDS).map(|s| format!("events_s{s:02}")).collect()
+}
+
+/// Every relation this engine's schema creates: the shards, the `events` view and the rollup's
+/// tables (ad-hoc SQL reserves them on every engine, see `adhoc::Catalog`).
+pub fn relation_names() -> Vec<String> {
+    let mut names = shard_names();
+    names.push("events".to_owned());
+    names.extend(rollup::relation_names());
+    names
+}
+
 /// The physical schema: the shard tables and the `events` view over them.
 pub fn create_schema_sql() -> String {
     let columns = column_definitions();
-    let shards: Vec<String> = (0..SHARDS).map(|s| format!("events_s{s:02}")).collect();
+    let shards = shard_names();
     let mut sql: String =
         shards.iter().map(|t| format!("CREATE TABLE IF NOT EXISTS {t} (\n  {columns}\n);\n")).collect();
     let union: Vec<String> = shards.iter().map(|t| format!("SELECT * FROM {t}")).collect();

@@ -72,7 +72,7 @@ const ESCAPES: &[&str] = &[
     "SELECT * FROM events WHERE event_name IN (SELECT name FROM system.tables)",
     // Other relations.
     "SELECT * FROM events_s00",
-    "SELECT * FROM events_daily_stage",
+    "SELECT * FROM rollup_stage",
     "SELECT * FROM emban_migrations",
     "SELECT * FROM saved_queries",
     "SELECT * FROM events_hourly_mv",
@@ -322,7 +322,9 @@ async fn adhoc_reads_only_the_callers_org_on_every_engine() {
     let duck_own = DuckStore::open_with(&dir.path().join("own.duckdb"), "512MB", true).expect("duckdb");
     load_scopes(&duck_two, true).await;
     load_scopes(&duck_own, false).await;
-    let catalog = catalog_of(&duck_two, &["events", "events_s00", "events_daily", "duckdb_tables"]).await;
+    let catalog =
+        catalog_of(&duck_two, &["events", "events_s00", "events_daily", "rollup_stage", "duckdb_tables"])
+            .await;
     let (duck, _) = run_corpus(&duck_two, &duck_own, SqlDialect::DuckDb, &catalog, &escapes, &probes).await;
 
     // ClickHouse 18.16.

@@ -157,6 +157,17 @@ pub(super) async fn build_rollups(client: &ClickHouseClient, schema: RollupSchem
     Ok(())
 }
 
+/// Every relation this engine's schema creates: `events`, the rollup tables and their views, and
+/// the migrations table (ad-hoc SQL reserves them on every engine, see `adhoc::Catalog`).
+pub fn relation_names() -> Vec<String> {
+    let mut names = vec!["events".to_owned(), "emban_migrations".to_owned()];
+    for (table, _, _) in ROLLUPS {
+        names.push((*table).to_owned());
+        names.push(format!("{table}_mv"));
+    }
+    names
+}
+
 /// The schema's versions, applied in order on start and recorded in `emban_migrations`. A
 /// version is never edited once released: a change is a new version.
 pub const MIGRATIONS: &[(u32, &str)] = &[

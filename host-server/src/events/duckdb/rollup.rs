@@ -32,6 +32,11 @@ use crate::{
 pub const TABLE: &str = "events_daily";
 /// Where a commit stages its aggregated rows before upserting them (empty between commits).
 const STAGE: &str = "rollup_stage";
+
+/// The rollup's tables.
+pub fn relation_names() -> [String; 2] {
+    [TABLE.to_owned(), STAGE.to_owned()]
+}
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 const DIMS: usize = MATERIALIZED_STRING_PROPS.len();
 
