@@ -215,6 +215,12 @@ pub fn json_size(value: &serde_json::Value) -> usize {
     count.0
 }
 
+/// Bytes one answer row takes in a JSON array of rows: its values, the commas between them, its
+/// brackets and the comma after it. The ad-hoc byte cap counts rows with this.
+pub fn json_row_size(row: &[serde_json::Value]) -> usize {
+    row.iter().map(json_size).sum::<usize>() + row.len() + 2
+}
+
 /// One queryable dataset, as an org sees it.
 #[derive(Debug, Clone)]
 pub struct DatasetInfo {

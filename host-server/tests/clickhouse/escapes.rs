@@ -509,3 +509,44 @@ async fn every_function_outside_the_allowlist_is_refused() {
     duck.close().await;
     click.close().await;
 }
+
+/// ClickHouse's own limits hold for ad-hoc SQL: a query that needs more memory than
+/// `max_memory_usage` is a 413 (not a 500, not a server running out of memory), and an answer
+/// over the byte cap is cut and marked truncated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_memory_and_byte_limits_hold_for_adhoc_sql() {
+    let ch = ClickHouse::start();
+    let store = ClickHouseStore::open(&ch.url("limits")).await.expect("clickhouse");
+    load_scopes(&store, false).await;
+    let catalog = catalog_of(&store, &["events"]).await;
+    let run = |sql: &str, max_bytes: usize| {
+        let statement = restrict(sql, SqlDialect::ClickHouse, SCOPE, &catalog).expect("allowed");
+        let store = &store;
+        async move {
+            store
+                .adhoc(
+                    SCOPE,
+                    statement,
+                    AdhocLimits { max_rows: 10_000, max_bytes, timeout: std::time::Duration::from_secs(10) },
+                )
+                .await
+        }
+    };
+    // 6,000² pairs of 36-character ids in one array: far over 1 GiB.
+    let heavy = run(
+        "SELECT length(groupArray(concat(a.event_id, b.event_id))) FROM events a CROSS JOIN events b",
+        1 << 20,
+    );
+    match heavy.await {
+        Err(emban_host_server::error::AppError::TooLarge(message)) => {
+            assert!(message.starts_with("sql:"), "{message}");
+            eprintln!("over max_memory_usage: 413 {message:.120}");
+        }
+        other => panic!("expected a 413 over the memory limit, got {other:?}"),
+    }
+    let capped = run("SELECT event_id, tenant_id, event_name FROM events", 20_000).await.expect("runs");
+    assert!(capped.truncated, "over the byte cap");
+    let bytes: usize = capped.rows.iter().map(|r| serde_json::to_vec(r).expect("json").len()).sum();
+    assert!(bytes <= 20_000 && !capped.rows.is_empty(), "{bytes} bytes in {} rows", capped.rows.len());
+    store.close().await;
+}

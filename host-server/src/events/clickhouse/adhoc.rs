@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{ClickHouseStore, ServerError, json_string, literal};
 use crate::{
     error::{AppError, Result},
-    events::{AdhocLimits, AdhocResult, StoreScope, json_size},
+    events::{AdhocLimits, AdhocResult, StoreScope, json_row_size},
 };
 
 /// Memory one ad-hoc query may use on the ClickHouse server.
@@ -187,7 +187,7 @@ impl ClickHouseStore {
         rows.truncate(limits.max_rows);
         let mut bytes = 0usize;
         if let Some(cut) = rows.iter().position(|r| {
-            bytes = bytes.saturating_add(r.iter().map(json_size).sum::<usize>());
+            bytes = bytes.saturating_add(json_row_size(r));
             bytes > limits.max_bytes
         }) {
             rows.truncate(cut);

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use super::{DuckStore, create_table_sql, rollup};
 use crate::{
     error::{AppError, Result},
-    events::{AdhocLimits, AdhocResult, DatasetInfo, StoreScope, json_size},
+    events::{AdhocLimits, AdhocResult, DatasetInfo, StoreScope, json_row_size},
 };
 
 /// Every table and view name DuckDB knows in this database, internal catalog views included.
@@ -148,10 +148,9 @@ fn run(conn: &Connection, sql: &str, limits: AdhocLimits) -> Result<AdhocResult>
             }
             let mut values = Vec::with_capacity(columns.len());
             for i in 0..columns.len() {
-                let value = to_json(row.get::<_, Value>(i)?);
-                bytes = bytes.saturating_add(json_size(&value));
-                values.push(value);
+                values.push(to_json(row.get::<_, Value>(i)?));
             }
+            bytes = bytes.saturating_add(json_row_size(&values));
             if bytes > limits.max_bytes {
                 truncated = true;
                 break;
