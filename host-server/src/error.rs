@@ -165,3 +165,12 @@ fn source_text(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Shortens user text quoted in error messages.
+pub fn clip(s: &str) -> String {
+    if s.chars().count() <= 64 {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(64).collect::<String>())
+    }
+}

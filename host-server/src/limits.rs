@@ -2,7 +2,7 @@
 //! and per-account backoff after failed sign-ins. Every refusal is a 429 with `Retry-After`.
 
 use std::{
-    net::{IpAddr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, Ipv6Addr},
     num::{NonZeroU32, NonZeroUsize},
     sync::{
         Arc, Mutex,
@@ -11,19 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    extract::{ConnectInfo, FromRequestParts},
-    http::{HeaderMap, request::Parts},
-};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, clock::Clock};
 use lru::LruCache;
 use tokio::sync::Semaphore;
 
 use crate::{
-    auth::{Caller, Principal},
     config::LimitArgs,
     error::{AppError, Result},
-    state::AppState,
 };
 
 /// Accounts whose failed sign-ins are remembered; past it the least recently failed is forgotten.
@@ -42,7 +36,8 @@ pub struct Limits {
     /// Demo-session audit rows kept (`--demo-audit-rows`).
     pub demo_audit_rows: u32,
     demo_mints: AtomicU64,
-    trust_forwarded_for: bool,
+    /// Whether the client IP is read from `X-Forwarded-For` (`--trust-forwarded-for`).
+    pub trust_forwarded_for: bool,
 }
 
 impl Limits {
@@ -93,12 +88,8 @@ impl Limits {
         Ok(())
     }
 
-    /// One more ingest request from `caller` (counted per API key, or per user for a session).
-    pub fn check_ingest(&self, caller: &Caller) -> Result<()> {
-        let key = match &caller.principal {
-            Principal::ApiKey { id, .. } => IngestKey::ApiKey(*id),
-            Principal::User { user, .. } => IngestKey::User(user.id),
-        };
+    /// One more ingest request with `key`'s credential.
+    pub fn check_ingest(&self, key: IngestKey) -> Result<()> {
         check_keyed(self.ingest.as_ref(), &key, "too many ingest requests with this credential")
     }
 
@@ -121,23 +112,14 @@ impl Limits {
             limiter.shrink_to_fit();
         }
     }
-
-    /// Sweeps every 30 s until aborted.
-    pub fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                state.limits.sweep();
-            }
-        })
-    }
 }
 
-/// Whose ingest allowance a request spends.
+/// Whose ingest allowance a request spends: its API key, or the signed-in user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum IngestKey {
+pub enum IngestKey {
+    /// An API key, by id.
     ApiKey(i64),
+    /// A console user, by id.
     User(i64),
 }
 
@@ -157,33 +139,9 @@ fn too_many(what: &str, wait: Duration) -> AppError {
     AppError::too_many(format!("{what}; retry after {secs} s"), secs)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Client IP
-
-/// The client's address: the connection's peer, or with `--trust-forwarded-for` the last
-/// `X-Forwarded-For` entry. IPv6 clients are keyed by their /64, which one host usually holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        let forwarded = if state.limits.trust_forwarded_for { forwarded_for(&parts.headers) } else { None };
-        let ip = forwarded.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(ClientIp(limit_key(ip)))
-    }
-}
-
-/// The last address of the last `X-Forwarded-For` header: the one the trusted proxy appended.
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
-    last.rsplit(',').next()?.trim().parse().ok()
-}
-
-/// IPv4 as is (also when mapped into IPv6); IPv6 cut to its /64.
-fn limit_key(ip: IpAddr) -> IpAddr {
+/// The address a client is limited by: IPv4 as is (also when mapped into IPv6); IPv6 cut to
+/// its /64, which one host usually holds.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -193,20 +151,6 @@ fn limit_key(ip: IpAddr) -> IpAddr {
                 IpAddr::V6(Ipv6Addr::from(bits))
             }
         },
-    }
-}
-
-/// An extractor that spends one sign-in attempt of the client's IP before the body is read:
-/// login, register and accept-invite take it.
-pub struct AuthAttempt;
-
-impl FromRequestParts<AppState> for AuthAttempt {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-        state.limits.check_auth(ip)?;
-        Ok(AuthAttempt)
     }
 }
 
@@ -380,13 +324,6 @@ mod tests {
         let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("ip");
         assert_eq!(limit_key(a), limit_key(b));
         assert_eq!(limit_key("::ffff:10.0.0.1".parse().expect("ip")), IpAddr::from([10, 0, 0, 1]));
-    }
-
-    #[test]
-    fn forwarded_for_takes_the_entry_the_proxy_appended() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "1.1.1.1, 10.0.0.7".parse().expect("header"));
-        assert_eq!(forwarded_for(&headers), Some(IpAddr::from([10, 0, 0, 7])));
     }
 
     #[tokio::test]

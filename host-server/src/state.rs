@@ -3,10 +3,17 @@
 use std::{ops::Deref, sync::Arc};
 
 use crate::{
+    analytics::adhoc::AdhocGuard,
+    auth::{api_keys::KeyCache, origins::OriginPolicy},
     events::EventStore,
-    meta::{MetaStore, dashboards::DashboardStore},
+    ingest::IngestBounds,
+    limits::Limits,
+    meta::{
+        MetaStore, dashboards::DashboardStore, org_settings::OrgSettingsStore, revocations::Revocations,
+        saved_queries::SavedQueryStore, usage::UsageRecorder,
+    },
     secrets::Secret,
-    usage::UsageRecorder,
+    settings::FramingCache,
 };
 
 /// Cheap to clone: every handler gets one.
@@ -20,15 +27,15 @@ pub struct App {
     /// Events store.
     pub events: Arc<dyn EventStore>,
     /// Ad-hoc SQL admission: the engine's catalog and concurrency limits.
-    pub adhoc: crate::adhoc::AdhocGuard,
+    pub adhoc: AdhocGuard,
     /// Dashboards, standalone widgets and embed-session audit rows (cached, group-committed).
     pub dashboards: Arc<dyn DashboardStore>,
     /// Saved ad-hoc SQL snippets.
-    pub saved_queries: Arc<dyn crate::meta::saved_queries::SavedQueryStore>,
+    pub saved_queries: Arc<dyn SavedQueryStore>,
     /// Org settings (details, embedding).
-    pub org_settings: Arc<dyn crate::meta::org_settings::OrgSettingsStore>,
+    pub org_settings: Arc<dyn OrgSettingsStore>,
     /// The orgs' framing lists, cached for the embed page.
-    pub framing: crate::settings::FramingCache,
+    pub framing: FramingCache,
     /// Signs embed tokens.
     pub signing_secret: Secret,
     /// Base URL browsers use, without a trailing slash.
@@ -37,12 +44,12 @@ pub struct App {
     pub secure_cookies: bool,
     /// Buffered usage counters.
     pub usage: UsageRecorder,
-    /// Verified API keys (see `keys::KeyCache`).
-    pub key_cache: crate::keys::KeyCache,
+    /// Verified API keys (see `auth::api_keys::KeyCache`).
+    pub key_cache: KeyCache,
     /// Event times ingest accepts (`--ingest-max-age-days`, `--ingest-max-future-secs`).
-    pub ingest_bounds: crate::ingest::IngestBounds,
-    /// Embed-session revocations, cached (see `embed::revocation`).
-    pub revocations: crate::embed::Revocations,
+    pub ingest_bounds: IngestBounds,
+    /// Embed-session revocations, cached (see `meta::revocations`).
+    pub revocations: Revocations,
     /// The built embed runtime's directory (`--runtime-dir`).
     pub runtime_dir: std::path::PathBuf,
     /// The live demo's pages (`--www-dir`), served at `/`.
@@ -52,9 +59,9 @@ pub struct App {
     /// Whether the demo is on (`--demo`): its public embed URL answers only then.
     pub demo: bool,
     /// Rate limits, the password-hashing pool and failed-login backoff.
-    pub limits: crate::limits::Limits,
+    pub limits: Limits,
     /// Which `Origin` a cookie-authenticated change must come from.
-    pub origins: crate::csrf::OriginPolicy,
+    pub origins: OriginPolicy,
 }
 
 impl Deref for AppState {

@@ -26,13 +26,13 @@ use clap::Parser;
 use contract::events::{IngestEvent, IngestRequest};
 use duckdb::{Config, Connection};
 use emban_host_server::{
+    analytics::query::QueryRequest,
+    demo::sample::{self, SampleGenerator},
     events::{
         NewEvent, StoreScope,
         duckdb::{append_rows, create_schema_sql, query_sql, run_query_sql},
     },
     ingest,
-    query::QueryRequest,
-    sample::{self, SampleGenerator},
 };
 use serde_json::json;
 

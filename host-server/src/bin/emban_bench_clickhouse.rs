@@ -288,7 +288,7 @@ async fn main() -> Result<()> {
     println!("  tenant-3 (the queried tenant, one of 20): {tenant_rows} events");
     let now = Utc::now();
     let window = |g: Granularity, days: i64| {
-        emban_host_server::query::window(
+        emban_host_server::analytics::query::window(
             match days {
                 1 => contract::query::Period::H24,
                 7 => contract::query::Period::D7,

@@ -29,8 +29,8 @@ use contract::{
 };
 use emban_host_server::{
     config::ServeArgs,
+    demo::sample::{SampleGenerator, zipf_tenants},
     embed::{AUDIENCE, EmbedClaims, ISSUER, sign},
-    sample::{SampleGenerator, zipf_tenants},
     secrets::Secret,
 };
 use serde_json::{Value, json};

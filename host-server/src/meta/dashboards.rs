@@ -69,6 +69,17 @@ pub struct WidgetRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What an optimistic save found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Stored with the new version.
+    Saved,
+    /// No such record (deleted, or never in this org and environment).
+    Missing,
+    /// Another write changed it first: its version is no longer the expected one.
+    Stale,
+}
+
 /// An audit row to append.
 #[derive(Debug, Clone)]
 pub struct NewAuditRow {
@@ -100,8 +111,8 @@ pub trait DashboardStore: Send + Sync + 'static {
     /// Stores a new dashboard.
     async fn create_dashboard(&self, record: &DashboardRecord) -> Result<()>;
     /// Replaces a dashboard's mutable fields if its stored version is still `expected_version`
-    /// (the record carries the new version); `false` when it changed meanwhile or is gone.
-    async fn save_dashboard(&self, record: &DashboardRecord, expected_version: i64) -> Result<bool>;
+    /// (the record carries the new version); says whether it was saved, is gone, or changed.
+    async fn save_dashboard(&self, record: &DashboardRecord, expected_version: i64) -> Result<SaveOutcome>;
     /// Deletes a dashboard; `false` when there is none.
     async fn delete_dashboard(&self, org_id: i64, env_id: i64, id: &str) -> Result<bool>;
 
@@ -112,7 +123,7 @@ pub trait DashboardStore: Send + Sync + 'static {
     /// Stores a new standalone widget.
     async fn create_widget(&self, record: &WidgetRecord) -> Result<()>;
     /// Like [`DashboardStore::save_dashboard`], for a standalone widget.
-    async fn save_widget(&self, record: &WidgetRecord, expected_version: i64) -> Result<bool>;
+    async fn save_widget(&self, record: &WidgetRecord, expected_version: i64) -> Result<SaveOutcome>;
     /// Deletes a standalone widget; `false` when there is none.
     async fn delete_widget(&self, org_id: i64, env_id: i64, id: &str) -> Result<bool>;
 
@@ -225,7 +236,7 @@ impl DashboardStore for CachedDashboards {
         self.inner.create_dashboard(record).await
     }
 
-    async fn save_dashboard(&self, record: &DashboardRecord, expected_version: i64) -> Result<bool> {
+    async fn save_dashboard(&self, record: &DashboardRecord, expected_version: i64) -> Result<SaveOutcome> {
         let key = (record.org_id, record.env_id, record.id.clone());
         self.invalidate(&key);
         let saved = self.inner.save_dashboard(record, expected_version).await;
@@ -253,7 +264,7 @@ impl DashboardStore for CachedDashboards {
         self.inner.create_widget(record).await
     }
 
-    async fn save_widget(&self, record: &WidgetRecord, expected_version: i64) -> Result<bool> {
+    async fn save_widget(&self, record: &WidgetRecord, expected_version: i64) -> Result<SaveOutcome> {
         self.inner.save_widget(record, expected_version).await
     }
 

@@ -1,12 +1,14 @@
 //! Metadata (orgs, users, memberships, environments, sessions, API keys, audit, usage) behind
 //! one trait; SQLite is the embedded engine.
 
+pub mod audit;
 pub mod dashboards;
 pub mod org_settings;
 pub mod revocations;
 pub mod saved_queries;
 pub mod sqlite;
 mod sqlite_dashboards;
+pub mod usage;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -266,15 +268,6 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Revokes a key of the org; `false` when there is no such key.
     async fn revoke_api_key(&self, org_id: i64, key_id: i64) -> Result<bool>;
 
-    /// Appends an audit row.
-    async fn audit(
-        &self,
-        org_id: i64,
-        actor: &str,
-        action: &str,
-        resource: &str,
-        details: serde_json::Value,
-    ) -> Result<()>;
     /// The org's newest audit rows, newest first.
     async fn list_audit(&self, org_id: i64, limit: i64) -> Result<Vec<AuditEntry>>;
 

@@ -318,28 +318,6 @@ impl MetaStore for SqliteMeta {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn audit(
-        &self,
-        org_id: i64,
-        actor: &str,
-        action: &str,
-        resource: &str,
-        details: serde_json::Value,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit (org_id, actor, action, resource, details, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(org_id)
-        .bind(actor)
-        .bind(action)
-        .bind(resource)
-        .bind(details.to_string())
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     async fn list_audit(&self, org_id: i64, limit: i64) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT id, actor, action, resource, details, created_at FROM audit \

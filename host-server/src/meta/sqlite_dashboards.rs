@@ -11,7 +11,9 @@ use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
     AuditEntry,
-    dashboards::{DashboardRecord, DashboardStore, EMBED_SESSION_CREATE, NewAuditRow, WidgetRecord},
+    dashboards::{
+        DashboardRecord, DashboardStore, EMBED_SESSION_CREATE, NewAuditRow, SaveOutcome, WidgetRecord,
+    },
     sqlite::SqliteMeta,
 };
 use crate::error::{AppError, Result};
@@ -64,6 +66,32 @@ fn widget_from(row: &SqliteRow) -> Result<WidgetRecord> {
     })
 }
 
+impl SqliteMeta {
+    /// What an optimistic `UPDATE` of `table` that changed `updated` rows means: saved, or (one
+    /// look by id, inside the store) gone or changed by someone else.
+    async fn save_outcome(
+        &self,
+        table: &str,
+        updated: u64,
+        id: &str,
+        org_id: i64,
+        env_id: i64,
+    ) -> Result<SaveOutcome> {
+        if updated > 0 {
+            return Ok(SaveOutcome::Saved);
+        }
+        let exists: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ? AND org_id = ? AND env_id = ?)"
+        ))
+        .bind(id)
+        .bind(org_id)
+        .bind(env_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(if exists { SaveOutcome::Stale } else { SaveOutcome::Missing })
+    }
+}
+
 #[async_trait]
 impl DashboardStore for SqliteMeta {
     async fn list_dashboards(&self, org_id: i64, env_id: i64) -> Result<Vec<DashboardRecord>> {
@@ -110,7 +138,7 @@ impl DashboardStore for SqliteMeta {
         Ok(())
     }
 
-    async fn save_dashboard(&self, r: &DashboardRecord, expected_version: i64) -> Result<bool> {
+    async fn save_dashboard(&self, r: &DashboardRecord, expected_version: i64) -> Result<SaveOutcome> {
         let done = sqlx::query(
             "UPDATE dashboards SET name = ?, config = ?, published_config = ?, is_published = ?, \
              published_at = ?, version = ?, updated_at = ? \
@@ -129,7 +157,7 @@ impl DashboardStore for SqliteMeta {
         .bind(expected_version)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() > 0)
+        self.save_outcome("dashboards", done.rows_affected(), &r.id, r.org_id, r.env_id).await
     }
 
     async fn delete_dashboard(&self, org_id: i64, env_id: i64, id: &str) -> Result<bool> {
@@ -181,7 +209,7 @@ impl DashboardStore for SqliteMeta {
         Ok(())
     }
 
-    async fn save_widget(&self, r: &WidgetRecord, expected_version: i64) -> Result<bool> {
+    async fn save_widget(&self, r: &WidgetRecord, expected_version: i64) -> Result<SaveOutcome> {
         let done = sqlx::query(
             "UPDATE widgets SET config = ?, published_config = ?, published_at = ?, version = ?, updated_at = ? \
              WHERE id = ? AND org_id = ? AND env_id = ? AND version = ?",
@@ -197,7 +225,7 @@ impl DashboardStore for SqliteMeta {
         .bind(expected_version)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() > 0)
+        self.save_outcome("widgets", done.rows_affected(), &r.id, r.org_id, r.env_id).await
     }
 
     async fn delete_widget(&self, org_id: i64, env_id: i64, id: &str) -> Result<bool> {

@@ -1,11 +1,9 @@
-//! Org settings: the org's details and who may frame its embeds.
+//! Org settings: the org's details, the rules a change follows, and who may frame its embeds.
 //!
 //! Framing is decided in two places that must agree: at mint (a session's `allowed_origins` must
 //! lie within the org's list) and at serve time (`GET /embed/{id}` computes the page's
 //! `frame-ancestors` and the runtime's message policy from the org's *current* list and the
 //! session's), so narrowing the org's list takes effect on live sessions at their next load.
-
-pub mod routes;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -14,9 +12,12 @@ use std::{
 
 use contract::origins::{ANY_ORIGIN, origin_matches, pattern_covers};
 
+use contract::settings::OrgSettingsPatch;
+use serde_json::json;
+
 use crate::{
     error::{AppError, Result},
-    meta::org_settings::OrgSettingsStore,
+    meta::org_settings::{OrgSettingsChange, OrgSettingsStore},
 };
 
 /// Most origins in one list (an org's or a session's).
@@ -185,6 +186,61 @@ impl FramingCache {
             map.remove(&org_id);
         }
     }
+}
+
+/// Audit action of a settings change.
+pub const ORG_SETTINGS_UPDATE: &str = "org.settings.update";
+
+/// Checks a `PATCH /v1/settings/org` body; 400s name the field.
+pub fn validate_patch(patch: OrgSettingsPatch) -> Result<OrgSettingsChange> {
+    let name = patch
+        .name
+        .map(|name| {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+                Err(AppError::invalid("name: must be 1 to 200 characters"))
+            } else {
+                Ok(name)
+            }
+        })
+        .transpose()?;
+    let email = patch
+        .email
+        .map(|email| {
+            email
+                .map(|email| {
+                    let email = email.trim().to_owned();
+                    let ok = email.len() <= 254
+                        && email.split_once('@').is_some_and(|(local, domain)| {
+                            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+                        })
+                        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+                    if ok { Ok(email) } else { Err(AppError::invalid("email: must be an email address")) }
+                })
+                .transpose()
+        })
+        .transpose()?;
+    let embedding_allowed_origins = patch
+        .embedding
+        .and_then(|e| e.allowed_origins)
+        .map(|origins| validate_origins("embedding.allowed_origins", &origins))
+        .transpose()?;
+    Ok(OrgSettingsChange { name, email, embedding_allowed_origins })
+}
+
+/// What a change sets, for its audit row (field path to new value).
+pub fn changed_fields(change: &OrgSettingsChange) -> serde_json::Value {
+    let mut changed = serde_json::Map::new();
+    if let Some(name) = &change.name {
+        changed.insert("name".into(), json!(name));
+    }
+    if let Some(email) = &change.email {
+        changed.insert("email".into(), json!(email));
+    }
+    if let Some(origins) = &change.embedding_allowed_origins {
+        changed.insert("embedding.allowed_origins".into(), json!(origins));
+    }
+    changed.into()
 }
 
 #[cfg(test)]

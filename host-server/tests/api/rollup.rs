@@ -5,12 +5,12 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use emban_host_server::{
+    analytics::query::QueryRequest,
     events::{
         EventStore, NewEvent, StoreScope,
         duckdb::{self, DuckStore},
         planner::Plan,
     },
-    query::QueryRequest,
 };
 
 use crate::common::TempDir;

@@ -10,7 +10,7 @@
 use std::{collections::BTreeMap, path::PathBuf, process::Command};
 
 use emban_host_server::{
-    adhoc::{Catalog, function_allowed, restrict},
+    analytics::adhoc::{Catalog, function_allowed, restrict},
     events::{
         AdhocLimits, EventStore, SqlDialect, StoreScope,
         clickhouse::{ClickHouseStore, ScopedTable, table_filters},

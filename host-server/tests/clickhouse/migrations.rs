@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use emban_host_server::{
+    analytics::query::{QueryRequest, shape},
     events::{
         EventStore,
         clickhouse::{
@@ -11,7 +12,6 @@ use emban_host_server::{
             migrate, migrate_to, plan,
         },
     },
-    query::{QueryRequest, shape},
 };
 
 use crate::{

@@ -5,12 +5,12 @@ use std::{collections::HashMap, time::Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use emban_host_server::{
+    analytics::query::{QueryRequest, shape},
     events::{
         EventStore, NewEvent, StoreScope,
         clickhouse::{ClickHouseStore, Plan, plan},
         duckdb::DuckStore,
     },
-    query::{QueryRequest, shape},
 };
 
 use crate::server::{ClickHouse, TempDir};

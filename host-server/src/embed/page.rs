@@ -1,0 +1,108 @@
+//! The embed page as served: its framing (the org's current list and the session's), its
+//! Content-Security-Policy, and the framing written into the page for the runtime.
+
+use base64::{Engine, engine::general_purpose::STANDARD as B64};
+use sha2::{Digest, Sha256};
+
+use crate::{embed::token::page_session, settings::Framing, state::AppState};
+
+/// Longest token the page reads from its URL.
+const MAX_PAGE_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Who may frame the page of `dashboard_id` opened with `token`. Without a session of ours the
+/// page shows only an error, and only its own origin may frame it. With one, the org's current
+/// list and the session's decide (see `settings::Framing`).
+pub async fn page_framing(state: &AppState, token: Option<&str>, dashboard_id: &str) -> Framing {
+    let session = token
+        .filter(|t| !t.is_empty() && t.len() <= MAX_PAGE_TOKEN_BYTES)
+        .and_then(|t| page_session(&state.signing_secret, t, dashboard_id));
+    match &session {
+        None => Framing::OwnOrigin,
+        Some(claims) => match state.framing.org_origins(&*state.org_settings, claims.org).await {
+            Ok(org) => Framing::of(&org, &claims.origins),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the org's framing list");
+                Framing::Nobody
+            }
+        },
+    }
+}
+
+/// The page's `Content-Security-Policy`: its framing, and nothing loaded or run but the
+/// runtime's own assets. Trunk's loader is an inline module script, allowed by its hash
+/// (computed from the built page, so a rebuild cannot drift); `'wasm-unsafe-eval'` lets the
+/// browser compile the wasm. Style *elements* only from the hashed stylesheet; style
+/// *attributes* are allowed (`style-src-attr`): the views position grid cells and size chart
+/// marks with them, and an attribute cannot load anything or run script.
+pub fn page_csp(html: &str, framing: &Framing) -> String {
+    let hashes: String = inline_scripts(html)
+        .map(|script| format!(" 'sha256-{}'", B64.encode(Sha256::digest(script.as_bytes()))))
+        .collect();
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; \
+         connect-src 'self'; img-src 'self' data: blob:; font-src 'self'; base-uri 'none'; \
+         object-src 'none'; form-action 'none'; {}",
+        framing.csp()
+    )
+}
+
+/// The text of each `<script>` element without a `src`, as the browser hashes it.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (attributes, body) = rest.split_once('>')?;
+        if attributes.contains("src=") {
+            return None;
+        }
+        Some(body.split_once("</script>")?.0)
+    })
+}
+
+/// Escapes text for an HTML attribute value.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The page with its framing in `<meta name="emban-allowed-origins">` (`*`, the patterns, or
+/// empty for its own origin only), which the runtime uses to accept messages and address events.
+pub fn page_with_framing(html: &str, framing: &Framing) -> String {
+    let meta =
+        format!("<meta name=\"emban-allowed-origins\" content=\"{}\">", attribute(&framing.meta_content()));
+    match html.find("</head>") {
+        Some(at) => format!("{}{meta}\n{}", &html[..at], &html[at..]),
+        None => format!("{meta}\n{html}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_policy_allows_only_the_runtime_and_its_loader() {
+        let html = "<head><script type=\"module\">\nimport init from '/a.js';\n</script>\
+                    <script src=\"/b.js\"></script><script>x()</script></head>";
+        let csp = page_csp(html, &Framing::Any);
+        let hash = |s: &str| format!("'sha256-{}'", B64.encode(Sha256::digest(s.as_bytes())));
+        assert!(csp.contains(&hash("\nimport init from '/a.js';\n")), "{csp}");
+        assert!(csp.contains(&hash("x()")), "{csp}");
+        assert_eq!(csp.matches("'sha256-").count(), 2, "a script with src needs no hash: {csp}");
+        assert!(csp.starts_with("default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'sha256-"));
+        assert!(csp.ends_with("object-src 'none'; form-action 'none'; frame-ancestors *"), "{csp}");
+        assert!(csp.contains("style-src 'self'; style-src-attr 'unsafe-inline';"), "{csp}");
+        assert_eq!(csp.matches("unsafe-inline").count(), 1, "only style attributes: {csp}");
+    }
+
+    #[test]
+    fn origins_go_into_the_head_escaped() {
+        let html = "<html><head><title>x</title></head><body></body></html>";
+        let framing = Framing::Only(vec!["https://a.example".into(), "https://*.b.example".into()]);
+        let page = page_with_framing(html, &framing);
+        assert!(page.contains(
+            "<meta name=\"emban-allowed-origins\" content=\"https://a.example https://*.b.example\">\n</head>"
+        ));
+        let hostile = page_with_framing(html, &Framing::Only(vec!["\"><script>".into()]));
+        assert!(hostile.contains("content=\"&quot;&gt;&lt;script&gt;\""), "{hostile}");
+        assert!(page_with_framing(html, &Framing::Any).contains("content=\"*\""));
+    }
+}

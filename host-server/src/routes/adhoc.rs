@@ -1,0 +1,26 @@
+//! `POST /v1/query/adhoc`: read-only SQL confined to the caller's org and environment.
+
+use axum::{Json, Router, extract::State, routing::post};
+
+use crate::{
+    analytics::adhoc::{self, AdhocRequest, AdhocResponse},
+    auth::ConsoleOrAdminKey,
+    error::{ApiJson, Result},
+    events::StoreScope,
+    state::AppState,
+};
+
+/// `POST /v1/query/adhoc`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/query/adhoc", post(post_adhoc))
+}
+
+async fn post_adhoc(
+    State(state): State<AppState>,
+    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    ApiJson(body): ApiJson<AdhocRequest>,
+) -> Result<Json<AdhocResponse>> {
+    caller.require_admin_access()?;
+    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    Ok(Json(adhoc::run(&*state.events, &state.adhoc, scope, &body.sql).await?))
+}

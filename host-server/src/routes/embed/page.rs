@@ -1,0 +1,76 @@
+//! Serves the built embed runtime (Trunk's `dist/`, see `Trunk.toml`): `GET /embed/{dashboard_id}`
+//! answers the app's HTML, never cached, framed as the org's settings and the session allow;
+//! `/embed-assets/*` answers its content-hashed wasm, JS and CSS, cached for a year.
+
+use axum::{
+    Router,
+    extract::{Path as UrlPath, Query, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Deserialize;
+
+use crate::{
+    embed::page::{page_csp, page_framing, page_with_framing},
+    routes::files::{Caching, serve_file},
+    state::AppState,
+};
+
+/// The runtime's page and assets.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/embed/{dashboard_id}", get(get_embed_page))
+        .route("/embed-assets/{*file}", get(get_asset))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    token: Option<String>,
+}
+
+async fn get_embed_page(
+    State(state): State<AppState>,
+    UrlPath(dashboard_id): UrlPath<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let framing = page_framing(&state, query.token.as_deref(), &dashboard_id).await;
+    let index = state.runtime_dir.join("index.html");
+    let mut csp = format!("default-src 'none'; {}", framing.csp());
+    let (status, body, content_type) = match tokio::fs::read_to_string(&index).await {
+        Ok(html) => {
+            csp = page_csp(&html, &framing);
+            (StatusCode::OK, page_with_framing(&html, &framing), "text/html; charset=utf-8")
+        }
+        Err(e) => {
+            tracing::error!(path = %index.display(), error = %e, "embed runtime not built (run `trunk build --release`)");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The embed runtime is not built on this server.".to_owned(),
+                "text/plain; charset=utf-8",
+            )
+        }
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let csp = HeaderValue::from_str(&csp)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    response
+}
+
+async fn get_asset(
+    State(state): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+    request: Request,
+) -> Response {
+    // Only the hashed build outputs: the page itself is served (uncached) at /embed/{id}.
+    if file == "index.html" || file.is_empty() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve_file(&state.runtime_dir, &file, request, Caching::Immutable).await
+}

@@ -1,0 +1,81 @@
+//! Wiring: which stores a server runs on (SQLite metadata; DuckDB or ClickHouse events), chosen
+//! once from the flags, and the state every handler shares.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::{
+    analytics::adhoc::{AdhocGuard, Catalog},
+    auth::origins::OriginPolicy,
+    config::{EventsBackend, ServeArgs},
+    embed::LEEWAY_SECS,
+    events::{self, EventStore, duckdb::DuckStore},
+    ingest::IngestBounds,
+    limits::Limits,
+    meta::{
+        self, MetaStore,
+        dashboards::{CachedDashboards, DashboardStore},
+        revocations::Revocations,
+        sqlite::SqliteMeta,
+        usage::UsageRecorder,
+    },
+    secrets,
+    settings::FramingCache,
+    state::{App, AppState},
+};
+
+/// Opens the stores named by `args` and loads secrets.
+pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let signing_secret = secrets::load_signing_secret(args.signing_secret.as_ref(), &args.data_dir)?;
+    let sqlite = Arc::new(SqliteMeta::open(&args.data_dir.join("meta.sqlite")).await?);
+    let meta: Arc<dyn MetaStore> = sqlite.clone();
+    let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
+    let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
+    let revocations = Revocations::new(sqlite.clone(), LEEWAY_SECS);
+    let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
+    let events: Arc<dyn EventStore> = match (&args.events_url, args.events_store) {
+        (Some(url), _) => Arc::new(events::clickhouse::ClickHouseStore::open(url).await?),
+        (None, EventsBackend::Duckdb) => {
+            let path = args.data_dir.join("events.duckdb");
+            let limit = args.duckdb_memory_limit.clone();
+            let rollup = args.duckdb_daily_rollup;
+            Arc::new(tokio::task::spawn_blocking(move || DuckStore::open_with(&path, &limit, rollup)).await??)
+        }
+    };
+    // The catalog is read after the store ran its migrations, so every relation is in it.
+    let adhoc = AdhocGuard::new(
+        Catalog::new(events.catalog().await?),
+        args.adhoc_concurrency.unwrap_or_else(AdhocGuard::default_global),
+        args.adhoc_concurrency_per_org,
+    );
+    let public_url = public_url.trim_end_matches('/').to_owned();
+    let origins = OriginPolicy::new(&public_url, args.public_url.is_none());
+    Ok(AppState(Arc::new(App {
+        adhoc,
+        demo: args.demo,
+        limits: Limits::new(&args.limits),
+        origins,
+        secure_cookies: public_url.starts_with("https://"),
+        usage: UsageRecorder::new(meta.clone()),
+        key_cache: Default::default(),
+        meta,
+        events,
+        dashboards,
+        saved_queries,
+        org_settings,
+        framing: FramingCache::default(),
+        signing_secret,
+        public_url,
+        ingest_bounds: IngestBounds {
+            max_age_days: args.ingest_max_age_days,
+            max_future_secs: args.ingest_max_future_secs,
+        },
+        revocations,
+        runtime_dir: args.runtime_dir.clone(),
+        www_dir: args.www_dir.clone(),
+        helper_dir: args.helper_dir.clone(),
+    })))
+}
