@@ -22,8 +22,8 @@ TENANT="${TENANT:-tenant_0001}"
 BIN="$CARGO_TARGET_DIR/debug"
 [ -f dist/index.html ] || { log "dist/ is missing: source scripts/setup.sh && build_runtime"; exit 1; }
 
-log "cargo build -p emban-host-server --bins (emban, emban-bench)"
-cargo build -q -p emban-host-server --bins
+log "cargo build -p emban-host-server -p emban-bench --bins (emban, emban-bench)"
+cargo build -q -p emban-host-server -p emban-bench --bins
 
 if [ ! -f "$DATA/server/events.duckdb" ] || [ ! -f "$DATA/.ingested-$EVENTS" ]; then
   log "ingesting $EVENTS events into $DATA with emban-bench (this takes minutes)"
