@@ -55,7 +55,8 @@ import http.cookiejar, json, sys, urllib.request
 url = sys.argv[1]
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 def call(method, path, body=None, key=None):
-    headers = {"Content-Type": "application/json"}
+    # Origin: a change made with the session cookie must come from the server's own pages.
+    headers = {"Content-Type": "application/json", "Origin": url}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     data = None if body is None else json.dumps(body).encode()
