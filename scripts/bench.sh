@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the server and the ingest-and-query benchmark, then runs it (see BENCHMARKS.md). Run on
-# demand, not in CI. Extra arguments go to `emban-bench`:
+# Builds the server (`emban`) and the benchmark crate (bench/), then runs the ingest-and-query
+# benchmark (see BENCHMARKS.md). Run on demand, not in CI. Extra arguments go to `emban-bench`:
 #
 #   scripts/bench.sh                    # the full run: 10M events, 8 clients, 1,000-event batches
 #   scripts/bench.sh --events 200000    # a quick smoke run (~15 s)
@@ -13,5 +13,6 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 setup_server
 log "building (the first build compiles DuckDB: ~20 minutes on 2 cores)"
-cargo build -p emban-host-server --bins
+# emban-bench starts the `emban` next to it as a child process: build both.
+cargo build -p emban-host-server -p emban-bench --bins
 exec "$CARGO_TARGET_DIR/debug/emban-bench" "$@"

@@ -56,5 +56,5 @@ for _ in $(seq 1 150); do
 done
 log "ClickHouse $(curl -fs "http://127.0.0.1:$HTTP_PORT/?query=SELECT%20version()") on :$HTTP_PORT (data in $BENCH_DIR)"
 log "building emban-bench-clickhouse"
-cargo build -p emban-host-server --bin emban-bench-clickhouse
+cargo build -p emban-bench --bin emban-bench-clickhouse
 "$CARGO_TARGET_DIR/debug/emban-bench-clickhouse" --http-url "http://127.0.0.1:$HTTP_PORT" --tcp-port "$TCP_PORT" "$@"

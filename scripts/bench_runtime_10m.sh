@@ -22,8 +22,8 @@ TENANT="${TENANT:-tenant_0001}"
 BIN="$CARGO_TARGET_DIR/debug"
 [ -f dist/index.html ] || { log "dist/ is missing: source scripts/setup.sh && build_runtime"; exit 1; }
 
-log "cargo build -p emban-host-server --bins (emban, emban-bench)"
-cargo build -q -p emban-host-server --bins
+log "cargo build -p emban-host-server -p emban-bench --bins (emban, emban-bench)"
+cargo build -q -p emban-host-server -p emban-bench --bins
 
 if [ ! -f "$DATA/server/events.duckdb" ] || [ ! -f "$DATA/.ingested-$EVENTS" ]; then
   log "ingesting $EVENTS events into $DATA with emban-bench (this takes minutes)"
@@ -55,7 +55,8 @@ import http.cookiejar, json, sys, urllib.request
 url = sys.argv[1]
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 def call(method, path, body=None, key=None):
-    headers = {"Content-Type": "application/json"}
+    # Origin: a change made with the session cookie must come from the server's own pages.
+    headers = {"Content-Type": "application/json", "Origin": url}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     data = None if body is None else json.dumps(body).encode()

@@ -25,6 +25,11 @@ use chrono::Utc;
 use clap::Parser;
 use contract::events::{IngestEvent, IngestRequest};
 use duckdb::{Config, Connection};
+use emban_bench::{
+    http,
+    machine::{self, Machine, ProcStatus, gib, machine_busy_secs, self_cpu_secs, thread_cpu},
+    stats::{ms_since, pct, rate, ratio},
+};
 use emban_host_server::{
     analytics::query::QueryRequest,
     demo::sample::{self, SampleGenerator},
@@ -173,7 +178,7 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "  server CPU {:.1}s ({:.2} of {} cores busy) by thread: {}",
         server_cpu,
         server_cpu / ingest.secs,
-        std::thread::available_parallelism().map_or(0, usize::from),
+        machine::cpus(),
         fmt_threads(&threads)
     );
     println!(
@@ -207,7 +212,7 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     );
     match raw_rate {
         Some(raw) => {
-            let share = ingest.rate() / raw;
+            let share = ratio(ingest.rate(), raw);
             println!("  raw appender {raw:.0} events/s; server reaches {:.1}% of it", share * 100.0);
             summary.add("raw appender, events/s", format!("{raw:.0}"), "(baseline)".into(), None);
             summary.add(
@@ -284,7 +289,7 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
             d50,
             pct(&store.ms, 0.95),
             s50,
-            s50 / d50.max(1e-9),
+            ratio(s50, d50),
             limit
         );
         if store.rows_scanned != http.rows_scanned {
@@ -454,7 +459,7 @@ fn raw_appender(args: &Args, dir: &Path, pool: &Pool) -> anyhow::Result<f64> {
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(path.with_extension("duckdb.wal"));
-    let rate = args.events as f64 / secs;
+    let rate = rate(args.events, secs);
     println!(
         "\n[raw appender] {} rows in {:.1}s = {:.0} rows/s (one thread, the server's append path, \
          50 requests per commit; file {:.0} MiB)",
@@ -481,7 +486,7 @@ impl Server {
         };
         ensure!(
             bin.exists(),
-            "server binary {} not found (build it: cargo build -p emban-host-server --bins)",
+            "server binary {} not found (build it: cargo build -p emban-host-server --bin emban)",
             bin.display()
         );
         let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
@@ -558,29 +563,17 @@ struct Keys {
 }
 
 async fn register(url: &str) -> anyhow::Result<Keys> {
-    let client = reqwest::Client::new();
-    let response = client
-        .post(format!("{url}/v1/auth/register"))
-        .json(&json!({"email": "bench@example.com", "password": "bench-password-1", "org_name": "Bench"}))
-        .send()
-        .await?;
-    ensure!(response.status().as_u16() == 201, "register: {} {}", response.status(), response.text().await?);
-    let body: serde_json::Value = response.json().await?;
-    let admin =
-        body["api_key"]["key"].as_str().ok_or_else(|| anyhow!("register: no api_key.key"))?.to_owned();
-    let response = client
-        .post(format!("{url}/v1/api-keys"))
-        .bearer_auth(&admin)
-        .json(&json!({"label": "bench", "scope": "ingest"}))
-        .send()
-        .await?;
-    ensure!(
-        response.status().as_u16() == 201,
-        "create ingest key: {} {}",
-        response.status(),
-        response.text().await?
-    );
-    let body: serde_json::Value = response.json().await?;
+    let client = http::client()?;
+    let admin = http::register(&client, url).await?;
+    let body = http::expect(
+        client
+            .post(format!("{url}/v1/api-keys"))
+            .bearer_auth(&admin)
+            .json(&json!({"label": "bench", "scope": "ingest"})),
+        201,
+        "create ingest key",
+    )
+    .await?;
     let ingest = body["key"].as_str().ok_or_else(|| anyhow!("api-keys: no key"))?.to_owned();
     Ok(Keys { admin, ingest })
 }
@@ -599,7 +592,7 @@ struct IngestResult {
 
 impl IngestResult {
     fn rate(&self) -> f64 {
-        self.accepted as f64 / self.secs
+        rate(self.accepted, self.secs)
     }
 }
 
@@ -617,7 +610,7 @@ async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::
         let (next, accepted, duplicates, endpoint, auth) = (&next, &accepted, &duplicates, &endpoint, &auth);
         async move {
             // One client (one keep-alive connection) per task.
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            let client = http::one_connection_client()?;
             let mut latencies = Vec::new();
             loop {
                 let r = next.fetch_add(1, Ordering::Relaxed);
@@ -635,7 +628,7 @@ async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::
                     .await?;
                 let status = response.status();
                 let bytes = response.bytes().await?;
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                latencies.push(ms_since(sent));
                 if !status.is_success() {
                     bail!("POST /v1/events: {status} {}", String::from_utf8_lossy(&bytes));
                 }
@@ -661,7 +654,7 @@ async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::
                 let (t0, n0) = samples[samples.len() - 11];
                 eprintln!(
                     "  ... {n} events after {t:.0}s ({:.0} events/s over the last 10 s)",
-                    (n - n0) as f64 / (t - t0)
+                    rate(n - n0, t - t0)
                 );
             }
         }
@@ -681,7 +674,7 @@ async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::
     }
     latencies_ms.sort_by(f64::total_cmp);
     let windows: Vec<f64> =
-        samples.windows(11).step_by(10).map(|w| (w[10].1 - w[0].1) as f64 / (w[10].0 - w[0].0)).collect();
+        samples.windows(11).step_by(10).map(|w| rate(w[10].1 - w[0].1, w[10].0 - w[0].0)).collect();
     let slowest_window = (!windows.is_empty()).then(|| {
         (windows.iter().copied().fold(f64::INFINITY, f64::min), windows.iter().copied().fold(0.0, f64::max))
     });
@@ -777,7 +770,7 @@ struct HttpTiming {
 }
 
 async fn http_query_runs(args: &Args, url: &str, key: &str, case: &Case) -> anyhow::Result<HttpTiming> {
-    let client = reqwest::Client::new();
+    let client = http::client()?;
     let endpoint = format!("{url}/v1/query?{}", case.query);
     let mut timing = HttpTiming { server_ms: Vec::new(), wall_ms: Vec::new(), rows_scanned: 0, data_rows: 0 };
     for run in 0..args.warmup_runs + args.query_runs {
@@ -785,7 +778,7 @@ async fn http_query_runs(args: &Args, url: &str, key: &str, case: &Case) -> anyh
         let response = client.get(endpoint.as_str()).bearer_auth(key).send().await?;
         let status = response.status();
         let bytes = response.bytes().await?;
-        let wall = sent.elapsed().as_secs_f64() * 1000.0;
+        let wall = ms_since(sent);
         ensure!(
             status.is_success(),
             "GET /v1/query?{}: {status} {}",
@@ -850,7 +843,7 @@ fn direct_runs(args: &Args, path: &Path, cases: &[Case]) -> anyhow::Result<Direc
             let started = Instant::now();
             let (sql, params) = query_sql(scope, &spec).map_err(|e| anyhow!("{e}"))?;
             let (_, scanned) = run_query_sql(&conn, &sql, &params).map_err(|e| anyhow!("{e}"))?;
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let ms = ms_since(started);
             timing.rows_scanned = scanned;
             if run >= args.warmup_runs {
                 timing.ms.push(ms);
@@ -862,63 +855,7 @@ fn direct_runs(args: &Args, path: &Path, cases: &[Case]) -> anyhow::Result<Direc
     Ok(Direct { timings, largest_tenant, largest_rows: largest_rows as u64, total_rows: total_rows as u64 })
 }
 
-// ==================================================================== process facts
-
-struct ProcStatus {
-    hwm: u64,
-    rss: u64,
-}
-
-impl ProcStatus {
-    fn read(pid: u32) -> anyhow::Result<ProcStatus> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let field = |name: &str| -> u64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|kb| kb.parse::<u64>().ok())
-                .map_or(0, |kb| kb * 1024)
-        };
-        Ok(ProcStatus { hwm: field("VmHWM:"), rss: field("VmRSS:") })
-    }
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
-        .unwrap_or(100.0)
-}
-
-/// (comm, user+system seconds) from a /proc stat file.
-fn stat_cpu(path: &str, ticks: f64) -> Option<(String, f64)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text[open + 1..close].to_owned();
-    let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
-    // After "pid (comm) ": state is field 0, utime field 11, stime field 12.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((comm, (utime + stime) / ticks))
-}
-
-/// CPU seconds per thread name (threads of the same name summed).
-fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
-    let ticks = clock_ticks();
-    let mut out = BTreeMap::new();
-    if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for entry in entries.flatten() {
-            let path = format!("{}/stat", entry.path().display());
-            if let Some((comm, secs)) = stat_cpu(&path, ticks) {
-                *out.entry(comm).or_insert(0.0) += secs;
-            }
-        }
-    }
-    out
-}
+// ==================================================================== reporting
 
 fn fmt_threads(threads: &BTreeMap<String, f64>) -> String {
     let mut v: Vec<_> = threads.iter().filter(|(_, s)| **s >= 0.05).collect();
@@ -927,45 +864,9 @@ fn fmt_threads(threads: &BTreeMap<String, f64>) -> String {
     parts.join(", ")
 }
 
-/// Busy (non-idle, non-iowait) CPU seconds of the whole machine since boot, from /proc/stat.
-fn machine_busy_secs() -> f64 {
-    let ticks = clock_ticks();
-    std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|t| {
-            let fields: Vec<f64> =
-                t.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
-            // user nice system idle iowait irq softirq steal ...
-            let total: f64 = fields.iter().take(8).sum();
-            Some((total - fields.get(3)? - fields.get(4)?) / ticks)
-        })
-        .unwrap_or(0.0)
-}
-
-fn self_cpu_secs() -> f64 {
-    stat_cpu("/proc/self/stat", clock_ticks()).map_or(0.0, |(_, s)| s)
-}
-
 fn print_machine(args: &Args, dir: &Path) {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0.0, |kb| kb as f64 / 1048576.0);
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|s| s.trim_matches('"').to_owned())
-        })
-        .unwrap_or_default();
     println!("emban-bench {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "machine: {cpus} CPUs, {mem:.1} GiB RAM, {os}; load average {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-    );
+    println!("machine: {}; load average {}", Machine::read(), machine::load_average());
     println!(
         "load: {} events, {} per request, {} clients, {} distinct bodies; {} query runs after {} warm-up; dir {}",
         args.events,
@@ -976,21 +877,6 @@ fn print_machine(args: &Args, dir: &Path) {
         args.warmup_runs,
         dir.display()
     );
-}
-
-// ==================================================================== reporting
-
-/// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn gib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0 * 1024.0)
 }
 
 #[derive(Default)]

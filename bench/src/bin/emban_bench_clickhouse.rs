@@ -17,6 +17,10 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{Duration, Utc};
 use clap::Parser;
 use contract::query::{Granularity, Metric};
+use emban_bench::{
+    http,
+    stats::{ms_since, rate, ratio, upper_median},
+};
 use emban_host_server::{
     config::ServeArgs,
     events::{
@@ -90,15 +94,8 @@ async fn ingest_api(args: &Args, database: &str) -> Result<f64> {
     let mut serve = ServeArgs::for_data_dir(&dir);
     serve.events_url = Some(format!("{}/{database}", args.http_url));
     let server = emban_host_server::start(serve).await?;
-    let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{}/v1/auth/register", server.url()))
-        .json(&json!({"email": "bench@example.com", "password": "benchmark password"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let key = registered["api_key"]["key"].as_str().ok_or_else(|| anyhow!("no key"))?.to_owned();
+    let http = http::client()?;
+    let key = http::register(&http, &server.url()).await?;
     let bodies: Vec<Vec<u8>> = (0..args.ingest_events)
         .collect::<Vec<_>>()
         .chunks(args.batch)
@@ -114,16 +111,12 @@ async fn ingest_api(args: &Args, database: &str) -> Result<f64> {
         let (http, url, key, chunk) = (http.clone(), server.url(), key.clone(), chunk.to_vec());
         tasks.push(tokio::spawn(async move {
             for body in chunk {
-                let r = http
+                let request = http
                     .post(format!("{url}/v1/events"))
                     .bearer_auth(&key)
                     .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await?;
-                if !r.status().is_success() {
-                    return Err(anyhow!("ingest failed: {}", r.text().await?));
-                }
+                    .body(body);
+                http::expect(request, 200, "ingest").await?;
             }
             Ok::<_, anyhow::Error>(())
         }));
@@ -131,7 +124,7 @@ async fn ingest_api(args: &Args, database: &str) -> Result<f64> {
     for t in tasks {
         t.await??;
     }
-    let rate = args.ingest_events as f64 / started.elapsed().as_secs_f64();
+    let rate = rate(args.ingest_events as u64, started.elapsed().as_secs_f64());
     server.stop().await?;
     let _ = std::fs::remove_dir_all(dir);
     Ok(rate)
@@ -154,16 +147,7 @@ fn ingest_client(args: &Args, database: &str) -> Result<f64> {
     if !child.wait()?.success() {
         return Err(anyhow!("clickhouse-client failed"));
     }
-    Ok(args.ingest_events as f64 / started.elapsed().as_secs_f64())
-}
-
-fn p50(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn median(v: &[f64]) -> f64 {
-    p50(v.to_vec())
+    Ok(rate(args.ingest_events as u64, started.elapsed().as_secs_f64()))
 }
 
 /// The [`event`] formulas as ClickHouse SQL, for rows `offset..offset + n`.
@@ -226,18 +210,19 @@ async fn main() -> Result<()> {
         ClickHouseStore::open(&format!("{}/{direct_db}", args.http_url)).await?.close().await;
         let direct = ingest_client(&args, &direct_db)?;
         let api = ingest_api(&args, &api_db).await?;
-        println!("| {round} | {direct:.0} | {api:.0} | {:.0}% |", 100.0 * api / direct);
+        let share = ratio(api, direct);
+        println!("| {round} | {direct:.0} | {api:.0} | {:.0}% |", 100.0 * share);
         directs.push(direct);
         apis.push(api);
-        ratios.push(api / direct);
+        ratios.push(share);
     }
     drop_all(args.rounds).await?;
     if args.rounds > 0 {
         println!(
             "| median | {:.0} | {:.0} | {:.0}% (goal: at least 50%) |",
-            median(&directs),
-            median(&apis),
-            100.0 * median(&ratios)
+            upper_median(&directs),
+            upper_median(&apis),
+            100.0 * upper_median(&ratios)
         );
     }
     if args.query_events == 0 {
@@ -267,7 +252,7 @@ async fn main() -> Result<()> {
             "\nquery: {} events generated in ClickHouse in {:.1}s ({:.0} events/s, rollups included)",
             args.query_events,
             loaded_at.elapsed().as_secs_f64(),
-            args.query_events as f64 / loaded_at.elapsed().as_secs_f64()
+            rate(args.query_events as u64, loaded_at.elapsed().as_secs_f64())
         );
     } else {
         println!("\nquery: reusing bench_query's {have} events");
@@ -334,17 +319,17 @@ async fn main() -> Result<()> {
         for _ in 0..args.runs {
             let t = Instant::now();
             let a = store.query_with_plan(scope, spec, &[], route).await?;
-            rollup.push(t.elapsed().as_secs_f64() * 1000.0);
+            rollup.push(ms_since(t));
             let t = Instant::now();
             let b = store.query_with_plan(scope, spec, &[], Plan::Raw).await?;
-            raw.push(t.elapsed().as_secs_f64() * 1000.0);
+            raw.push(ms_since(t));
             if a.rows.len() != b.rows.len() {
                 return Err(anyhow!("rollup and raw disagree on {spec:?}"));
             }
         }
         all_rollup.extend(rollup.iter().copied());
         all_raw.extend(raw.iter().copied());
-        let (r, w) = (p50(rollup), p50(raw));
+        let (r, w) = (upper_median(&rollup), upper_median(&raw));
         let name = emban_host_server::events::clickhouse::ROLLUPS.get(index).map_or("?", |(t, _, _)| *t);
         println!(
             "| {} by {:?}, {:.0}d{}{} | {name} | {r:.1} | {w:.1} | {:.1}x |",
@@ -353,13 +338,13 @@ async fn main() -> Result<()> {
             (spec.to - spec.from).num_hours() as f64 / 24.0,
             spec.group_by.as_deref().map(|g| format!(", group_by {g}")).unwrap_or_default(),
             spec.filters.iter().map(|(k, v)| format!(", f_{k}={v}")).collect::<String>(),
-            w / r.max(0.001)
+            ratio(w, r)
         );
     }
-    let (r, w) = (p50(all_rollup), p50(all_raw));
+    let (r, w) = (upper_median(&all_rollup), upper_median(&all_raw));
     println!(
         "| all (p50 of every run) | | {r:.1} | {w:.1} | {:.1}x (goal: at least 10x, rollup p50 at most 50 ms) |",
-        w / r.max(0.001)
+        ratio(w, r)
     );
     store.close().await;
     Ok(())

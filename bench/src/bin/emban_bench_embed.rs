@@ -27,6 +27,11 @@ use contract::{
     embed::EmbedPermissions,
     events::{IngestEvent, IngestRequest},
 };
+use emban_bench::{
+    http,
+    machine::{Machine, machine_busy_secs, self_cpu_secs},
+    stats::{ms_since, pct, rate, ratio},
+};
 use emban_host_server::{
     config::ServeArgs,
     demo::sample::{SampleGenerator, zipf_tenants},
@@ -128,7 +133,7 @@ fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
             args.mint_rounds,
             mint.process_cpu / mint.secs,
             mint.others_cpu / mint.secs,
-            mint.ok as f64 / mint.process_cpu.max(1e-9)
+            ratio(mint.ok as f64, mint.process_cpu)
         );
         rates.push(mint.rate);
     }
@@ -190,21 +195,8 @@ fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn print_machine(args: &Args) {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0.0, |kb| kb as f64 / 1048576.0);
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|s| s.trim_matches('"').to_owned())
-        })
-        .unwrap_or_default();
     println!("emban-bench-embed {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
-    println!("machine: {cpus} CPUs, {mem:.1} GiB RAM, {os}");
+    println!("machine: {}", Machine::read());
     println!("args: {args:?}");
 }
 
@@ -238,7 +230,7 @@ fn raw_sign_rate() -> anyhow::Result<f64> {
             n += 1;
         }
     }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
+    Ok(rate(n, started.elapsed().as_secs_f64()))
 }
 
 struct Setup {
@@ -249,15 +241,8 @@ struct Setup {
 }
 
 async fn setup(args: &Args, url: &str) -> anyhow::Result<Setup> {
-    let client = reqwest::Client::builder().no_proxy().build()?;
-    let resp = client
-        .post(format!("{url}/v1/auth/register"))
-        .json(&json!({ "email": "bench@example.com", "password": "bench-password-1", "org_name": "Bench" }))
-        .send()
-        .await?;
-    ensure!(resp.status().as_u16() == 201, "register: {}", resp.status());
-    let body: Value = resp.json().await?;
-    let key = body["api_key"]["key"].as_str().ok_or_else(|| anyhow!("no api key"))?.to_owned();
+    let client = http::client()?;
+    let key = http::register(&client, url).await?;
 
     let started = Instant::now();
     let tenants = zipf_tenants("tenant_", 1000);
@@ -267,13 +252,9 @@ async fn setup(args: &Args, url: &str) -> anyhow::Result<Setup> {
         let events: Vec<IngestEvent> =
             (0..10_000.min(args.events - sent)).map(|_| generator.next_event()).collect();
         sent += events.len();
-        let resp = client
-            .post(format!("{url}/v1/events"))
-            .bearer_auth(&key)
-            .json(&IngestRequest { events })
-            .send()
-            .await?;
-        ensure!(resp.status().as_u16() == 200, "ingest: {} {}", resp.status(), resp.text().await?);
+        let request =
+            client.post(format!("{url}/v1/events")).bearer_auth(&key).json(&IngestRequest { events });
+        http::expect(request, 200, "ingest").await?;
     }
     println!(
         "\n[setup] {sent} sample events (1,000 Zipf tenants, 30 days) ingested in {:.1}s",
@@ -294,28 +275,21 @@ async fn setup(args: &Args, url: &str) -> anyhow::Result<Setup> {
           "query": { "event_name": "api.call", "metric": "sum", "numeric_prop": "tokens", "group_by": "plan" },
           "viz": { "type": "table" }, "layout": { "x": 0, "y": 6, "w": 12, "h": 4 } },
     ]);
-    let resp = client
+    let request = client
         .post(format!("{url}/v1/dashboards"))
         .bearer_auth(&key)
-        .json(&json!({ "name": "Bench", "widgets": widgets }))
-        .send()
-        .await?;
-    ensure!(resp.status().as_u16() == 201, "create dashboard: {} {}", resp.status(), resp.text().await?);
-    let body: Value = resp.json().await?;
+        .json(&json!({ "name": "Bench", "widgets": widgets }));
+    let body = http::expect(request, 201, "create dashboard").await?;
     let dashboard = body["id"].as_str().ok_or_else(|| anyhow!("no dashboard id"))?.to_owned();
-    let resp =
-        client.post(format!("{url}/v1/dashboards/{dashboard}/publish")).bearer_auth(&key).send().await?;
-    ensure!(resp.status().as_u16() == 204, "publish: {}", resp.status());
+    let request = client.post(format!("{url}/v1/dashboards/{dashboard}/publish")).bearer_auth(&key);
+    http::expect(request, 204, "publish").await?;
 
     let tenant = tenants[args.tenant_rank - 1].0.clone();
-    let resp = client
+    let request = client
         .post(format!("{url}/v1/embed-sessions"))
         .bearer_auth(&key)
-        .json(&json!({ "tenant_id": tenant, "dashboard_id": dashboard, "expires_in": 3600 }))
-        .send()
-        .await?;
-    ensure!(resp.status().as_u16() == 201, "mint: {}", resp.status());
-    let body: Value = resp.json().await?;
+        .json(&json!({ "tenant_id": tenant, "dashboard_id": dashboard, "expires_in": 3600 }));
+    let body = http::expect(request, 201, "mint").await?;
     let token = body["token"].as_str().ok_or_else(|| anyhow!("no token"))?.to_owned();
     Ok(Setup { key, dashboard, tenant, token })
 }
@@ -404,7 +378,7 @@ async fn mint_load(args: &Args, url: &str, setup: &Setup) -> anyhow::Result<Mint
                 let sent = Instant::now();
                 let status = conn.roundtrip(request.as_bytes()).await?;
                 if counting.load(Ordering::Relaxed) {
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                    latencies.push(ms_since(sent));
                     if status == 201 {
                         ok.fetch_add(1, Ordering::Relaxed);
                     } else {
@@ -419,11 +393,11 @@ async fn mint_load(args: &Args, url: &str, setup: &Setup) -> anyhow::Result<Mint
     tokio::time::sleep(Duration::from_secs(1)).await;
     counting.store(true, Ordering::SeqCst);
     let started = Instant::now();
-    let (cpu_before, machine_before) = (process_cpu_secs(), machine_busy_secs());
+    let (cpu_before, machine_before) = (self_cpu_secs(), machine_busy_secs());
     tokio::time::sleep(Duration::from_secs(args.mint_secs)).await;
     counting.store(false, Ordering::SeqCst);
     let secs = started.elapsed().as_secs_f64();
-    let process_cpu = process_cpu_secs() - cpu_before;
+    let process_cpu = self_cpu_secs() - cpu_before;
     let machine_cpu = machine_busy_secs() - machine_before;
     stop.store(true, Ordering::SeqCst);
     let mut latencies = Vec::new();
@@ -438,17 +412,18 @@ async fn mint_load(args: &Args, url: &str, setup: &Setup) -> anyhow::Result<Mint
         secs,
         process_cpu,
         others_cpu: (machine_cpu - process_cpu).max(0.0),
-        rate: ok as f64 / secs,
-        p50_ms: pct(&latencies, 0.50),
-        p99_ms: pct(&latencies, 0.99),
+        rate: rate(ok, secs),
+        // 0, not NaN, for a round in which no session was minted (as this benchmark always printed).
+        p50_ms: if latencies.is_empty() { 0.0 } else { pct(&latencies, 0.50) },
+        p99_ms: if latencies.is_empty() { 0.0 } else { pct(&latencies, 0.99) },
     })
 }
 
 async fn count_audit(url: &str, key: &str) -> anyhow::Result<usize> {
-    let client = reqwest::Client::builder().no_proxy().build()?;
-    let resp = client.get(format!("{url}/v1/embed-sessions")).bearer_auth(key).send().await?;
-    ensure!(resp.status().as_u16() == 200, "embed-sessions: {}", resp.status());
-    let body: Value = resp.json().await?;
+    let client = http::client()?;
+    let body =
+        http::expect(client.get(format!("{url}/v1/embed-sessions")).bearer_auth(key), 200, "embed-sessions")
+            .await?;
     Ok(body["sessions"].as_array().map_or(0, Vec::len))
 }
 
@@ -471,7 +446,7 @@ fn query_string(widget: &str, tenant: &str) -> String {
 }
 
 async fn query_compare(args: &Args, url: &str, setup: &Setup, widget: &str) -> anyhow::Result<Timing> {
-    let client = reqwest::Client::builder().no_proxy().build()?;
+    let client = http::client()?;
     let query_url = format!("{url}/v1/query?{}", query_string(widget, &setup.tenant));
     let embed_body = json!({ "widget_id": widget, "filters": { "period": "30d" } });
     let server_ms = |body: &Value| {
@@ -479,17 +454,11 @@ async fn query_compare(args: &Args, url: &str, setup: &Setup, widget: &str) -> a
     };
     let (mut embed, mut query) = (Vec::new(), Vec::new());
     for run in 0..args.query_runs + 5 {
-        let resp = client
-            .post(format!("{url}/v1/embed/query"))
-            .bearer_auth(&setup.token)
-            .json(&embed_body)
-            .send()
+        let request =
+            client.post(format!("{url}/v1/embed/query")).bearer_auth(&setup.token).json(&embed_body);
+        let e = http::expect(request, 200, &format!("embed query {widget}")).await?;
+        let q = http::expect(client.get(&query_url).bearer_auth(&setup.key), 200, &format!("query {widget}"))
             .await?;
-        ensure!(resp.status().as_u16() == 200, "embed query {widget}: {}", resp.status());
-        let e: Value = resp.json().await?;
-        let resp = client.get(&query_url).bearer_auth(&setup.key).send().await?;
-        ensure!(resp.status().as_u16() == 200, "query {widget}: {}", resp.status());
-        let q: Value = resp.json().await?;
         if run == 0 && widget != "p95_latency" {
             ensure!(
                 e["meta"]["rows_scanned"] == q["meta"]["rows_scanned"],
@@ -509,39 +478,4 @@ async fn query_compare(args: &Args, url: &str, setup: &Setup, widget: &str) -> a
         query_p50: pct(&query, 0.5),
         query_p95: pct(&query, 0.95),
     })
-}
-
-/// CPU-seconds (user + system) this process has used.
-fn process_cpu_secs() -> f64 {
-    let ticks = 100.0; // USER_HZ on Linux
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            Some((fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?) / ticks)
-        })
-        .unwrap_or(0.0)
-}
-
-/// CPU-seconds the whole machine has spent busy (all CPUs; not idle or waiting on I/O).
-fn machine_busy_secs() -> f64 {
-    std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().next()?;
-            let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-            let total: f64 = v.iter().take(8).sum();
-            Some((total - v.get(3)? - v.get(4)?) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-/// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
