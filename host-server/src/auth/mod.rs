@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::{
     error::{AppError, Result},
+    events::StoreScope,
     limits::IngestKey,
     meta::{Environment, Role, Scope, User, audit::Entry},
 };
@@ -117,6 +118,11 @@ impl Caller {
             ))),
             Principal::ApiKey { scope, .. } => Err(scope_forbidden(*scope)),
         }
+    }
+
+    /// The org and environment every data path of this caller is confined to.
+    pub fn scope(&self) -> StoreScope {
+        StoreScope { org_id: self.org_id, env_id: self.env.id }
     }
 
     /// Whose ingest allowance this caller spends: its key, or the signed-in user.

@@ -11,8 +11,8 @@ use contract::dashboard::{Dashboard, DashboardConfig, GRID_COLUMNS};
 use serde_json::{Value, json};
 
 use crate::{
-    auth::Caller,
     error::{AppError, Result, clip},
+    events::StoreScope,
     meta::dashboards::{DashboardRecord, DashboardStore, SaveOutcome},
     secrets::random_token,
     time::timestamp,
@@ -34,10 +34,10 @@ pub fn to_wire(r: &DashboardRecord) -> Dashboard {
     }
 }
 
-/// Loads a dashboard of the caller's org and environment; 404 otherwise.
-pub async fn load(store: &dyn DashboardStore, caller: &Caller, id: &str) -> Result<DashboardRecord> {
+/// Loads a dashboard of the org and environment of `scope`; 404 otherwise.
+pub async fn load(store: &dyn DashboardStore, scope: StoreScope, id: &str) -> Result<DashboardRecord> {
     store
-        .dashboard(caller.org_id, caller.env.id, id)
+        .dashboard(scope.org_id, scope.env_id, id)
         .await?
         .map(std::sync::Arc::unwrap_or_clone)
         .ok_or_else(|| AppError::NotFound(format!("no dashboard with id {:?}", clip(id))))

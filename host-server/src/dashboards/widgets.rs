@@ -6,8 +6,8 @@ use contract::dashboard::StandaloneWidget;
 use serde_json::{Value, json};
 
 use crate::{
-    auth::Caller,
     error::{AppError, Result, clip},
+    events::StoreScope,
     meta::dashboards::{DashboardStore, SaveOutcome, WidgetRecord},
     time::timestamp,
 };
@@ -32,10 +32,10 @@ pub fn fill_widget_defaults(body: &mut Value, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Loads a standalone widget of the caller's org and environment; 404 otherwise.
-pub async fn load(store: &dyn DashboardStore, caller: &Caller, id: &str) -> Result<WidgetRecord> {
+/// Loads a standalone widget of the org and environment of `scope`; 404 otherwise.
+pub async fn load(store: &dyn DashboardStore, scope: StoreScope, id: &str) -> Result<WidgetRecord> {
     store
-        .widget(caller.org_id, caller.env.id, id)
+        .widget(scope.org_id, scope.env_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no widget with id {:?}", clip(id))))
 }

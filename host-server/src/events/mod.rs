@@ -121,13 +121,6 @@ pub struct StoreAnswer {
     pub rollup_granularity: Option<&'static str>,
 }
 
-/// Per-event-name facts for `/v1/onboarding/status` and discovery.
-#[derive(Debug, Clone, Default)]
-pub struct StoreStats {
-    /// Events stored for the org (all environments).
-    pub events: u64,
-}
-
 /// An events store.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {

@@ -6,7 +6,6 @@ use crate::{
     analytics::adhoc::{self, AdhocRequest, AdhocResponse},
     auth::ConsoleOrAdminKey,
     error::{ApiJson, Result},
-    events::StoreScope,
     state::AppState,
 };
 
@@ -21,6 +20,6 @@ async fn post_adhoc(
     ApiJson(body): ApiJson<AdhocRequest>,
 ) -> Result<Json<AdhocResponse>> {
     caller.require_admin_access()?;
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     Ok(Json(adhoc::run(&*state.events, &state.adhoc, scope, &body.sql).await?))
 }

@@ -50,7 +50,7 @@ async fn get_dashboard(
     ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<Dashboard>> {
-    Ok(Json(to_wire(&load(&*state.dashboards, &caller, &id).await?)))
+    Ok(Json(to_wire(&load(&*state.dashboards, caller.scope(), &id).await?)))
 }
 
 async fn create_dashboard(
@@ -75,7 +75,7 @@ async fn update_dashboard(
 ) -> Result<Json<Dashboard>> {
     caller.require_editor()?;
     let request: UpdateDashboardRequest = from_body(&body, None)?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     if let Some(name) = request.name {
         record.name = validate_name("name", &name)?;
     }
@@ -108,7 +108,7 @@ async fn publish_dashboard(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     // Saved configs are valid, but rules may have tightened since: check before going live.
     let mut snapshot = record.config.clone();
     validate_config(&mut snapshot)?;
@@ -131,7 +131,7 @@ async fn unpublish_dashboard(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     record.is_published = false;
     save(&*state.dashboards, record).await?;
     audit::record(
@@ -148,7 +148,7 @@ async fn restore_published(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let snapshot = record.published_config.clone().ok_or_else(|| {
         AppError::Conflict(format!("dashboard {id:?} has never been published: nothing to restore"))
     })?;
@@ -170,7 +170,7 @@ async fn add_widget(
 ) -> Result<(StatusCode, Json<Widget>)> {
     // The reference names admin access for this route.
     caller.require_admin_access()?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let Some(object) = body.as_object_mut() else {
         return Err(AppError::invalid("body: must be a widget object"));
     };
@@ -200,7 +200,7 @@ async fn update_widget(
 ) -> Result<Json<Widget>> {
     caller.require_editor()?;
     let patch: UpdateWidgetRequest = from_body(&body, None)?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let widget =
         record.config.widgets.iter_mut().find(|w| w.id == widget_id).ok_or_else(|| {
             AppError::NotFound(format!("no widget {:?} on dashboard {id:?}", clip(&widget_id)))
@@ -237,7 +237,7 @@ async fn delete_widget(
     Path((id, widget_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     caller.require_editor()?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let before = record.config.widgets.len();
     record.config.widgets.retain(|w| w.id != widget_id);
     if record.config.widgets.len() == before {

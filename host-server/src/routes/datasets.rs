@@ -10,7 +10,6 @@ use crate::{
     analytics::datasets::{self, DatasetsResponse, DdlResponse},
     auth::ConsoleOrAdminKey,
     error::Result,
-    events::StoreScope,
     state::AppState,
 };
 
@@ -26,7 +25,7 @@ async fn list_datasets(
     ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
 ) -> Result<Json<DatasetsResponse>> {
     caller.require_admin_access()?;
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     let datasets = datasets::list(&*state.events, scope).await?;
     Ok(Json(DatasetsResponse { datasets }))
 }
@@ -37,6 +36,6 @@ async fn get_dataset_ddl(
     Path(name): Path<String>,
 ) -> Result<Json<DdlResponse>> {
     caller.require_admin_access()?;
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     Ok(Json(datasets::ddl(&*state.events, scope, &name).await?))
 }

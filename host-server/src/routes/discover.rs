@@ -22,7 +22,6 @@ use crate::{
         validate::{from_body, validate_config, validate_name},
     },
     error::{AppError, Result, clip},
-    events::StoreScope,
     meta::audit,
     routes::extract::require_json,
     state::AppState,
@@ -51,7 +50,7 @@ async fn get_discover(
             other => return Err(AppError::invalid(format!("{}: unknown query parameter", clip(other)))),
         }
     }
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     let events = state.events.discover(scope, tenant.as_deref()).await?;
     Ok(Json(DiscoverResponse { events_found: events.len(), events }))
 }
@@ -72,7 +71,7 @@ async fn post_auto_create(
         from_body(&value, None)?
     };
     let name = validate_name("name", request.name.as_deref().unwrap_or(AUTO_DASHBOARD_NAME))?;
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     let events = state.events.discover(scope, None).await?;
     if events.is_empty() {
         return Err(AppError::Conflict(

@@ -7,7 +7,6 @@ use contract::events::IngestResponse;
 use crate::{
     auth::EventWriter,
     error::{AppError, Result},
-    events::StoreScope,
     ingest::{MAX_BODY_BYTES, parse_request, validate},
     meta::usage::EVENTS_INGESTED,
     routes::extract::require_json,
@@ -32,7 +31,7 @@ async fn post_events(
     })?;
     let request = parse_request(&bytes)?;
     let events = validate(request, Utc::now(), state.ingest_bounds)?;
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     let outcome = state.events.insert(scope, events).await?;
     state.usage.add(caller.org_id, caller.env.id, EVENTS_INGESTED, outcome.stored as i64);
     Ok(Json(IngestResponse {

@@ -14,7 +14,6 @@ use crate::{
     analytics::query::{QueryRequest, shape},
     auth::ConsoleOrAdminKey,
     error::Result,
-    events::StoreScope,
     meta::usage::QUERIES,
     state::AppState,
 };
@@ -32,7 +31,7 @@ async fn get_query(
     let started = Instant::now();
     let request = QueryRequest::parse(raw.as_deref().unwrap_or(""))?;
     let spec = request.spec(Utc::now());
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     let answer = state.events.query(scope, &spec).await?;
     let response = shape(&request, &spec, answer, started);
     state.usage.add(caller.org_id, caller.env.id, QUERIES, 1);

@@ -25,7 +25,6 @@ use crate::{
         widgets::{fill_widget_defaults, load, save, to_wire},
     },
     error::{ApiJson, AppError, Result, clip},
-    events::StoreScope,
     meta::{audit, dashboards::WidgetRecord, usage::QUERIES},
     state::AppState,
 };
@@ -52,7 +51,7 @@ async fn get_widget(
     ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<StandaloneWidget>> {
-    Ok(Json(to_wire(&load(&*state.dashboards, &caller, &id).await?)))
+    Ok(Json(to_wire(&load(&*state.dashboards, caller.scope(), &id).await?)))
 }
 
 async fn create_widget(
@@ -92,7 +91,7 @@ async fn update_widget(
 ) -> Result<Json<StandaloneWidget>> {
     caller.require_admin_access()?;
     let patch: UpdateWidgetRequest = from_body(&body, None)?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let w = &mut record.config;
     if let Some(title) = patch.title {
         w.title = title;
@@ -120,7 +119,7 @@ async fn publish_widget(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     caller.require_admin_access()?;
-    let mut record = load(&*state.dashboards, &caller, &id).await?;
+    let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     record.published_config = Some(record.config.clone());
     record.published_at = Some(Utc::now());
     save(&*state.dashboards, record).await?;
@@ -165,7 +164,7 @@ async fn preview_widget(
     let mut widget: Widget = from_body(&raw, Some("widget"))?;
     validate_widget("widget", &mut widget)?;
     let filters = resolve_filters(&filters, Period::D30)?;
-    let scope = StoreScope { org_id: caller.org_id, env_id: caller.env.id };
+    let scope = caller.scope();
     let data = evaluate(&*state.events, scope, &tenant_id, &widget, &filters, started).await?;
     state.usage.add(caller.org_id, caller.env.id, QUERIES, 1);
     Ok(Json(data))
