@@ -7,7 +7,6 @@ pub mod org_settings;
 pub mod revocations;
 pub mod saved_queries;
 pub mod sqlite;
-mod sqlite_dashboards;
 pub mod usage;
 
 use async_trait::async_trait;

@@ -10,11 +10,18 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::{
-    ApiKey, AuditEntry, Environment, KeyGrant, MetaStore, NewAccount, Org, Role, Scope, SessionGrant,
-    UsageRow, User,
+mod dashboards;
+mod org_settings;
+mod revocations;
+mod saved_queries;
+
+use crate::{
+    error::{AppError, Result},
+    meta::{
+        ApiKey, AuditEntry, Environment, KeyGrant, MetaStore, NewAccount, Org, Role, Scope, SessionGrant,
+        UsageRow, User,
+    },
 };
-use crate::error::{AppError, Result};
 
 /// SQLite-backed [`MetaStore`].
 pub struct SqliteMeta {

@@ -9,14 +9,16 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{Row, sqlite::SqliteRow};
 
-use super::{
-    AuditEntry,
-    dashboards::{
-        DashboardRecord, DashboardStore, EMBED_SESSION_CREATE, NewAuditRow, SaveOutcome, WidgetRecord,
+use super::SqliteMeta;
+use crate::{
+    error::{AppError, Result},
+    meta::{
+        AuditEntry,
+        dashboards::{
+            DashboardRecord, DashboardStore, EMBED_SESSION_CREATE, NewAuditRow, SaveOutcome, WidgetRecord,
+        },
     },
-    sqlite::SqliteMeta,
 };
-use crate::error::{AppError, Result};
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| AppError::Internal(anyhow!("encoding config: {e}")))
