@@ -78,6 +78,18 @@ pub struct ServeArgs {
     #[arg(long, env = "EMBAN_INGEST_MAX_FUTURE_SECS", default_value_t = DEFAULT_INGEST_MAX_FUTURE_SECS,
           value_parser = clap::value_parser!(u32).range(0..=31_536_000))]
     pub ingest_max_future_secs: u32,
+    /// How long an invite link works, in days.
+    #[arg(long, env = "EMBAN_INVITE_TTL_DAYS", default_value_t = DEFAULT_INVITE_TTL_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub invite_ttl_days: u32,
+    /// Mail server for invites (and later alerts and reports): `smtp://user:pass@host:587`
+    /// (STARTTLS when offered), `smtps://…:465` (TLS), or `smtp://host:port?tls=none` for a
+    /// local relay. Without it the invite's link in the response is the delivery.
+    #[arg(long, env = "EMBAN_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of the server's mail.
+    #[arg(long, env = "EMBAN_SMTP_FROM", default_value = "Emban <no-reply@emban.local>")]
+    pub smtp_from: String,
     /// Abuse limits (docs/api.md, "Abuse limits").
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -143,6 +155,9 @@ impl Default for LimitArgs {
     }
 }
 
+/// Days an invite link works unless `--invite-ttl-days` says otherwise.
+pub const DEFAULT_INVITE_TTL_DAYS: u32 = 7;
+
 /// Default of `--ingest-max-age-days`.
 pub const DEFAULT_INGEST_MAX_AGE_DAYS: u32 = 400;
 /// Default of `--ingest-max-future-secs`: one day.
@@ -169,6 +184,9 @@ impl ServeArgs {
             limits: LimitArgs::default(),
             ingest_max_age_days: DEFAULT_INGEST_MAX_AGE_DAYS,
             ingest_max_future_secs: DEFAULT_INGEST_MAX_FUTURE_SECS,
+            invite_ttl_days: DEFAULT_INVITE_TTL_DAYS,
+            smtp_url: None,
+            smtp_from: "Emban <no-reply@emban.local>".to_owned(),
         }
     }
 }

@@ -18,6 +18,14 @@ pub enum AppError {
     /// 400: the request is malformed; the message names the field.
     #[error("{0}")]
     Invalid(String),
+    /// 400 with its own code: a token (an invite's) that can no longer be used, and why.
+    #[error("{message}")]
+    Refused {
+        /// Stable code, e.g. `invite_expired`.
+        code: &'static str,
+        /// What happened, for the caller.
+        message: String,
+    },
     /// 401: missing, malformed, unknown, revoked or expired credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -54,6 +62,7 @@ impl AppError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AppError::Refused { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

@@ -9,8 +9,8 @@ use crate::{
     ingest::IngestBounds,
     limits::Limits,
     meta::{
-        MetaStore, dashboards::DashboardStore, org_settings::OrgSettingsStore, revocations::Revocations,
-        saved_queries::SavedQueryStore, usage::UsageRecorder,
+        MetaStore, dashboards::DashboardStore, members::MemberStore, org_settings::OrgSettingsStore,
+        revocations::Revocations, saved_queries::SavedQueryStore, usage::UsageRecorder,
     },
     secrets::Secret,
     settings::FramingCache,
@@ -30,6 +30,8 @@ pub struct App {
     pub adhoc: AdhocGuard,
     /// Dashboards, standalone widgets and embed-session audit rows (cached, group-committed).
     pub dashboards: Arc<dyn DashboardStore>,
+    /// Members and invites.
+    pub members: Arc<dyn MemberStore>,
     /// Saved ad-hoc SQL snippets.
     pub saved_queries: Arc<dyn SavedQueryStore>,
     /// Org settings (details, embedding).
@@ -56,6 +58,8 @@ pub struct App {
     pub www_dir: std::path::PathBuf,
     /// The helper's built npm package (`--helper-dir`), served at `/helper/`.
     pub helper_dir: std::path::PathBuf,
+    /// How long invite links work.
+    pub invite_ttl: chrono::Duration,
     /// Whether the demo is on (`--demo`): its public embed URL answers only then.
     pub demo: bool,
     /// Rate limits, the password-hashing pool and failed-login backoff.

@@ -1,6 +1,8 @@
 //! Accounts: sign-up (a user, an org, its environments and default admin key), sign-in, and what
 //! `GET /v1/auth/me` says about a caller; usage reports are `usage`.
 
+pub mod members;
+pub mod org;
 pub mod usage;
 
 use serde_json::{Value, json};
@@ -19,7 +21,7 @@ use crate::{
     state::AppState,
 };
 
-fn validate_email(email: &str) -> Result<String> {
+pub fn validate_email(email: &str) -> Result<String> {
     let email = email.trim();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -32,7 +34,7 @@ fn validate_email(email: &str) -> Result<String> {
     Ok(email.to_owned())
 }
 
-fn validate_password(password: &str) -> Result<()> {
+pub fn validate_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if !(8..=256).contains(&n) {
         return Err(AppError::invalid("password: must be between 8 and 256 characters"));
@@ -40,7 +42,7 @@ fn validate_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-fn bounded_text(field: &str, value: Option<String>, default: String) -> Result<String> {
+pub fn bounded_text(field: &str, value: Option<String>, default: String) -> Result<String> {
     let value = value.map(|v| v.trim().to_owned()).unwrap_or(default);
     if value.is_empty() || value.chars().count() > 200 {
         return Err(AppError::invalid(format!(
@@ -114,10 +116,19 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Value> {
         .await?
         .ok_or_else(|| AppError::Unauthorized("the org no longer exists".into()))?;
     Ok(match &caller.principal {
-        Principal::User { user, role } => json!({
-            "auth": "session", "user": user, "org": org, "role": role, "scope": "admin",
-            "environment": caller.env,
-        }),
+        Principal::User { user, role } => {
+            let orgs: Vec<Value> = state
+                .members
+                .orgs_of(user.id)
+                .await?
+                .into_iter()
+                .map(|(org, role)| json!({ "id": org.id, "name": org.name, "role": role }))
+                .collect();
+            json!({
+                "auth": "session", "user": user, "org": org, "role": role, "scope": "admin",
+                "environment": caller.env, "orgs": orgs,
+            })
+        }
         Principal::ApiKey { id, scope } => json!({
             "auth": "api_key", "user": null, "org": org, "role": null, "scope": scope,
             "api_key_id": id, "environment": caller.env,

@@ -93,6 +93,14 @@ impl KeyCache {
         }
     }
 
+    /// Forgets every key of an org (after the org is deleted).
+    pub fn evict_org(&self, org_id: i64) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (grant, _)| grant.org_id != org_id);
+        }
+    }
+
     /// Forgets a key (after it is revoked).
     pub fn evict(&self, key_id: i64) {
         self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -3,6 +3,7 @@
 //! as methods on [`Caller`]. Resolving credentials is `api_keys` and `sessions`; passwords are
 //! `passwords`; which origins a cookie change may come from is `origins`.
 
+pub mod access;
 pub mod api_keys;
 pub mod origins;
 pub mod passwords;
@@ -11,7 +12,7 @@ pub mod sessions;
 use serde_json::Value;
 
 use crate::{
-    error::{AppError, Result},
+    error::AppError,
     events::StoreScope,
     limits::IngestKey,
     meta::{Environment, Role, Scope, User, audit::Entry},
@@ -55,20 +56,6 @@ impl Caller {
             Principal::User { user, .. } => format!("user:{}", user.email),
         }
     }
-
-    /// Fails with 403 unless the caller holds admin access: an admin-scope key, or a session
-    /// of an owner or admin.
-    pub fn require_admin_access(&self) -> Result<()> {
-        match &self.principal {
-            Principal::ApiKey { scope: Scope::Admin, .. } => Ok(()),
-            Principal::User { role, .. } if role.is_admin() => Ok(()),
-            Principal::User { role, .. } => Err(AppError::Forbidden(format!(
-                "this action needs the admin or owner role; you are {}",
-                role.as_str()
-            ))),
-            Principal::ApiKey { scope, .. } => Err(scope_forbidden(*scope)),
-        }
-    }
 }
 
 /// The 403 of a key used outside its scope.
@@ -80,46 +67,7 @@ pub fn scope_forbidden(scope: Scope) -> AppError {
     })
 }
 
-/// A console user (session cookie) or an admin-scope key: any caller but a narrow-scope key
-/// (ingest, embed). Every route but `POST /v1/events` and `POST /v1/embed-sessions` takes this;
-/// roles (`require_admin_access`) narrow it further.
-#[derive(Debug, Clone)]
-pub struct ConsoleOrAdminKey(pub Caller);
-
-/// A caller that may write events (`POST /v1/events`): anything but an embed-scope key.
-#[derive(Debug, Clone)]
-pub struct EventWriter(pub Caller);
-
-/// A caller that may mint embed sessions (`POST /v1/embed-sessions`): anything but an
-/// ingest-scope key; the handler still asks for admin access or the embed scope.
-#[derive(Debug, Clone)]
-pub struct EmbedMinter(pub Caller);
-
 impl Caller {
-    /// Fails with 403 unless the caller may mint embed sessions: admin access or an embed key.
-    pub fn require_mint_access(&self) -> Result<()> {
-        match &self.principal {
-            Principal::ApiKey { scope: Scope::Embed, .. } => Ok(()),
-            _ => self.require_admin_access(),
-        }
-    }
-}
-
-impl Caller {
-    /// Fails with 403 unless the caller may build dashboards: an admin-scope key, or a session
-    /// of an owner, admin or editor.
-    pub fn require_editor(&self) -> Result<()> {
-        match &self.principal {
-            Principal::ApiKey { scope: Scope::Admin, .. } => Ok(()),
-            Principal::User { role, .. } if *role != Role::Viewer => Ok(()),
-            Principal::User { role, .. } => Err(AppError::Forbidden(format!(
-                "this action needs the editor, admin or owner role; you are {}",
-                role.as_str()
-            ))),
-            Principal::ApiKey { scope, .. } => Err(scope_forbidden(*scope)),
-        }
-    }
-
     /// The org and environment every data path of this caller is confined to.
     pub fn scope(&self) -> StoreScope {
         StoreScope { org_id: self.org_id, env_id: self.env.id }
@@ -130,6 +78,14 @@ impl Caller {
         match &self.principal {
             Principal::ApiKey { id, .. } => IngestKey::ApiKey(*id),
             Principal::User { user, .. } => IngestKey::User(user.id),
+        }
+    }
+
+    /// The signed-in user's id (`None` for an API key).
+    pub fn principal_user_id(&self) -> Option<i64> {
+        match &self.principal {
+            Principal::User { user, .. } => Some(user.id),
+            Principal::ApiKey { .. } => None,
         }
     }
 

@@ -131,6 +131,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer>;
     /// Counts an org's events across environments.
     async fn count_org_events(&self, org_id: i64) -> Result<u64>;
+    /// Deletes every event of the org (all environments) and its rollup rows; returns once no
+    /// query can see them.
+    async fn delete_org(&self, org_id: i64) -> Result<()>;
     /// Runs an analytics query with numeric range filters on top of the spec's exact-match ones.
     /// Engines that cannot filter by ranges refuse them (400) rather than ignore them.
     async fn query_with_ranges(

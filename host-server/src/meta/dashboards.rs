@@ -140,6 +140,9 @@ pub trait DashboardStore: Send + Sync + 'static {
         now_unix: i64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>>;
+    /// Drops what this store keeps in memory for the org, after the org was deleted (the
+    /// database itself already forgot it).
+    fn forget_org(&self, org_id: i64);
 }
 
 type CacheKey = (i64, i64, String);
@@ -209,6 +212,14 @@ async fn audit_writer(store: Arc<dyn DashboardStore>, mut rx: mpsc::Receiver<Aud
 
 #[async_trait]
 impl DashboardStore for CachedDashboards {
+    fn forget_org(&self, org_id: i64) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(org, _, _), _| *org != org_id);
+        }
+        self.inner.forget_org(org_id);
+    }
+
     async fn list_dashboards(&self, org_id: i64, env_id: i64) -> Result<Vec<DashboardRecord>> {
         self.inner.list_dashboards(org_id, env_id).await
     }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod dashboards;
+pub mod members;
 pub mod org_settings;
 pub mod revocations;
 pub mod saved_queries;
@@ -170,6 +171,8 @@ pub struct SessionGrant {
     pub org_id: i64,
     /// The user's role there.
     pub role: Role,
+    /// When the member last used the console there, if ever.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 /// Everything `register` creates.
@@ -267,8 +270,15 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Revokes a key of the org; `false` when there is no such key.
     async fn revoke_api_key(&self, org_id: i64, key_id: i64) -> Result<bool>;
 
-    /// The org's newest audit rows, newest first.
-    async fn list_audit(&self, org_id: i64, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// The org's newest audit rows, newest first: only ids below `before` when given, only
+    /// `action` when given.
+    async fn list_audit(
+        &self,
+        org_id: i64,
+        limit: i64,
+        before: Option<i64>,
+        action: Option<&str>,
+    ) -> Result<Vec<AuditEntry>>;
 
     /// Adds to usage counters: `(org_id, env_id, day, metric, delta)`.
     async fn add_usage(&self, increments: &[(i64, i64, String, String, i64)]) -> Result<()>;

@@ -12,9 +12,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    accounts::{self, create_account},
+    accounts::{
+        self, create_account,
+        members::{self, AcceptRequest},
+    },
     auth::{
-        ConsoleOrAdminKey,
+        Caller, Principal,
         sessions::{self, SESSION_COOKIE, SESSION_DAYS},
     },
     error::{ApiJson, AppError, Result},
@@ -33,6 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/login", post(post_login).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .route("/v1/auth/logout", post(post_logout))
         .route("/v1/auth/me", get(get_me))
+        .route(
+            "/v1/auth/accept-invite",
+            post(post_accept_invite).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)),
+        )
+        .route("/v1/auth/switch-org", post(post_switch_org))
 }
 
 /// Body of `POST /v1/auth/register`.
@@ -105,9 +113,54 @@ async fn post_logout(State(state): State<AppState>, headers: HeaderMap) -> Resul
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-async fn get_me(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<Value>> {
+async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>> {
     Ok(Json(accounts::me(&state, &caller).await?))
+}
+
+/// Accepts an invite: with the session cookie of the invited user, the token alone; otherwise a
+/// new account for the invite's email with the password given. Either way the answer carries a
+/// session cookie for the org joined.
+async fn post_accept_invite(
+    State(state): State<AppState>,
+    _: AuthAttempt,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AcceptRequest>,
+) -> Result<Response> {
+    let signed_in = match session_cookie(&headers) {
+        Some(token) => match sessions::resolve(&*state.meta, &state.members, &token, None).await {
+            Ok(Caller { principal: Principal::User { user, .. }, .. }) => Some(user),
+            _ => None,
+        },
+        None => None,
+    };
+    let joined = members::accept(&state, body, signed_in).await?;
+    let cookie = start_session(&state, joined.user.id, joined.org.id).await?;
+    let body = json!({ "user": joined.user, "org": joined.org, "role": joined.role });
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// Body of `POST /v1/auth/switch-org`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchOrgRequest {
+    org_id: i64,
+}
+
+/// Moves the console session to another org of the user (an extension: a session works in one
+/// org at a time); answers like `GET /v1/auth/me`.
+async fn post_switch_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SwitchOrgRequest>,
+) -> Result<Json<Value>> {
+    let token = session_cookie(&headers)
+        .ok_or_else(|| AppError::Unauthorized("not signed in: no session cookie".into()))?;
+    if !state.members.switch_session_org(&sessions::token_hash(&token), body.org_id).await? {
+        return Err(AppError::NotFound(format!("you are not a member of an org with id {}", body.org_id)));
+    }
+    // The access table admitted a console session (`caller`); it now works in the new org.
+    let moved = sessions::resolve(&*state.meta, &state.members, &token, None).await?;
+    debug_assert_eq!(moved.principal_user_id(), caller.principal_user_id());
+    Ok(Json(accounts::me(&state, &moved).await?))
 }

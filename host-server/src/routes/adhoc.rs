@@ -4,7 +4,7 @@ use axum::{Json, Router, extract::State, routing::post};
 
 use crate::{
     analytics::adhoc::{self, AdhocRequest, AdhocResponse},
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     error::{ApiJson, Result},
     state::AppState,
 };
@@ -16,10 +16,9 @@ pub fn router() -> Router<AppState> {
 
 async fn post_adhoc(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     ApiJson(body): ApiJson<AdhocRequest>,
 ) -> Result<Json<AdhocResponse>> {
-    caller.require_admin_access()?;
     let scope = caller.scope();
     Ok(Json(adhoc::run(&*state.events, &state.adhoc, scope, &body.sql).await?))
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::{
-        ConsoleOrAdminKey,
+        Caller,
         api_keys::{API_KEY_CREATE, API_KEY_REVOKE, create_key},
     },
     error::{ApiJson, AppError, Result},
@@ -26,10 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/api-keys/{id}", delete(revoke_api_key))
 }
 
-async fn list_api_keys(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<Value>> {
+async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>> {
     let keys = state.meta.list_api_keys(caller.org_id).await?;
     Ok(Json(json!({ "api_keys": keys })))
 }
@@ -47,10 +44,9 @@ pub struct CreateKeyRequest {
 
 async fn create_api_key(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    caller.require_admin_access()?;
     let label = body.label.trim();
     if label.is_empty() || label.chars().count() > 200 {
         return Err(AppError::invalid("label: must be a non-empty string of at most 200 characters"));
@@ -81,10 +77,9 @@ async fn create_api_key(
 
 async fn revoke_api_key(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     let id: i64 = id.parse().map_err(|_| AppError::invalid(format!("id: {id:?} is not an API key id")))?;
     if !state.meta.revoke_api_key(caller.org_id, id).await? {
         return Err(AppError::NotFound(format!("no API key with id {id}")));

@@ -15,7 +15,7 @@ use contract::dashboard::{
 use serde_json::{Value, json};
 
 use crate::{
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     dashboards::{
         insert_dashboard, load, new_widget_id, next_slot, save, to_wire,
         validate::{from_body, validate_config, validate_name},
@@ -37,17 +37,14 @@ pub fn router() -> Router<AppState> {
         .route("/v1/dashboards/{id}/widgets/{widget_id}", patch(update_widget).delete(delete_widget))
 }
 
-async fn list_dashboards(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<DashboardList>> {
+async fn list_dashboards(State(state): State<AppState>, caller: Caller) -> Result<Json<DashboardList>> {
     let records = state.dashboards.list_dashboards(caller.org_id, caller.env.id).await?;
     Ok(Json(DashboardList { dashboards: records.iter().map(to_wire).collect() }))
 }
 
 async fn get_dashboard(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Dashboard>> {
     Ok(Json(to_wire(&load(&*state.dashboards, caller.scope(), &id).await?)))
@@ -55,25 +52,29 @@ async fn get_dashboard(
 
 async fn create_dashboard(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Dashboard>)> {
-    caller.require_editor()?;
     let request: CreateDashboardRequest = from_body(&body, None)?;
     let name = validate_name("name", &request.name)?;
     let mut config = DashboardConfig { widgets: request.widgets };
     validate_config(&mut config)?;
     let record = insert_dashboard(&*state.dashboards, caller.org_id, caller.env.id, name, config).await?;
+    let details = json!({ "name": record.name, "widgets": record.config.widgets.len() });
+    audit::record(
+        &*state.dashboards,
+        caller.audit("dashboard.create", format!("dashboard:{}", record.id), details),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(to_wire(&record))))
 }
 
 async fn update_dashboard(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Dashboard>> {
-    caller.require_editor()?;
     let request: UpdateDashboardRequest = from_body(&body, None)?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     if let Some(name) = request.name {
@@ -85,15 +86,18 @@ async fn update_dashboard(
         record.config = config;
     }
     let record = save(&*state.dashboards, record).await?;
+    let details =
+        json!({ "name": record.name, "widgets": record.config.widgets.len(), "version": record.version });
+    audit::record(&*state.dashboards, caller.audit("dashboard.update", format!("dashboard:{id}"), details))
+        .await?;
     Ok(Json(to_wire(&record)))
 }
 
 async fn delete_dashboard(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_editor()?;
     if !state.dashboards.delete_dashboard(caller.org_id, caller.env.id, &id).await? {
         return Err(AppError::NotFound(format!("no dashboard with id {:?}", clip(&id))));
     }
@@ -104,10 +108,9 @@ async fn delete_dashboard(
 
 async fn publish_dashboard(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     // Saved configs are valid, but rules may have tightened since: check before going live.
     let mut snapshot = record.config.clone();
@@ -127,10 +130,9 @@ async fn publish_dashboard(
 
 async fn unpublish_dashboard(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     record.is_published = false;
     save(&*state.dashboards, record).await?;
@@ -144,10 +146,9 @@ async fn unpublish_dashboard(
 
 async fn restore_published(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let snapshot = record.published_config.clone().ok_or_else(|| {
         AppError::Conflict(format!("dashboard {id:?} has never been published: nothing to restore"))
@@ -164,12 +165,11 @@ async fn restore_published(
 
 async fn add_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(mut body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Widget>)> {
     // The reference names admin access for this route.
-    caller.require_admin_access()?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let Some(object) = body.as_object_mut() else {
         return Err(AppError::invalid("body: must be a widget object"));
@@ -189,16 +189,21 @@ async fn add_widget(
         .into_iter()
         .find(|w| w.id == widget_id)
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("added widget vanished")))?;
+    let resource = format!("dashboard:{id}/widget:{}", widget.id);
+    audit::record(
+        &*state.dashboards,
+        caller.audit("dashboard.widget_add", resource, json!({ "kind": widget.kind })),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(widget)))
 }
 
 async fn update_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path((id, widget_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Widget>> {
-    caller.require_editor()?;
     let patch: UpdateWidgetRequest = from_body(&body, None)?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let widget =
@@ -228,15 +233,16 @@ async fn update_widget(
         .into_iter()
         .find(|w| w.id == widget_id)
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("updated widget vanished")))?;
+    let resource = format!("dashboard:{id}/widget:{widget_id}");
+    audit::record(&*state.dashboards, caller.audit("dashboard.widget_update", resource, json!({}))).await?;
     Ok(Json(widget))
 }
 
 async fn delete_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path((id, widget_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    caller.require_editor()?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let before = record.config.widgets.len();
     record.config.widgets.retain(|w| w.id != widget_id);
@@ -244,5 +250,7 @@ async fn delete_widget(
         return Err(AppError::NotFound(format!("no widget {:?} on dashboard {id:?}", clip(&widget_id))));
     }
     save(&*state.dashboards, record).await?;
+    let resource = format!("dashboard:{id}/widget:{widget_id}");
+    audit::record(&*state.dashboards, caller.audit("dashboard.widget_delete", resource, json!({}))).await?;
     Ok(StatusCode::NO_CONTENT)
 }

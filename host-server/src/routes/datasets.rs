@@ -8,7 +8,7 @@ use axum::{
 
 use crate::{
     analytics::datasets::{self, DatasetsResponse, DdlResponse},
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     error::Result,
     state::AppState,
 };
@@ -20,11 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/datasets/{name}/ddl", get(get_dataset_ddl))
 }
 
-async fn list_datasets(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<DatasetsResponse>> {
-    caller.require_admin_access()?;
+async fn list_datasets(State(state): State<AppState>, caller: Caller) -> Result<Json<DatasetsResponse>> {
     let scope = caller.scope();
     let datasets = datasets::list(&*state.events, scope).await?;
     Ok(Json(DatasetsResponse { datasets }))
@@ -32,10 +28,9 @@ async fn list_datasets(
 
 async fn get_dataset_ddl(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<DdlResponse>> {
-    caller.require_admin_access()?;
     let scope = caller.scope();
     Ok(Json(datasets::ddl(&*state.events, scope, &name).await?))
 }

@@ -15,7 +15,7 @@ use contract::{
 use serde_json::{Value, json};
 
 use crate::{
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     dashboards::{
         auto::{AUTO_DASHBOARD_NAME, auto_widgets},
         insert_dashboard,
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 
 async fn get_discover(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DiscoverResponse>> {
     let mut tenant: Option<String> = None;
@@ -57,11 +57,10 @@ async fn get_discover(
 
 async fn post_auto_create(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<AutoCreateResponse>)> {
-    caller.require_editor()?;
     let request: AutoCreateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         AutoCreateRequest::default()
     } else {

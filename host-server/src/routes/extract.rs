@@ -5,26 +5,43 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRequestParts, MatchedPath},
     http::{HeaderMap, header, request::Parts},
 };
 
 use crate::{
     auth::{
-        Caller, ConsoleOrAdminKey, EmbedMinter, EventWriter, Principal, api_keys, scope_forbidden,
+        Caller,
+        access::rule_for,
+        api_keys,
         sessions::{self, ENVIRONMENT_HEADER, SESSION_COOKIE},
     },
     embed::token::{EmbedClaims, verify},
     error::{AppError, Result},
     limits::limit_key,
-    meta::Scope,
     state::AppState,
 };
 
+/// The caller, admitted by the access table's rule for the matched route (`auth::access`):
+/// 401 without valid credentials, 403 when the rule does not admit them, 500 for a route the
+/// table does not know (fail closed).
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let path = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let rule = rule_for(parts.method.as_str(), &path).ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("no access rule for {} {path}", parts.method))
+        })?;
+        let caller = credentials(parts, state).await?;
+        caller.may(rule.need)?;
+        Ok(caller)
+    }
+}
+
+/// The caller behind the request's credentials: a Bearer API key or the session cookie.
+async fn credentials(parts: &Parts, state: &AppState) -> Result<Caller> {
+    {
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value
                 .to_str()
@@ -46,47 +63,11 @@ impl FromRequestParts<AppState> for Caller {
                 })?),
                 None => None,
             };
-            return sessions::resolve(&*state.meta, &token, environment).await;
+            return sessions::resolve(&*state.meta, &state.members, &token, environment).await;
         }
         Err(AppError::Unauthorized(
             "missing credentials: send `Authorization: Bearer <api key>` or sign in".into(),
         ))
-    }
-}
-
-impl FromRequestParts<AppState> for ConsoleOrAdminKey {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if let Principal::ApiKey { scope: scope @ (Scope::Ingest | Scope::Embed), .. } = caller.principal {
-            return Err(scope_forbidden(scope));
-        }
-        Ok(ConsoleOrAdminKey(caller))
-    }
-}
-
-impl FromRequestParts<AppState> for EventWriter {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if let Principal::ApiKey { scope: Scope::Embed, .. } = caller.principal {
-            return Err(scope_forbidden(Scope::Embed));
-        }
-        Ok(EventWriter(caller))
-    }
-}
-
-impl FromRequestParts<AppState> for EmbedMinter {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if let Principal::ApiKey { scope: Scope::Ingest, .. } = caller.principal {
-            return Err(scope_forbidden(Scope::Ingest));
-        }
-        Ok(EmbedMinter(caller))
     }
 }
 

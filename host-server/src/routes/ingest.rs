@@ -5,7 +5,7 @@ use chrono::Utc;
 use contract::events::IngestResponse;
 
 use crate::{
-    auth::EventWriter,
+    auth::Caller,
     error::{AppError, Result},
     ingest::{MAX_BODY_BYTES, parse_request, validate},
     meta::usage::EVENTS_INGESTED,
@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
 
 async fn post_events(
     State(state): State<AppState>,
-    EventWriter(caller): EventWriter,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>> {

@@ -17,6 +17,7 @@ pub mod middleware;
 mod query;
 mod saved_queries;
 mod settings;
+mod team;
 mod usage;
 mod widgets;
 mod www;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(saved_queries::router())
         .merge(settings::router())
+        .merge(team::router())
         .merge(dashboards::router())
         .merge(widgets::router())
         .merge(embed::router())

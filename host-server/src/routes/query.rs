@@ -12,7 +12,7 @@ use contract::query::QueryResponse;
 
 use crate::{
     analytics::query::{QueryRequest, shape},
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     error::Result,
     meta::usage::QUERIES,
     state::AppState,
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 async fn get_query(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<QueryResponse>> {
     let started = Instant::now();

@@ -1,10 +1,11 @@
 //! `GET` and `PATCH /v1/settings/org` (admins).
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use contract::settings::{EmbeddingSettings, OrgSettings, OrgSettingsPatch};
 
 use crate::{
-    auth::ConsoleOrAdminKey,
+    accounts::org::{self, DeleteOrgRequest},
+    auth::Caller,
     error::{ApiJson, AppError, Result},
     meta::{audit, org_settings::OrgSettingsRecord},
     settings::{ORG_SETTINGS_UPDATE, changed_fields, validate_patch},
@@ -14,7 +15,8 @@ use crate::{
 
 /// `/v1/settings/org`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/settings/org", get(get_org_settings).patch(patch_org_settings))
+    Router::new()
+        .route("/v1/settings/org", get(get_org_settings).patch(patch_org_settings).delete(delete_org))
 }
 
 fn answer(record: OrgSettingsRecord) -> OrgSettings {
@@ -31,21 +33,16 @@ fn no_org() -> AppError {
     AppError::NotFound("the org no longer exists".into())
 }
 
-async fn get_org_settings(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<OrgSettings>> {
-    caller.require_admin_access()?;
+async fn get_org_settings(State(state): State<AppState>, caller: Caller) -> Result<Json<OrgSettings>> {
     let record = state.org_settings.org_settings(caller.org_id).await?.ok_or_else(no_org)?;
     Ok(Json(answer(record)))
 }
 
 async fn patch_org_settings(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     ApiJson(patch): ApiJson<OrgSettingsPatch>,
 ) -> Result<Json<OrgSettings>> {
-    caller.require_admin_access()?;
     let change = validate_patch(patch)?;
     let record = state.org_settings.update_org_settings(caller.org_id, &change).await?.ok_or_else(no_org)?;
     state.framing.invalidate(caller.org_id);
@@ -55,4 +52,14 @@ async fn patch_org_settings(
     )
     .await?;
     Ok(Json(answer(record)))
+}
+
+/// Deletes the org for good (owners only); the body names it to confirm.
+async fn delete_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DeleteOrgRequest>,
+) -> Result<StatusCode> {
+    org::delete(&state, &caller, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

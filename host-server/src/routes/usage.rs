@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     accounts::usage,
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     error::{AppError, Result},
     state::AppState,
 };
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 
 async fn get_usage(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
     let mut period = Period::D30;
@@ -41,9 +41,6 @@ async fn get_usage(
     Ok(Json(usage::report(&state, &caller, period).await?))
 }
 
-async fn get_onboarding_status(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<Value>> {
+async fn get_onboarding_status(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>> {
     Ok(Json(usage::onboarding(&state, &caller).await?))
 }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::{
     analytics::widget::{evaluate, resolve_filters},
-    auth::ConsoleOrAdminKey,
+    auth::Caller,
     dashboards::{
         validate::{from_body, validate_widget},
         widgets::{fill_widget_defaults, load, save, to_wire},
@@ -38,17 +38,14 @@ pub fn router() -> Router<AppState> {
         .route("/v1/widgets/{id}/publish", post(publish_widget))
 }
 
-async fn list_widgets(
-    State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
-) -> Result<Json<StandaloneWidgetList>> {
+async fn list_widgets(State(state): State<AppState>, caller: Caller) -> Result<Json<StandaloneWidgetList>> {
     let records = state.dashboards.list_widgets(caller.org_id, caller.env.id).await?;
     Ok(Json(StandaloneWidgetList { widgets: records.iter().map(to_wire).collect() }))
 }
 
 async fn get_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<StandaloneWidget>> {
     Ok(Json(to_wire(&load(&*state.dashboards, caller.scope(), &id).await?)))
@@ -56,10 +53,9 @@ async fn get_widget(
 
 async fn create_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     ApiJson(mut body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<StandaloneWidget>)> {
-    caller.require_admin_access()?;
     let id = uuid::Uuid::new_v4().to_string();
     if body.get("id").is_some() {
         return Err(AppError::invalid("widget.id: assigned by the server; leave it out"));
@@ -80,16 +76,20 @@ async fn create_widget(
         updated_at: now,
     };
     state.dashboards.create_widget(&record).await?;
+    audit::record(
+        &*state.dashboards,
+        caller.audit("widget.create", format!("widget:{}", record.id), json!({})),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(to_wire(&record))))
 }
 
 async fn update_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<StandaloneWidget>> {
-    caller.require_admin_access()?;
     let patch: UpdateWidgetRequest = from_body(&body, None)?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     let w = &mut record.config;
@@ -110,15 +110,16 @@ async fn update_widget(
     }
     validate_widget("widget", w)?;
     let record = save(&*state.dashboards, record).await?;
+    audit::record(&*state.dashboards, caller.audit("widget.update", format!("widget:{id}"), json!({})))
+        .await?;
     Ok(Json(to_wire(&record)))
 }
 
 async fn publish_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     let mut record = load(&*state.dashboards, caller.scope(), &id).await?;
     record.published_config = Some(record.config.clone());
     record.published_at = Some(Utc::now());
@@ -130,10 +131,9 @@ async fn publish_widget(
 
 async fn delete_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     if !state.dashboards.delete_widget(caller.org_id, caller.env.id, &id).await? {
         return Err(AppError::NotFound(format!("no widget with id {:?}", clip(&id))));
     }
@@ -154,7 +154,7 @@ struct PreviewRequest {
 
 async fn preview_widget(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<WidgetData>> {
     let started = Instant::now();

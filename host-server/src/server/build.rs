@@ -33,6 +33,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let sqlite = Arc::new(SqliteMeta::open(&args.data_dir.join("meta.sqlite")).await?);
     let meta: Arc<dyn MetaStore> = sqlite.clone();
     let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
+    let members: Arc<dyn meta::members::MemberStore> = sqlite.clone();
     let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
     let revocations = Revocations::new(sqlite.clone(), LEEWAY_SECS);
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
@@ -56,6 +57,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     Ok(AppState(Arc::new(App {
         adhoc,
         demo: args.demo,
+        invite_ttl: chrono::Duration::days(i64::from(args.invite_ttl_days)),
         limits: Limits::new(&args.limits),
         origins,
         secure_cookies: public_url.starts_with("https://"),
@@ -65,6 +67,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         events,
         dashboards,
         saved_queries,
+        members,
         org_settings,
         framing: FramingCache::default(),
         signing_secret,

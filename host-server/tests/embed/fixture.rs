@@ -225,6 +225,23 @@ impl TestApp {
         pool.close().await;
     }
 
+    /// Runs one statement with one integer parameter on the metadata file.
+    pub async fn sql(&self, statement: &str, id: i64) {
+        let url = format!("sqlite://{}", self.dir.join("meta.sqlite").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("opening meta.sqlite");
+        sqlx::query(statement).bind(id).execute(&pool).await.expect("running the statement");
+        pool.close().await;
+    }
+
+    /// `SELECT COUNT(*) …` with one integer parameter on the metadata file.
+    pub async fn sql_count(&self, statement: &str, id: i64) -> i64 {
+        let url = format!("sqlite://{}", self.dir.join("meta.sqlite").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("opening meta.sqlite");
+        let (n,): (i64,) = sqlx::query_as(statement).bind(id).fetch_one(&pool).await.expect("counting");
+        pool.close().await;
+        n
+    }
+
     /// Rows of the audit table by `actor`, read from the metadata file.
     pub async fn audit_rows_by(&self, actor: &str) -> i64 {
         let url = format!("sqlite://{}", self.dir.join("meta.sqlite").display());

@@ -11,4 +11,5 @@ mod jwt;
 mod permissions;
 mod sessions;
 mod settings;
+mod team;
 mod tenants;

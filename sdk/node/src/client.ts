@@ -343,6 +343,8 @@ export class EmbanClient {
     updateRole: (id: number | string, role: string): Promise<JsonObject> =>
       this.call('members.updateRole', { params: { id }, body: { role } }),
     remove: (id: number | string): Promise<void> => this.call('members.remove', { params: { id } }),
+    /** Cancels a pending invite (an extension); its link stops working. */
+    cancelInvite: (id: number | string): Promise<void> => this.call('members.cancelInvite', { params: { id } }),
   };
 
   /** Alert rules on widgets. */

@@ -50,7 +50,6 @@ export const ROUTES = {
   'usage.get': ['GET', '/v1/usage'],
   'usage.onboarding': ['GET', '/v1/onboarding/status'],
   'audit.list': ['GET', '/v1/audit'],
-  // Routes of the reference (api-reference.txt) the server does not serve yet: see PLANNED_ROUTES.
   'settings.getOrg': ['GET', '/v1/settings/org'],
   'settings.updateOrg': ['PATCH', '/v1/settings/org'],
   'settings.deleteOrg': ['DELETE', '/v1/settings/org'],
@@ -59,6 +58,8 @@ export const ROUTES = {
   'members.invites': ['GET', '/v1/members/invites'],
   'members.updateRole': ['PATCH', '/v1/members/{id}'],
   'members.remove': ['DELETE', '/v1/members/{id}'],
+  'members.cancelInvite': ['DELETE', '/v1/members/invites/{id}'],
+  // Routes of the reference (api-reference.txt) the server does not serve yet: see PLANNED_ROUTES.
   'alerts.list': ['GET', '/v1/alerts'],
   'alerts.get': ['GET', '/v1/alerts/{alert_id}'],
   'alerts.events': ['GET', '/v1/alerts/{alert_id}/events'],
@@ -85,14 +86,6 @@ export const ROUTES = {
  * accepts these routes missing from the server, and covers them once the server has them.
  */
 export const PLANNED_ROUTES: ReadonlySet<string> = new Set([
-  'settings.getOrg',
-  'settings.updateOrg',
-  'settings.deleteOrg',
-  'members.list',
-  'members.invite',
-  'members.invites',
-  'members.updateRole',
-  'members.remove',
   'alerts.list',
   'alerts.get',
   'alerts.events',
@@ -120,7 +113,8 @@ export type RouteName = keyof typeof ROUTES;
  * coverage test accepts exactly these (a path ending in `*` covers everything under it).
  */
 export const EXCLUDED_ROUTES: readonly { method: HttpMethod; path: string; reason: string; planned?: boolean }[] = [
-  { method: 'POST', path: '/v1/auth/accept-invite', reason: "the invitee's own sign-up: takes the invite token and sets a session cookie", planned: true },
+  { method: 'POST', path: '/v1/auth/accept-invite', reason: "the invitee's own sign-up: takes the invite token and sets a session cookie" },
+  { method: 'POST', path: '/v1/auth/switch-org', reason: 'moves a console session to another org of its user; API keys belong to one org' },
   { method: 'POST', path: '/webhooks/paddle', reason: 'called by Paddle, authenticated by its signature, not by an API key', planned: true },
   { method: 'POST', path: '/v1/auth/register', reason: 'console sign-up: creates a user and sets a session cookie; a backend holding an API key already has an org' },
   { method: 'POST', path: '/v1/auth/login', reason: 'console sign-in: sets the emban_session cookie, not an API-key call' },

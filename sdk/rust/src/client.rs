@@ -846,6 +846,11 @@ impl Client {
         self.call_unit(RouteName::MembersRemove, &[id], None).await
     }
 
+    /// Cancels a pending invite; its link stops working.
+    pub async fn cancel_invite(&self, id: &str) -> Result<(), Error> {
+        self.call_unit(RouteName::MembersCancelInvite, &[id], None).await
+    }
+
     /// Alert rules.
     pub async fn list_alerts(&self) -> Result<Value, Error> {
         self.call(RouteName::AlertsList, &[], Vec::new(), None).await

@@ -89,22 +89,24 @@ pub enum RouteName {
     UsageOnboarding,
     /// `GET /v1/audit`.
     AuditList,
-    /// `GET /v1/settings/org` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/settings/org`.
     SettingsGetOrg,
-    /// `PATCH /v1/settings/org` (planned: the reference documents it, the server does not serve it yet).
+    /// `PATCH /v1/settings/org`.
     SettingsUpdateOrg,
-    /// `DELETE /v1/settings/org` (planned: the reference documents it, the server does not serve it yet).
+    /// `DELETE /v1/settings/org`.
     SettingsDeleteOrg,
-    /// `GET /v1/members` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/members`.
     MembersList,
-    /// `POST /v1/members/invite` (planned: the reference documents it, the server does not serve it yet).
+    /// `POST /v1/members/invite`.
     MembersInvite,
-    /// `GET /v1/members/invites` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/members/invites`.
     MembersInvites,
-    /// `PATCH /v1/members/{id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `PATCH /v1/members/{id}`.
     MembersUpdateRole,
-    /// `DELETE /v1/members/{id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `DELETE /v1/members/{id}`.
     MembersRemove,
+    /// `DELETE /v1/members/invites/{id}` (an extension: cancels a pending invite).
+    MembersCancelInvite,
     /// `GET /v1/alerts` (planned: the reference documents it, the server does not serve it yet).
     AlertsList,
     /// `GET /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
@@ -206,6 +208,7 @@ pub const ROUTES: &[(RouteName, &str, &str, &str)] = &[
     (RouteName::MembersInvites, "members.invites", "GET", "/v1/members/invites"),
     (RouteName::MembersUpdateRole, "members.updateRole", "PATCH", "/v1/members/{id}"),
     (RouteName::MembersRemove, "members.remove", "DELETE", "/v1/members/{id}"),
+    (RouteName::MembersCancelInvite, "members.cancelInvite", "DELETE", "/v1/members/invites/{id}"),
     (RouteName::AlertsList, "alerts.list", "GET", "/v1/alerts"),
     (RouteName::AlertsGet, "alerts.get", "GET", "/v1/alerts/{alert_id}"),
     (RouteName::AlertsEvents, "alerts.events", "GET", "/v1/alerts/{alert_id}/events"),

@@ -78,6 +78,38 @@ pub struct ClickHouseStore {
 }
 
 impl ClickHouseStore {
+    /// Deletes the org's rows from the events table and every rollup, then waits (up to a
+    /// minute) until ClickHouse has applied the mutations, so no query sees them afterwards.
+    async fn delete_org_rows(&self, org_id: i64) -> Result<()> {
+        let mut tables = vec!["events".to_owned()];
+        tables.extend(schema::ROLLUPS.iter().map(|(table, _, _)| (*table).to_owned()));
+        for table in &tables {
+            self.client.execute(&format!("ALTER TABLE {table} DELETE WHERE org_id = {org_id}")).await?;
+        }
+        let database = client::literal(self.client.database());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let pending = self
+                .client
+                .select(
+                    &format!(
+                        "SELECT count() FROM system.mutations WHERE database = {database} AND is_done = 0"
+                    ),
+                    &[],
+                )
+                .await?;
+            if pending.rows.first().and_then(|r| r.first()).and_then(json_u64).unwrap_or(0) == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "ClickHouse has not applied the org's deletion after a minute; it continues in the background"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Connects, creates or migrates the schema, and loads the de-duplication set.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
         let url = ClickHouseUrl::parse(url)?;
@@ -146,6 +178,10 @@ impl EventStore for ClickHouseStore {
         let answer =
             self.client.select(&format!("SELECT count() FROM events WHERE org_id = {org_id}"), &[]).await?;
         Ok(answer.rows.first().and_then(|r| r.first()).and_then(json_u64).unwrap_or(0))
+    }
+
+    async fn delete_org(&self, org_id: i64) -> Result<()> {
+        self.delete_org_rows(org_id).await
     }
 
     fn sql_dialect(&self) -> SqlDialect {

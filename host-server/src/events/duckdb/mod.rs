@@ -202,6 +202,16 @@ impl DuckStore {
     }
 }
 
+/// Whether the daily rollup's table exists in this file.
+fn self_has_rollup(conn: &Connection) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+        [rollup::TABLE],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
 fn load_client_ids(conn: &Connection) -> anyhow::Result<DedupSet> {
     let mut stmt = conn.prepare("SELECT org_id, env_id, event_id FROM events WHERE client_event_id")?;
     let mut rows = stmt.query([])?;
@@ -611,6 +621,27 @@ impl EventStore for DuckStore {
             let n: i64 =
                 conn.query_row("SELECT count(*) FROM events WHERE org_id = ?", [org_id], |r| r.get(0))?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn delete_org(&self, org_id: i64) -> Result<()> {
+        // Appends never conflict with these deletes: they touch other rows.
+        self.with_reader(move |conn| {
+            let mut tables = shard_names();
+            if self_has_rollup(conn)? {
+                tables.push(rollup::TABLE.to_owned());
+            }
+            let mut sql = String::from("BEGIN TRANSACTION;\n");
+            for table in tables {
+                sql.push_str(&format!("DELETE FROM {table} WHERE org_id = {org_id};\n"));
+            }
+            sql.push_str("COMMIT;");
+            if let Err(e) = conn.execute_batch(&sql) {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+            Ok(())
         })
         .await
     }

@@ -96,6 +96,10 @@ impl SqliteMeta {
 
 #[async_trait]
 impl DashboardStore for SqliteMeta {
+    fn forget_org(&self, _org_id: i64) {
+        // Nothing of an org is held in memory here: every read goes to the database.
+    }
+
     async fn list_dashboards(&self, org_id: i64, env_id: i64) -> Result<Vec<DashboardRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {DASHBOARD_COLUMNS} FROM dashboards WHERE org_id = ? AND env_id = ? \

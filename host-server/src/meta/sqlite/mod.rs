@@ -11,6 +11,7 @@ use sqlx::{
 };
 
 mod dashboards;
+mod members;
 mod org_settings;
 mod revocations;
 mod saved_queries;
@@ -118,7 +119,10 @@ impl MetaStore for SqliteMeta {
             }
             Err(e) => return Err(e.into()),
         };
-        let org_id = sqlx::query("INSERT INTO orgs (name, is_demo, created_at) VALUES (?, ?, ?)")
+        let org_id = sqlx::query(
+            "INSERT INTO orgs (id, name, is_demo, created_at) VALUES (max(coalesce((SELECT max(id) FROM orgs), 0), \
+             coalesce((SELECT max(id) FROM retired_org_ids), 0)) + 1, ?, ?, ?)",
+        )
             .bind(org_name)
             .bind(is_demo)
             .bind(now)
@@ -215,7 +219,7 @@ impl MetaStore for SqliteMeta {
 
     async fn session(&self, token_hash: &str) -> Result<Option<SessionGrant>> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.created_at, s.org_id, m.role, s.expires_at \
+            "SELECT u.id, u.email, u.name, u.created_at, s.org_id, m.role, m.last_seen_at, s.expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              JOIN memberships m ON m.user_id = s.user_id AND m.org_id = s.org_id \
              WHERE s.token_hash = ?",
@@ -232,6 +236,7 @@ impl MetaStore for SqliteMeta {
             user: user_from(&row)?,
             org_id: row.try_get("org_id")?,
             role: parse_role(row.try_get("role")?)?,
+            last_seen_at: row.try_get("last_seen_at")?,
         }))
     }
 
@@ -325,12 +330,22 @@ impl MetaStore for SqliteMeta {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn list_audit(&self, org_id: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+    async fn list_audit(
+        &self,
+        org_id: i64,
+        limit: i64,
+        before: Option<i64>,
+        action: Option<&str>,
+    ) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT id, actor, action, resource, details, created_at FROM audit \
-             WHERE org_id = ? ORDER BY id DESC LIMIT ?",
+             WHERE org_id = ? AND (? IS NULL OR id < ?) AND (? IS NULL OR action = ?) ORDER BY id DESC LIMIT ?",
         )
         .bind(org_id)
+        .bind(before)
+        .bind(before)
+        .bind(action)
+        .bind(action)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

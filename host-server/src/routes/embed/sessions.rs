@@ -9,7 +9,7 @@ use contract::embed::{CreateEmbedSessionRequest, CreateEmbedSessionResponse};
 use serde_json::{Value, json};
 
 use crate::{
-    auth::{ConsoleOrAdminKey, EmbedMinter},
+    auth::Caller,
     embed::sessions,
     error::{ApiJson, AppError, Result, clip},
     state::AppState,
@@ -17,19 +17,17 @@ use crate::{
 
 pub(super) async fn create_embed_session(
     State(state): State<AppState>,
-    EmbedMinter(caller): EmbedMinter,
+    caller: Caller,
     ApiJson(request): ApiJson<CreateEmbedSessionRequest>,
 ) -> Result<(StatusCode, Json<CreateEmbedSessionResponse>)> {
-    caller.require_mint_access()?;
     let session = sessions::mint(&state, caller.org_id, caller.env.id, &caller.actor(), request).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
 pub(super) async fn list_embed_sessions(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
 ) -> Result<Json<Value>> {
-    caller.require_admin_access()?;
     let sessions = sessions::list_live(&state, &caller).await?;
     Ok(Json(json!({ "sessions": sessions })))
 }
@@ -37,10 +35,9 @@ pub(super) async fn list_embed_sessions(
 /// `DELETE /v1/embed-sessions/{jti}`: one session.
 pub(super) async fn revoke_embed_session(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     Path(jti): Path<String>,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     sessions::revoke_one(&state, &caller, &jti).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -48,10 +45,9 @@ pub(super) async fn revoke_embed_session(
 /// `DELETE /v1/embed-sessions?tenant_id=`: every session of a tenant minted so far.
 pub(super) async fn revoke_tenant_sessions(
     State(state): State<AppState>,
-    ConsoleOrAdminKey(caller): ConsoleOrAdminKey,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<StatusCode> {
-    caller.require_admin_access()?;
     let mut tenant_id = None;
     for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match &*key {
