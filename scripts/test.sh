@@ -7,7 +7,7 @@ source scripts/setup.sh
 trap phase_summary EXIT
 phase "install: compilers, libduckdb, crates" setup_server
 phase "install: ClickHouse" setup_clickhouse
-phase "install: browser toolchain (Chromium, wasm-opt, wasm-bindgen, Trunk)" setup_browser
+phase "install: browser toolchain (Chromium, wasm-opt, wasm-bindgen, Trunk, esbuild)" setup_browser
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy (native)" cargo clippy --workspace --all-targets -- -D warnings
 phase "cargo clippy (wasm32: runtime, helper)" \
