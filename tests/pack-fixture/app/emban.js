@@ -17,7 +17,6 @@ export async function getEmbedUrl(tenantId, dashboardId) {
         allowed_dimensions: ['model', 'endpoint']
       }
     }),
-    cache: 'no-store',
   });
   const { embed_url } = await res.json();
   return embed_url;
