@@ -12,7 +12,7 @@ if [ ! -x "$CARGO_TARGET_DIR/debug/emban" ]; then
   log "this takes about 20 minutes on 2 cores (later runs: seconds); each step says what it does."
 fi
 phase "install: compilers, libduckdb, crates" setup_server
-phase "install: wasm toolchain (wasm-opt, wasm-bindgen, Trunk; first time ~5 min)" setup_wasm_tools
+phase "install: wasm toolchain (wasm-opt, wasm-bindgen, Trunk, esbuild; first time ~5 min)" setup_wasm_tools
 phase "build: embed runtime, Leptos → wasm (first time ~4 min)" build_runtime
 phase "build: embed helper, the host-page npm package (first time ~1 min)" bash scripts/build-helper.sh
 phase "build: server (first time ~8 min)" cargo build -p emban-host-server --bin emban

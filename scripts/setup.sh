@@ -114,6 +114,11 @@ WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT_
 BINARYEN_VERSION="$(sed -n 's/^wasm_opt = "version_\([0-9]*\)".*/\1/p' "$ROOT_DIR/Trunk.toml")"
 BINARYEN_DIR="$EMBAN_TOOLS_DIR/binaryen-$BINARYEN_VERSION"
 export PATH="$BINARYEN_DIR/node_modules/.bin:$PATH"
+# esbuild minifies the helper package's JS (scripts/build-helper.sh): the wasm-bindgen glue and
+# the entries, which count towards the helper's 30 KB budget. The version the fixtures pin.
+ESBUILD_VERSION="0.25.12"
+ESBUILD_DIR="$EMBAN_TOOLS_DIR/esbuild-$ESBUILD_VERSION"
+export PATH="$ESBUILD_DIR/node_modules/.bin:$PATH"
 # Both tools are installed unoptimized (`--debug`, no debug info): they only orchestrate and
 # rewrite a module of a few hundred KB, which takes the same ~20 s either way (measured: trunk
 # build of the runtime 21.6 s with release tools, 21.9 s with these), while compiling them takes
@@ -126,6 +131,11 @@ setup_wasm_tools() {
     log "npm install binaryen@$BINARYEN_VERSION (wasm-opt)"
     mkdir -p "$BINARYEN_DIR"
     npm install --prefix "$BINARYEN_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+  fi
+  if [ "$(esbuild --version 2>/dev/null)" != "$ESBUILD_VERSION" ]; then
+    log "npm install esbuild@$ESBUILD_VERSION (minifies the helper package)"
+    mkdir -p "$ESBUILD_DIR"
+    npm install --prefix "$ESBUILD_DIR" --no-audit --no-fund --silent "esbuild@$ESBUILD_VERSION"
   fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
     log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (first time only: ~1 minute)"
@@ -163,6 +173,20 @@ setup_react_fixture() {
   command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     log "npm ci (tests/react-fixture: react, react-dom, esbuild)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# The package fixture (tests/pack-fixture): Next.js 15, React, Vite, esbuild, TypeScript and
+# React's types from npm at the versions its package-lock.json pins (~380 MB). The test
+# (tests/tests/pack.rs) installs the helper's `npm pack` tarball into it on every run, type-checks,
+# renders on the server, bundles with Vite and esbuild, and builds the Next.js app (offline,
+# telemetry off). `npm ci` only when node_modules is missing or older than the lock file.
+setup_pack_fixture() {
+  local dir="$ROOT_DIR/tests/pack-fixture"
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d "$dir/node_modules/next" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "npm ci (tests/pack-fixture: next, react, vite, esbuild, typescript)"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -2,8 +2,10 @@
 //!
 //! Every message is a JSON object with `"_emban": true` and a `type`; its JSON is byte-compatible
 //! with the reference (`reference/embed-runtime.txt`). Where this crate adds fields (the protocol
-//! `version`, `commands` and `permissions` on `ready`; `code` and `recoverable` on `error`) they are
-//! optional, so a message of the reference round-trips unchanged and an older host ignores them.
+//! `version`, `commands` and `permissions` on `ready`; `code` and `recoverable` on `error`; a
+//! `requestId` on any message; `partial` on `setFilters`) or messages (`theme`, only ever posted
+//! in answer to a `setTheme` that carried a `requestId`) they are optional, so a message of the
+//! reference round-trips unchanged and an older host ignores them.
 
 use std::collections::BTreeMap;
 
@@ -47,12 +49,26 @@ pub struct Envelope<T> {
     /// The command or event, tagged by `type`.
     #[serde(flatten)]
     pub message: T,
+    /// Beyond the reference: a host-chosen id (a string) correlating a command with its answer.
+    /// A command that carries one is answered by exactly one event carrying the same id: the
+    /// `filter` that shows an applied `setFilters` (or the state after a `reload`), the `theme`
+    /// that shows an applied `setTheme`, or the `error` that refuses any of them (an
+    /// `invalid_command` included). Events the command causes besides (`period-change`) and
+    /// events nobody asked for carry none. Without one, the runtime behaves exactly as the
+    /// reference says (no `theme` event, no id anywhere).
+    #[serde(rename = "requestId", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl<T> Envelope<T> {
     /// Wraps a command or event for the wire.
     pub fn new(message: T) -> Self {
-        Envelope { emban: EmbanMarker, message }
+        Envelope { emban: EmbanMarker, message, request_id: None }
+    }
+
+    /// Wraps a command or event carrying `request_id`.
+    pub fn answering(message: T, request_id: Option<String>) -> Self {
+        Envelope { emban: EmbanMarker, message, request_id }
     }
 }
 
@@ -71,6 +87,11 @@ pub enum Command {
     SetFilters {
         /// The requested filter state.
         filters: FilterRequest,
+        /// Beyond the reference: `true` applies the parts the session allows and drops the rest
+        /// instead of refusing the whole request (the `filter` event shows what was applied).
+        /// The helper sends it to restore a viewer's state into a freshly swapped-in session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partial: Option<bool>,
     },
     /// Apply theme tokens as CSS custom properties, without a reload.
     #[serde(rename = "setTheme")]
@@ -94,8 +115,11 @@ impl Command {
     }
 }
 
-/// The payload of `setFilters`: `{ period, dimensions?, numericRanges?, dateRanges? }`.
+/// The payload of `setFilters`: `{ period, dimensions?, numericRanges?, dateRanges? }`. Any other
+/// key makes the command malformed (`invalid_command`): `{filters: {...}}`, the `filter` event's
+/// name for the dimension map, would otherwise be a silent no-op.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FilterRequest {
     /// The period to show, e.g. `7d`. Optional beyond the reference: absent keeps the current one,
     /// so a host can change dimensions alone.
@@ -113,9 +137,9 @@ pub struct FilterRequest {
 }
 
 /// The six theme tokens of `setTheme`, each a CSS colour. Beyond the reference a token may be
-/// left out to keep its current value.
+/// left out to keep its current value. Any other key makes the command malformed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Theme {
     /// Accent: series, links, focus rings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +227,13 @@ pub enum Event {
         /// What happened.
         action: DrillAction,
     },
+    /// Beyond the reference: the theme tokens in effect after a `setTheme`, posted only in answer
+    /// to one that carried a `requestId` (the reference's `setTheme` has no answer).
+    #[serde(rename = "theme")]
+    Theme {
+        /// Every token set so far.
+        theme: Theme,
+    },
     /// Something failed or a command was refused.
     #[serde(rename = "error")]
     Error {
@@ -269,6 +300,9 @@ pub enum ErrorCode {
     FilterRefused,
     /// `setTheme` carried a value that is not a CSS colour; nothing changed.
     InvalidTheme,
+    /// A message marked `"_emban": true` that is no command: an unknown `type`, or a payload of
+    /// the wrong shape (unknown keys included). Nothing changed.
+    InvalidCommand,
 }
 
 impl ErrorCode {
@@ -336,7 +370,8 @@ mod tests {
         assert_eq!(
             msg.message,
             Command::SetFilters {
-                filters: FilterRequest { period: Some("7d".into()), ..Default::default() }
+                filters: FilterRequest { period: Some("7d".into()), ..Default::default() },
+                partial: None,
             }
         );
         let full: CommandMessage = round_trip(
@@ -475,6 +510,30 @@ mod tests {
     }
 
     #[test]
+    fn request_ids_and_partial_round_trip_and_stay_optional() {
+        let msg: CommandMessage = round_trip(
+            r#"{"_emban":true,"type":"setFilters","filters":{"period":"7d"},"partial":true,"requestId":"r1"}"#,
+        );
+        assert_eq!(msg.request_id.as_deref(), Some("r1"));
+        assert!(matches!(msg.message, Command::SetFilters { partial: Some(true), .. }));
+        let answer: EventMessage = round_trip(
+            r##"{"_emban":true,"type":"theme","theme":{"primaryColor":"#0f9d58"},"requestId":"r2"}"##,
+        );
+        assert_eq!(
+            answer,
+            Envelope::answering(
+                Event::Theme { theme: Theme { primary_color: Some("#0f9d58".into()), ..Default::default() } },
+                Some("r2".into()),
+            )
+        );
+        let plain: CommandMessage = serde_json::from_str(r#"{"_emban":true,"type":"reload"}"#).unwrap();
+        assert_eq!(plain.request_id, None);
+        assert_eq!(serde_json::to_string(&plain).unwrap(), r#"{"_emban":true,"type":"reload"}"#);
+        assert!(ErrorCode::InvalidCommand.recoverable());
+        assert_eq!(serde_json::to_value(ErrorCode::InvalidCommand).unwrap(), "invalid_command");
+    }
+
+    #[test]
     fn messages_without_the_marker_or_with_unknown_types_are_rejected() {
         for bad in [
             r#"{"type":"reload"}"#,
@@ -484,6 +543,8 @@ mod tests {
             r#"{"_emban":true}"#,
             r#"{"_emban":true,"type":"setTheme"}"#,
             r#"{"_emban":true,"type":"setFilters","filters":{"period":7}}"#,
+            r#"{"_emban":true,"type":"setFilters","filters":{"filters":{"model":"gpt-4"}}}"#,
+            r##"{"_emban":true,"type":"setTheme","theme":{"primary":"#000"}}"##,
         ] {
             assert!(serde_json::from_str::<CommandMessage>(bad).is_err(), "{bad}");
         }

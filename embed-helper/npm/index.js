@@ -1,12 +1,9 @@
-// The package entry: instantiates the helper's wasm once (top-level await, so importers get a
-// ready-to-use API), then re-exports it. Works in browsers as a plain ES module and in bundlers
-// that support top-level await (Vite, webpack 5, Rollup, esbuild with an ES2022 target).
-//
-// The wasm's fetch starts before the JS glue is even requested (a static import would be
-// fetched first, and the glue would only then ask for the wasm): the two download in parallel,
-// which takes a round trip off the time to the first mount.
-const wasm = fetch(new URL('./embed_helper_bg.wasm', import.meta.url));
-const { default: init, EmbanEmbed } = await import('./embed_helper.js');
-await init({ module_or_path: wasm });
+// The package entry. Imported in a browser it loads the wasm (top-level await), so
+// `EmbanEmbed.mount` is synchronous right after `import`; imported anywhere else (server
+// rendering, Node, a worker) it touches no browser API and loads nothing. The API is api.js
+// (also `@emban/embed-helper/lazy`, which never loads anything by itself).
+import { load } from './api.js';
 
-export { EmbanEmbed };
+export { EmbanEmbed, EmbanError, load } from './api.js';
+
+if (typeof window === 'object' && typeof fetch === 'function') await load();

@@ -1,29 +1,60 @@
 // Types of `@emban/embed-helper/react`.
-import type { CSSProperties, ReactElement } from 'react';
-import type { EmbanEmbed, EmbanFilters, EmbanMountOptions, EmbanTheme } from './index.js';
+import type { CSSProperties, ForwardRefExoticComponent, RefAttributes } from 'react';
+import type {
+  EmbanDrillEvent,
+  EmbanEmbed,
+  EmbanErrorEvent,
+  EmbanEvent,
+  EmbanFilterEvent,
+  EmbanFilters,
+  EmbanPeriodChangeEvent,
+  EmbanReadyEvent,
+  EmbanResizeEvent,
+  EmbanSessionExpiringEvent,
+  EmbanSessionSwappedEvent,
+  EmbanTheme,
+  EmbanThemeEvent,
+} from './index.js';
 
-export interface EmbanEmbedFrameProps extends Omit<EmbanMountOptions, 'embedUrl'> {
-  /** The signed embed URL. A new value swaps the session in place (no remount). */
-  embedUrl: string;
-  /** Style of the wrapper element the iframe is mounted into. */
+export interface EmbanEmbedFrameProps {
+  /**
+   * The signed embed URL. Empty (`null`, `undefined`, `''`) renders the container only; the
+   * frame mounts when a URL arrives. A new value swaps the session in place (no remount); the
+   * viewer's filters follow. Clearing it later keeps the current session.
+   */
+  embedUrl?: string | null;
+  /** Style of the wrapper element the iframe is mounted into (live). */
   containerStyle?: CSSProperties;
+  /** Class of the wrapper element (live). */
   className?: string;
-  /** A change is sent with setTheme. */
+  /** Live: a change is sent with setTheme. */
   theme?: EmbanTheme;
-  /** A change is sent with setFilters. */
+  /** Live: a change is sent with setFilters. */
   filters?: EmbanFilters;
-  /** Every event, runtime's and helper's. */
-  onEvent?: (event: any) => void;
-  onReady?: (event: any) => void;
-  onResize?: (event: any) => void;
-  onFilter?: (event: any) => void;
-  onPeriodChange?: (event: any) => void;
-  onDrill?: (event: any) => void;
-  onError?: (event: any) => void;
-  onSessionSwapped?: (event: any) => void;
-  onSessionExpiring?: (event: any) => void;
-  /** Receives the helper instance once mounted (for reload() and the like). */
+  /** Live: the iframe's least height in CSS pixels. */
+  minHeight?: number;
+  /** Live: the iframe's accessible title (default "Emban dashboard"). */
+  title?: string;
+  /** Mount-only: size the iframe from `resize` events (default true). */
+  autoResize?: boolean;
+  /** Mount-only: `ready` rejects after this many ms without one (default 30000). */
+  readyTimeout?: number;
+  /** Live (the latest function is called): returns a fresh signed URL ahead of the token's expiry. */
+  fetchEmbedUrl?: () => string | Promise<string>;
+  /** Every event, runtime's and helper's (live, like every callback prop). */
+  onEvent?: (event: EmbanEvent) => void;
+  onReady?: (event: EmbanReadyEvent) => void;
+  onResize?: (event: EmbanResizeEvent) => void;
+  onFilter?: (event: EmbanFilterEvent) => void;
+  onPeriodChange?: (event: EmbanPeriodChangeEvent) => void;
+  onDrill?: (event: EmbanDrillEvent) => void;
+  onError?: (event: EmbanErrorEvent) => void;
+  onTheme?: (event: EmbanThemeEvent) => void;
+  onSessionSwapped?: (event: EmbanSessionSwappedEvent) => void;
+  onSessionExpiring?: (event: EmbanSessionExpiringEvent) => void;
+  /** Receives the live helper instance once mounted (also given to `ref`). */
   onMount?: (embed: EmbanEmbed) => void;
 }
 
-export function EmbanEmbedFrame(props: EmbanEmbedFrameProps): ReactElement;
+/** The helper as a client component; `ref` receives the `EmbanEmbed` instance (null until mounted). */
+export const EmbanEmbedFrame: ForwardRefExoticComponent<EmbanEmbedFrameProps & RefAttributes<EmbanEmbed | null>>;

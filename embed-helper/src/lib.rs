@@ -28,8 +28,17 @@ mod wasm;
 pub use wasm::EmbanEmbed;
 
 /// Events a host may subscribe to with `on(type, callback)`: the runtime's, then the helper's own.
-pub const EVENT_NAMES: &[&str] =
-    &["ready", "resize", "filter", "period-change", "drill", "error", "session-swapped", "session-expiring"];
+pub const EVENT_NAMES: &[&str] = &[
+    "ready",
+    "resize",
+    "filter",
+    "period-change",
+    "drill",
+    "error",
+    "theme",
+    "session-swapped",
+    "session-expiring",
+];
 
 /// The keys of a `setFilters` payload (`contract::messages::FilterRequest` on the wire).
 pub const FILTER_KEYS: [&str; 4] = ["period", "dimensions", "numericRanges", "dateRanges"];
@@ -255,7 +264,7 @@ mod tests {
         assert_eq!(
             err,
             "EmbanEmbed: unknown event \"redy\"; expected one of ready, resize, filter, period-change, \
-             drill, error, session-swapped, session-expiring"
+             drill, error, theme, session-swapped, session-expiring"
         );
     }
 
@@ -321,7 +330,8 @@ mod tests {
             numeric_ranges: Some(Default::default()),
             date_ranges: Some(Default::default()),
         };
-        let json = serde_json::to_value(Envelope::new(Command::SetFilters { filters })).unwrap();
+        let json =
+            serde_json::to_value(Envelope::new(Command::SetFilters { filters, partial: None })).unwrap();
         let keys: Vec<&str> = json["filters"].as_object().unwrap().keys().map(String::as_str).collect();
         let mut expected = FILTER_KEYS.to_vec();
         expected.sort_unstable();

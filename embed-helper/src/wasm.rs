@@ -71,7 +71,13 @@ export interface EmbanMountOptions {
 }
 /** Events `on` accepts: the runtime's, then the helper's own. */
 export type EmbanEventName = "ready" | "resize" | "filter" | "period-change" | "drill" | "error"
-  | "session-swapped" | "session-expiring";
+  | "theme" | "session-swapped" | "session-expiring";
+/** The last state the runtime reported (the `filter` event's fields). */
+export interface EmbanState {
+  period: string; filters: Record<string, string>;
+  numericRanges: Record<string, { min?: number; max?: number }>;
+  dateRanges: Record<string, { from?: string; to?: string }>;
+}
 "#;
 
 fn js_err(e: HelperError) -> JsError {
@@ -107,6 +113,44 @@ fn message(kind: &str, key: &str, payload: &JsValue) -> JsValue {
     object.into()
 }
 
+/// [`message`] with the contract's `requestId` extension when `request_id` is given: the
+/// runtime then answers with exactly one event carrying it.
+fn request(kind: &str, key: &str, payload: &JsValue, request_id: Option<String>) -> JsValue {
+    let object = message(kind, key, payload);
+    if let Some(id) = request_id {
+        set(object.unchecked_ref(), "requestId", &JsValue::from_str(&id));
+    }
+    object
+}
+
+/// The `setFilters` that restores a viewer's last `filter` state into a new session, as far as
+/// that session allows (`partial`).
+fn restore(state: &JsValue) -> JsValue {
+    let filters = Object::new();
+    for (from, to) in [
+        ("period", "period"),
+        ("filters", "dimensions"),
+        ("numericRanges", "numericRanges"),
+        ("dateRanges", "dateRanges"),
+    ] {
+        if let Some(value) = given(get(state, from)) {
+            set(&filters, to, &value);
+        }
+    }
+    let object = message("setFilters", "filters", &filters);
+    set(object.unchecked_ref(), "partial", &JsValue::TRUE);
+    object
+}
+
+/// The viewer-visible state of a `filter` event: `{period, filters, numericRanges, dateRanges}`.
+fn state_of(event: &JsValue) -> JsValue {
+    let state = Object::new();
+    for key in ["period", "filters", "numericRanges", "dateRanges"] {
+        set(&state, key, &get(event, key));
+    }
+    state.into()
+}
+
 /// A helper-side event object: `{type, key: value, ...}`.
 fn event_object(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
     let object = Object::new();
@@ -135,11 +179,31 @@ fn number(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
     if value.as_f64().is_some() { Ok(value) } else { Err(must(path, "a number")) }
 }
 
-/// The given `keys` of the object `value`, each through `check`.
+/// Fails on an own key of `value` that is not one of `keys`: a misspelt or misplaced key would
+/// otherwise be dropped without a word.
+fn known_keys(path: &str, value: &JsValue, keys: &[&str]) -> Result<(), HelperError> {
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !keys.contains(&key.as_str()) {
+            let hint = if key == "filters" {
+                " (the filter event's \"filters\" map is called \"dimensions\" here)"
+            } else {
+                ""
+            };
+            return Err(HelperError::BadOption(
+                [path, " has an unknown key \"", &key, "\"; expected ", &keys.join(", "), hint].concat(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The given `keys` of the object `value`, each through `check`; any other key is an error.
 fn fields(path: &str, value: &JsValue, keys: &[&str], check: Check) -> Result<Object, HelperError> {
     if !value.is_object() {
         return Err(must(path, "an object"));
     }
+    known_keys(path, value, keys)?;
     let out = Object::new();
     for key in keys {
         if let Some(field) = given(get(value, key)) {
@@ -176,6 +240,7 @@ fn filters_payload(path: &str, value: &JsValue) -> Result<Object, HelperError> {
     if !value.is_object() {
         return Err(must(path, "an object"));
     }
+    known_keys(path, value, &FILTER_KEYS)?;
     let out = Object::new();
     for key in FILTER_KEYS {
         let Some(field) = given(get(value, key)) else { continue };
@@ -219,11 +284,16 @@ struct Inner {
     /// Messages waiting for `ready`.
     queue: Vec<JsValue>,
     listeners: Vec<(&'static str, Function)>,
-    /// What the host set last (merged), re-sent to a swapped-in session.
+    /// What the host set last (merged), re-sent to a swapped-in session (the filters only until
+    /// the runtime reported a state: then that state is restored).
     filters: Option<Object>,
     theme: Option<Object>,
+    /// The last `filter` event's state (`getState()`), restored into a swapped-in session.
+    state: Option<JsValue>,
     auto_resize: bool,
     min_height: f64,
+    /// The last height the runtime reported.
+    height: f64,
     fetch_embed_url: Option<Function>,
     resolve_ready: Option<Function>,
     on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
@@ -301,7 +371,11 @@ fn on_message(rc: &Rc<RefCell<Inner>>, event: MessageEvent) {
                 let swapped = core::mem::take(&mut s.swapping);
                 let mut messages = Vec::new();
                 if swapped {
-                    if let Some(filters) = &s.filters {
+                    // The viewer's own state (their filters, period, drills) as far as the new
+                    // session allows; the host's last filters when none was reported yet.
+                    if let Some(state) = &s.state {
+                        messages.push(restore(state));
+                    } else if let Some(filters) = &s.filters {
                         messages.push(message("setFilters", "filters", filters));
                     }
                     if let Some(theme) = &s.theme {
@@ -334,12 +408,17 @@ fn on_message(rc: &Rc<RefCell<Inner>>, event: MessageEvent) {
             }
             "resize" => {
                 let Some(height) = get(&data, "height").as_f64() else { return };
+                s.height = height;
                 if s.auto_resize {
                     let _ = s.iframe.style().set_property("height", &css_px(height, s.min_height));
                 }
                 Some("resize")
             }
-            "filter" | "period-change" | "drill" | "error" => Some(kind.as_str()),
+            "filter" => {
+                s.state = Some(state_of(&data));
+                Some("filter")
+            }
+            "period-change" | "drill" | "error" | "theme" => Some(kind.as_str()),
             _ => return,
         };
         if let Some(kind) = kind {
@@ -367,12 +446,8 @@ fn schedule_refresh(rc: &Rc<RefCell<Inner>>, retry_in: Option<u32>) {
         Some(ms) => f64::from(ms),
         None => refresh_delay_ms(exp, js_sys::Date::now()),
     };
-    let weak = Rc::downgrade(rc);
-    let fire = Closure::once_into_js(move |_: JsValue| {
-        if let Some(rc) = weak.upgrade() {
-            refresh(&rc, exp);
-        }
-    });
+    let rc = rc.clone();
+    let fire = Closure::once_into_js(move |_: JsValue| refresh(&rc, exp));
     let delay = delay.min(f64::from(i32::MAX)) as i32;
     s.timer =
         s.window.set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay).ok();
@@ -400,22 +475,17 @@ fn refresh(rc: &Rc<RefCell<Inner>>, exp: u64) {
     };
     let Some(fetch) = fetch else { return };
     if first {
-        emit(callbacks, &event_object("session-expiring", &[("expiresAt", JsValue::from_f64(exp as f64))]));
+        // Milliseconds since the epoch, like `Date.now()` (the token's `exp` is in seconds).
+        let at = JsValue::from_f64(exp as f64 * 1000.0);
+        emit(callbacks, &event_object("session-expiring", &[("expiresAt", at)]));
     }
     let result = fetch.call0(&JsValue::UNDEFINED).unwrap_or_else(|e| Promise::reject(&e).into());
-    let (ok_rc, err_rc) = (Rc::downgrade(rc), Rc::downgrade(rc));
-    let on_ok = Closure::once_into_js(move |url: JsValue| {
-        let Some(rc) = ok_rc.upgrade() else { return };
-        match url.as_string().map(|u| swap(&rc, &u)) {
-            Some(Ok(())) => {}
-            _ => failed(&rc),
-        }
+    let (ok_rc, err_rc) = (rc.clone(), rc.clone());
+    let on_ok = Closure::once_into_js(move |url: JsValue| match url.as_string().map(|u| swap(&ok_rc, &u)) {
+        Some(Ok(())) => {}
+        _ => failed(&ok_rc),
     });
-    let on_err = Closure::once_into_js(move |_: JsValue| {
-        if let Some(rc) = err_rc.upgrade() {
-            failed(&rc);
-        }
-    });
+    let on_err = Closure::once_into_js(move |_: JsValue| failed(&err_rc));
     // `then` through Reflect: the callbacks are one-shot JS functions (`once_into_js`).
     let promise = Promise::resolve(&result);
     let then: Function = get(&promise, "then").unchecked_into();
@@ -481,15 +551,17 @@ impl EmbanEmbed {
     }
 
     /// Changes the period and filters (`{period?, dimensions?, numericRanges?, dateRanges?}`).
+    /// With `requestId`, the message carries it (the package entry correlates the answer).
     #[wasm_bindgen(js_name = setFilters)]
     pub fn set_filters(
         &self,
         #[wasm_bindgen(unchecked_param_type = "EmbanFilters")] filters: JsValue,
+        #[wasm_bindgen(js_name = requestId)] request_id: Option<String>,
     ) -> Result<(), JsError> {
         let mut s = self.live("setFilters")?;
         let filters = filters_payload("setFilters(filters)", &filters).map_err(js_err)?;
         carry(&mut s.filters, &filters);
-        s.send(message("setFilters", "filters", &filters));
+        s.send(request("setFilters", "filters", &filters, request_id));
         Ok(())
     }
 
@@ -498,17 +570,50 @@ impl EmbanEmbed {
     pub fn set_theme(
         &self,
         #[wasm_bindgen(unchecked_param_type = "EmbanTheme")] theme: JsValue,
+        #[wasm_bindgen(js_name = requestId)] request_id: Option<String>,
     ) -> Result<(), JsError> {
         let mut s = self.live("setTheme")?;
         let theme = theme_payload("setTheme(theme)", &theme).map_err(js_err)?;
         carry(&mut s.theme, &theme);
-        s.send(message("setTheme", "theme", &theme));
+        s.send(request("setTheme", "theme", &theme, request_id));
         Ok(())
     }
 
     /// Refetches the dashboard and its data with the same session.
-    pub fn reload(&self) -> Result<(), JsError> {
-        self.live("reload")?.send(message("reload", "", &JsValue::UNDEFINED));
+    pub fn reload(
+        &self,
+        #[wasm_bindgen(js_name = requestId)] request_id: Option<String>,
+    ) -> Result<(), JsError> {
+        self.live("reload")?.send(request("reload", "", &JsValue::UNDEFINED, request_id));
+        Ok(())
+    }
+
+    /// The last state the runtime reported (`{period, filters, numericRanges, dateRanges}`, as
+    /// in the `filter` event), or `null` before the first.
+    #[wasm_bindgen(js_name = getState, unchecked_return_type = "EmbanState | null")]
+    pub fn get_state(&self) -> JsValue {
+        match self.inner.try_borrow() {
+            Ok(s) => s
+                .state
+                .as_ref()
+                .map_or(JsValue::NULL, |state| Object::assign(&Object::new(), state.unchecked_ref()).into()),
+            Err(_) => JsValue::NULL,
+        }
+    }
+
+    /// Changes the least height of the iframe (CSS pixels) and re-sizes it.
+    #[wasm_bindgen(js_name = setMinHeight)]
+    pub fn set_min_height(
+        &self,
+        #[wasm_bindgen(js_name = minHeight)] min_height: f64,
+    ) -> Result<(), JsError> {
+        let mut s = self.live("setMinHeight")?;
+        if min_height.is_nan() || min_height < 0.0 {
+            return Err(js_err(bad("minHeight must be a number of pixels")));
+        }
+        s.min_height = min_height;
+        let height = if s.auto_resize && s.height > 0.0 { s.height } else { min_height };
+        let _ = s.iframe.style().set_property("height", &css_px(height, min_height));
         Ok(())
     }
 
@@ -653,20 +758,23 @@ impl EmbanEmbed {
             // Copies, so carrying later requests never alters the queued messages.
             filters: filters.map(|f| Object::assign(&Object::new(), &f)),
             theme: theme.map(|t| Object::assign(&Object::new(), &t)),
+            state: None,
             auto_resize,
             min_height,
+            height: 0.0,
             fetch_embed_url,
             resolve_ready,
             on_message: None,
             timer: None,
             attempt: 0,
         }));
-        let weak = Rc::downgrade(&inner);
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(rc) = weak.upgrade() {
-                on_message(&rc, event);
-            }
-        });
+        // A strong reference: the page's `message` listener keeps the embed alive until
+        // `destroy()` drops it (breaking this cycle), whether or not the page kept the
+        // `EmbanEmbed` (wasm-bindgen frees that object when it is garbage-collected; with only
+        // a weak reference here, auto-resize and events stopped after a GC).
+        let rc = inner.clone();
+        let listener =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| on_message(&rc, event));
         window
             .add_event_listener_with_callback("message", listener.as_ref().unchecked_ref())
             .map_err(|_| bad("could not listen for messages"))?;

@@ -225,8 +225,8 @@ async fn mount_builds_the_iframe_and_ready_resolves_with_the_dashboard_id() {
 async fn commands_before_ready_are_queued_then_delivered_in_order() {
     let (embed, iframe) =
         mounted(r##"{"filters": {"period": "7d"}, "theme": {"primaryColor": "#0f9d58"}}"##).await;
-    embed.set_filters(obj(r#"{"dimensions": {"model": "gpt-4"}}"#)).unwrap();
-    embed.reload().unwrap();
+    embed.set_filters(obj(r#"{"dimensions": {"model": "gpt-4"}}"#), None).unwrap();
+    embed.reload(None).unwrap();
     sleep(100).await;
     assert_eq!(received(&iframe), Vec::<Value>::new(), "nothing is posted before ready");
 
@@ -242,7 +242,7 @@ async fn commands_before_ready_are_queued_then_delivered_in_order() {
         ]
     );
     // After ready, commands go out at once.
-    embed.reload().unwrap();
+    embed.reload(None).unwrap();
     assert_eq!(wait_received(&iframe, 5).await[4], json!({"_emban": true, "type": "reload"}));
     sleep(50).await;
     assert_eq!(received(&iframe).len(), 5, "queued commands are sent once");
@@ -254,18 +254,21 @@ async fn set_filters_set_theme_and_reload_have_the_reference_shapes() {
     let (embed, iframe) = mounted("{}").await;
     ready(&embed, &iframe, "dash_123").await;
     embed
-        .set_filters(obj(r#"{"period": "30d", "dimensions": {"model": "gpt-4", "endpoint": "/chat"},
-                "numericRanges": {"latency_ms": {"min": 0, "max": 250.5}, "tokens": {"max": 10, "step": 2}},
-                "dateRanges": {"day": {"from": "2025-01-01", "to": null}},
-                "unknown": 1}"#))
+        .set_filters(
+            obj(r#"{"period": "30d", "dimensions": {"model": "gpt-4", "endpoint": "/chat"},
+                "numericRanges": {"latency_ms": {"min": 0, "max": 250.5}, "tokens": {"max": 10}},
+                "dateRanges": {"day": {"from": "2025-01-01", "to": null}}}"#),
+            None,
+        )
         .unwrap();
     embed
-        .set_theme(obj(
-            r##"{"primaryColor": "#0f9d58", "backgroundColor": "#f7f9f7", "cardBackground": "#ffffff",
-                 "cardBorder": "#d8e2d9", "textColor": "#101513", "mutedColor": "#5d6c63", "font": "x"}"##,
-        ))
+        .set_theme(
+            obj(r##"{"primaryColor": "#0f9d58", "backgroundColor": "#f7f9f7", "cardBackground": "#ffffff",
+                 "cardBorder": "#d8e2d9", "textColor": "#101513", "mutedColor": "#5d6c63"}"##),
+            None,
+        )
         .unwrap();
-    embed.reload().unwrap();
+    embed.reload(None).unwrap();
     let got = wait_received(&iframe, 3).await;
     assert_eq!(
         got,
@@ -299,15 +302,28 @@ async fn bad_payloads_throw_and_send_nothing() {
         ),
         (r#"{"dateRanges": {"day": "today"}}"#, "setFilters(filters).dateRanges.day must be an object"),
         (r#""7d""#, "setFilters(filters) must be an object"),
+        (
+            r#"{"filters": {"model": "gpt-4"}}"#,
+            "setFilters(filters) has an unknown key \"filters\"; expected period, dimensions, numericRanges, \
+             dateRanges (the filter event's \"filters\" map is called \"dimensions\" here)",
+        ),
+        (
+            r#"{"numericRanges": {"ms": {"min": 1, "step": 2}}}"#,
+            "setFilters(filters).numericRanges.ms has an unknown key \"step\"; expected min, max",
+        ),
     ];
     for (filters, expected) in cases {
-        assert_eq!(error_message(embed.set_filters(obj(filters))), format!("EmbanEmbed: {expected}"));
+        assert_eq!(error_message(embed.set_filters(obj(filters), None)), format!("EmbanEmbed: {expected}"));
     }
     assert_eq!(
-        error_message(embed.set_theme(obj(r#"{"textColor": false}"#))),
+        error_message(embed.set_theme(obj(r#"{"textColor": false}"#), None)),
         "EmbanEmbed: setTheme(theme).textColor must be a string"
     );
-    embed.reload().unwrap();
+    assert!(
+        error_message(embed.set_theme(obj(r#"{"font": "x"}"#), None))
+            .starts_with("EmbanEmbed: setTheme(theme) has an unknown key \"font\"; expected primaryColor, "),
+    );
+    embed.reload(None).unwrap();
     let got = wait_received(&iframe, 1).await;
     assert_eq!(got, [json!({"_emban": true, "type": "reload"})], "a refused payload is not sent");
     embed.destroy();
@@ -463,9 +479,9 @@ async fn calls_after_destroy_throw() {
     assert_eq!(div.child_element_count(), 0);
     let after =
         |method: &str| format!("EmbanEmbed: {method}() called after destroy(); mount a new embed instead");
-    assert_eq!(error_message(embed.set_filters(obj("{}"))), after("setFilters"));
-    assert_eq!(error_message(embed.set_theme(obj("{}"))), after("setTheme"));
-    assert_eq!(error_message(embed.reload()), after("reload"));
+    assert_eq!(error_message(embed.set_filters(obj("{}"), None)), after("setFilters"));
+    assert_eq!(error_message(embed.set_theme(obj("{}"), None)), after("setTheme"));
+    assert_eq!(error_message(embed.reload(None)), after("reload"));
     assert_eq!(error_message(embed.set_embed_url(&embed_url("/e2"))), after("setEmbedUrl"));
     assert_eq!(error_message(embed.on("ready", noop())), after("on"));
     assert_eq!(error_message(embed.off("ready", None)), after("off"));
@@ -477,10 +493,10 @@ async fn set_embed_url_swaps_in_place_and_carries_filters_and_theme() {
     let swaps = record(&embed, "session-swapped");
     let readies = record(&embed, "ready");
     ready(&embed, &iframe, "dash_1").await;
-    embed.set_filters(obj(r#"{"period": "7d", "dimensions": {"model": "gpt-3"}}"#)).unwrap();
-    embed.set_filters(obj(r#"{"dimensions": {"model": "gpt-4"}}"#)).unwrap();
-    embed.set_theme(obj(r##"{"primaryColor": "#111111"}"##)).unwrap();
-    embed.set_theme(obj(r##"{"textColor": "#222222"}"##)).unwrap();
+    embed.set_filters(obj(r#"{"period": "7d", "dimensions": {"model": "gpt-3"}}"#), None).unwrap();
+    embed.set_filters(obj(r#"{"dimensions": {"model": "gpt-4"}}"#), None).unwrap();
+    embed.set_theme(obj(r##"{"primaryColor": "#111111"}"##), None).unwrap();
+    embed.set_theme(obj(r##"{"textColor": "#222222"}"##), None).unwrap();
     wait_received(&iframe, 4).await;
 
     let message = error_message(embed.set_embed_url("ftp://elsewhere/x"));
@@ -488,7 +504,7 @@ async fn set_embed_url_swaps_in_place_and_carries_filters_and_theme() {
     let next = embed_url("/embed/dash_1?token=next");
     embed.set_embed_url(&next).unwrap();
     assert_eq!(iframe.get_attribute("src"), Some(next));
-    embed.reload().unwrap(); // waits for the new session
+    embed.reload(None).unwrap(); // waits for the new session
     load_page(&iframe).await; // the new session's page
     assert!(embed.iframe() == iframe, "the same iframe element");
     frame_posts(&iframe, r#"{"_emban": true, "type": "ready", "dashboardId": "dash_2"}"#);
@@ -508,6 +524,60 @@ async fn set_embed_url_swaps_in_place_and_carries_filters_and_theme() {
     );
     assert_eq!(readies.borrow().len(), 2, "ready listeners see the new session's ready too");
     assert_eq!(readies.borrow()[1]["dashboardId"], "dash_2");
+    embed.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn request_ids_state_and_the_viewer_state_restored_on_a_swap() {
+    let (embed, iframe) = mounted("{}").await;
+    ready(&embed, &iframe, "dash_1").await;
+    assert!(embed.get_state().is_null(), "no state before the first filter event");
+    embed.set_filters(obj(r#"{"dimensions": {"endpoint": "/chat"}}"#), Some("r-1".into())).unwrap();
+    embed.set_theme(obj(r##"{"primaryColor": "#111111"}"##), Some("r-2".into())).unwrap();
+    embed.reload(Some("r-3".into())).unwrap();
+    let got = wait_received(&iframe, 3).await;
+    assert_eq!(
+        got,
+        [
+            json!({"_emban": true, "type": "setFilters", "filters": {"dimensions": {"endpoint": "/chat"}}, "requestId": "r-1"}),
+            json!({"_emban": true, "type": "setTheme", "theme": {"primaryColor": "#111111"}, "requestId": "r-2"}),
+            json!({"_emban": true, "type": "reload", "requestId": "r-3"}),
+        ]
+    );
+    // The viewer drilled and picked a period inside the embed: the runtime reports that state.
+    let themes = record(&embed, "theme");
+    frame_posts(
+        &iframe,
+        r#"{"_emban": true, "type": "filter", "period": "7d", "filters": {"endpoint": "/chat", "model": "gpt-4"},
+            "numericRanges": {}, "dateRanges": {}}"#,
+    );
+    frame_posts(
+        &iframe,
+        r##"{"_emban": true, "type": "theme", "theme": {"primaryColor": "#111111"}, "requestId": "r-2"}"##,
+    );
+    wait_for("the state", || !embed.get_state().is_null()).await;
+    wait_for("the theme event", || themes.borrow().len() == 1).await;
+    let state: Value =
+        serde_json::from_str(&JSON::stringify(&embed.get_state()).unwrap().as_string().unwrap()).unwrap();
+    assert_eq!(
+        state,
+        json!({"period": "7d", "filters": {"endpoint": "/chat", "model": "gpt-4"}, "numericRanges": {}, "dateRanges": {}})
+    );
+
+    embed.set_embed_url(&embed_url("/embed/dash_1?token=next")).unwrap();
+    load_page(&iframe).await;
+    frame_posts(&iframe, r#"{"_emban": true, "type": "ready", "dashboardId": "dash_1"}"#);
+    let got = wait_received(&iframe, 2).await;
+    assert_eq!(
+        got,
+        [
+            json!({"_emban": true, "type": "setFilters", "partial": true, "filters": {
+                "period": "7d", "dimensions": {"endpoint": "/chat", "model": "gpt-4"},
+                "numericRanges": {}, "dateRanges": {}}}),
+            json!({"_emban": true, "type": "setTheme", "theme": {"primaryColor": "#111111"}}),
+        ],
+        "the viewer's state (not just the host's filters), as far as the new session allows"
+    );
     embed.destroy();
 }
 
@@ -552,7 +622,7 @@ async fn an_expiring_session_is_refreshed_through_fetch_embed_url() {
     load_page(&iframe).await;
     ready(&embed, &iframe, "dash_1").await;
     wait_for("session-expiring", || expiring.borrow().len() == 1).await;
-    assert_eq!(expiring.borrow()[0], json!({"type": "session-expiring", "expiresAt": exp}));
+    assert_eq!(expiring.borrow()[0], json!({"type": "session-expiring", "expiresAt": exp * 1000}));
     wait_for("the retry's fresh URL", || iframe.get_attribute("src").as_deref() == Some(fresh.as_str()))
         .await;
     assert_eq!(calls.get(), 2);

@@ -60,6 +60,28 @@ pub fn apply_request(
     request: &FilterRequest,
     perms: &EmbedPermissions,
 ) -> Result<FilterState, Refusal> {
+    let (next, reasons) = apply(current, request, perms);
+    if reasons.is_empty() { Ok(next) } else { Err(Refusal(reasons)) }
+}
+
+/// Applies what the session allows of `request` and drops the rest (`setFilters` with
+/// `partial: true`, which the helper sends to restore a viewer's state into a new session): a
+/// period it does not allow keeps the current one, a dimension it does not allow (or locks to
+/// another value) is left out, a range it refuses is left out.
+pub fn apply_partial(
+    current: &FilterState,
+    request: &FilterRequest,
+    perms: &EmbedPermissions,
+) -> FilterState {
+    apply(current, request, perms).0
+}
+
+/// The state with every allowed part of `request` applied, and the reasons for the parts refused.
+fn apply(
+    current: &FilterState,
+    request: &FilterRequest,
+    perms: &EmbedPermissions,
+) -> (FilterState, Vec<String>) {
     let mut reasons = Vec::new();
     let mut next = current.clone();
     if let Some(period) = &request.period {
@@ -86,23 +108,28 @@ pub fn apply_request(
         next.filters = filters;
     }
     if let Some(ranges) = &request.numeric_ranges {
+        next.numeric_ranges.clear();
         for (prop, range) in ranges {
             let finite = range.min.is_none_or(f64::is_finite) && range.max.is_none_or(f64::is_finite);
             if !finite || matches!((range.min, range.max), (Some(lo), Some(hi)) if lo > hi) {
                 reasons.push(format!("numeric range {prop} is not a range (min must not exceed max)"));
+            } else {
+                next.numeric_ranges.insert(prop.clone(), range.clone());
             }
         }
-        next.numeric_ranges = ranges.clone();
     }
     if let Some(ranges) = &request.date_ranges {
+        next.date_ranges.clear();
         for (dimension, range) in ranges {
-            if let Err(reason) = check_date_range(range, perms.max_date_range_days) {
-                reasons.push(format!("date range {dimension}: {reason}"));
+            match check_date_range(range, perms.max_date_range_days) {
+                Err(reason) => reasons.push(format!("date range {dimension}: {reason}")),
+                Ok(()) => {
+                    next.date_ranges.insert(dimension.clone(), range.clone());
+                }
             }
         }
-        next.date_ranges = ranges.clone();
     }
-    if reasons.is_empty() { Ok(next) } else { Err(Refusal(reasons)) }
+    (next, reasons)
 }
 
 /// Applies a drill-down: `dimension = value` on top of the current filters.
@@ -250,6 +277,26 @@ mod tests {
         assert_eq!(err.0.len(), 3);
         let err = apply_request(&state(), &request(Some("2d"), &[]), &perms()).unwrap_err();
         assert!(err.0[0].contains("is not a period"));
+    }
+
+    #[test]
+    fn partial_requests_keep_what_the_session_allows() {
+        let mut req = request(Some("90d"), &[("plan", "free"), ("country", "fr"), ("model", "gpt-4")]);
+        req.date_ranges = Some(BTreeMap::from([
+            ("day".into(), DateRange { from: Some("2026-02-01".into()), to: Some("2026-02-07".into()) }),
+            ("week".into(), DateRange { from: Some("2026-01-01".into()), to: Some("2026-03-01".into()) }),
+        ]));
+        let mut current = state();
+        current.period = "7d".into();
+        let next = apply_partial(&current, &req, &perms());
+        assert_eq!(next.period, "7d", "a refused period keeps the current one");
+        assert_eq!(
+            next.filters,
+            BTreeMap::from([("plan".into(), "pro".into()), ("model".into(), "gpt-4".into())]),
+            "the locked filter stays, the disallowed dimension is dropped"
+        );
+        assert_eq!(next.date_ranges.keys().collect::<Vec<_>>(), ["day"], "the over-long range is dropped");
+        assert!(apply_request(&current, &req, &perms()).is_err(), "the same request refused whole");
     }
 
     #[test]

@@ -32,12 +32,13 @@ pub use app::{App, Root};
 mod app {
     use std::rc::Rc;
 
+    use contract::messages::{ErrorCode, Event};
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
 
     use crate::{
         api::Api,
-        bridge::{Bridge, decode_command},
+        bridge::{Bridge, Incoming, read_command},
         resize,
         state::Runtime,
         views::dashboard::DashboardView,
@@ -69,15 +70,20 @@ mod app {
         let locale = locale.unwrap_or_else(browser_locale);
         let rt = Runtime::new(api, bridge.clone(), &locale);
         provide_context(rt);
-        // Commands from the host: only from window.parent at an allowed origin, well-formed.
+        // Commands from the host: only from window.parent at an allowed origin. A message marked
+        // as ours that is no command gets one `invalid_command` error instead of silence.
         let listener = web_sys::window().map(|window| {
             gloo_events::EventListener::new(&window, "message", move |event| {
                 let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() else { return };
                 if !bridge.accepts(event) {
                     return;
                 }
-                if let Some(command) = decode_command(&event.data()) {
-                    rt.handle(command);
+                match read_command(&event.data()) {
+                    Incoming::Command(command, request_id) => rt.handle_request(command, request_id),
+                    Incoming::Invalid(why, request_id) => {
+                        rt.answer(Event::error(ErrorCode::InvalidCommand, why), request_id)
+                    }
+                    Incoming::Foreign => {}
                 }
             })
         });

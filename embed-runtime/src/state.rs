@@ -138,11 +138,22 @@ impl Runtime {
 
     /// Posts an event to the host.
     pub fn post(&self, event: Event) {
-        self.bridge.try_with_value(|b| b.post(event));
+        self.answer(event, None);
+    }
+
+    /// Posts an event carrying `request_id`: the answer to the command that carried it.
+    pub fn answer(&self, event: Event, request_id: Option<String>) {
+        self.bridge.try_with_value(|b| b.post_answer(event, request_id));
     }
 
     /// Fetches the session's dashboard (again, on reload) and posts `ready` the first time.
     pub fn load(self) {
+        self.load_answering(None);
+    }
+
+    /// [`Runtime::load`], answering a `reload` that carried `request_id` with the `filter` it
+    /// ends with (or the `error` it fails with).
+    pub fn load_answering(self, request_id: Option<String>) {
         let Some(api) = self.api() else { return };
         leptos::task::spawn_local(async move {
             let result = api.dashboard().await;
@@ -187,16 +198,16 @@ impl Runtime {
                         self.filters.set(state);
                     }
                     self.set_load(Load::Ready);
-                    self.post(Event::Filter(self.filters.get_untracked()));
+                    self.answer(Event::Filter(self.filters.get_untracked()), request_id);
                 }
                 Ok(response) => {
                     let message =
                         response.message.unwrap_or_else(|| "This dashboard is not published.".into());
                     self.session.set(None);
                     self.set_load(Load::NotPublished(message.clone()));
-                    self.post(Event::error(ErrorCode::NotPublished, message));
+                    self.answer(Event::error(ErrorCode::NotPublished, message), request_id);
                 }
-                Err(e) => self.fail(&e, None),
+                Err(e) => self.fail_answering(&e, None, request_id),
             }
         });
     }
@@ -223,12 +234,18 @@ impl Runtime {
     /// Handles a failed call: a 401 expires the session, a 404 `not_published` shows that state,
     /// anything else is reported (and, for the dashboard itself, shown).
     pub fn fail(&self, error: &ApiError, widget: Option<&str>) {
+        self.fail_answering(error, widget, None);
+    }
+
+    /// [`Runtime::fail`] answering the command that carried `request_id` (which is answered even
+    /// when the same failure was reported before).
+    fn fail_answering(&self, error: &ApiError, widget: Option<&str>, request_id: Option<String>) {
         match error {
-            ApiError::Unauthorized(_) => self.expire(),
+            ApiError::Unauthorized(_) => self.expire_answering(request_id),
             ApiError::NotPublished(message) => {
-                if !matches!(self.load.get_untracked(), Load::NotPublished(_)) {
+                if request_id.is_some() || !matches!(self.load.get_untracked(), Load::NotPublished(_)) {
                     self.set_load(Load::NotPublished(message.clone()));
-                    self.post(Event::error(ErrorCode::NotPublished, message.clone()));
+                    self.answer(Event::error(ErrorCode::NotPublished, message.clone()), request_id);
                 }
             }
             other => match widget {
@@ -237,10 +254,10 @@ impl Runtime {
                 }
                 None => {
                     self.set_load(Load::Failed(other.to_string()));
-                    self.post(Event::error(
-                        ErrorCode::LoadFailed,
-                        format!("Couldn't load this dashboard: {other}"),
-                    ));
+                    self.answer(
+                        Event::error(ErrorCode::LoadFailed, format!("Couldn't load this dashboard: {other}")),
+                        request_id,
+                    );
                 }
             },
         }
@@ -248,51 +265,80 @@ impl Runtime {
 
     /// The session expired: show it and tell the host once.
     pub fn expire(&self) {
+        self.expire_answering(None);
+    }
+
+    /// [`Runtime::expire`]; a command that carried `request_id` is answered even after the
+    /// first report.
+    fn expire_answering(&self, request_id: Option<String>) {
         self.set_load(Load::Expired);
-        if !self.expiry_posted.try_get_value().unwrap_or(true) {
+        if request_id.is_some() || !self.expiry_posted.try_get_value().unwrap_or(true) {
             self.expiry_posted.set_value(true);
-            self.post(Event::error(
-                ErrorCode::SessionExpired,
-                "The embed session has expired: mint a new embed URL.",
-            ));
+            self.answer(
+                Event::error(
+                    ErrorCode::SessionExpired,
+                    "The embed session has expired: mint a new embed URL.",
+                ),
+                request_id,
+            );
         }
     }
 
     /// Applies a host command.
     pub fn handle(&self, command: Command) {
+        self.handle_request(command, None);
+    }
+
+    /// Applies a host command; with a `request_id`, exactly one event carrying it answers.
+    pub fn handle_request(&self, command: Command, request_id: Option<String>) {
         match command {
-            Command::SetFilters { filters } => {
+            Command::SetFilters { filters, partial } => {
                 if self.load.get_untracked() != Load::Ready {
-                    self.post(Event::error(
-                        ErrorCode::FilterRefused,
-                        "setFilters refused: the dashboard is not loaded",
-                    ));
+                    self.answer(
+                        Event::error(
+                            ErrorCode::FilterRefused,
+                            "setFilters refused: the dashboard is not loaded",
+                        ),
+                        request_id,
+                    );
                     return;
                 }
                 let current = self.filters.get_untracked();
-                match filters::apply_request(&current, &filters, &self.permissions_untracked()) {
-                    Ok(next) => self.change_filters(next, true),
-                    Err(refusal) => {
-                        self.post(Event::error(ErrorCode::FilterRefused, format!("setFilters {refusal}")))
-                    }
+                let perms = self.permissions_untracked();
+                if partial == Some(true) {
+                    let next = filters::apply_partial(&current, &filters, &perms);
+                    return self.change_filters_answering(next, true, request_id);
+                }
+                match filters::apply_request(&current, &filters, &perms) {
+                    Ok(next) => self.change_filters_answering(next, true, request_id),
+                    Err(refusal) => self.answer(
+                        Event::error(ErrorCode::FilterRefused, format!("setFilters {refusal}")),
+                        request_id,
+                    ),
                 }
             }
-            Command::SetTheme { theme } => self.set_theme(theme),
+            Command::SetTheme { theme } => self.set_theme_answering(theme, request_id),
             Command::Reload {} => {
                 self.refresh.update(|n| *n += 1);
-                self.load();
+                self.load_answering(request_id);
             }
         }
     }
 
     /// Validates and applies theme tokens; an invalid one refuses the whole theme.
     pub fn set_theme(&self, theme: Theme) {
+        self.set_theme_answering(theme, None);
+    }
+
+    /// [`Runtime::set_theme`]; with a `request_id`, answered by `theme` (every token set so far)
+    /// or the `error`.
+    fn set_theme_answering(&self, theme: Theme, request_id: Option<String>) {
         let invalid = theme::invalid_tokens(&theme, theme::browser_accepts_colour);
         if !invalid.is_empty() {
-            self.post(Event::error(
-                ErrorCode::InvalidTheme,
-                format!("setTheme refused: {}", invalid.join("; ")),
-            ));
+            self.answer(
+                Event::error(ErrorCode::InvalidTheme, format!("setTheme refused: {}", invalid.join("; "))),
+                request_id,
+            );
             return;
         }
         theme::apply_to_document(&theme);
@@ -311,11 +357,19 @@ impl Runtime {
                 }
             }
         });
+        if request_id.is_some() {
+            self.answer(Event::Theme { theme: self.theme.get_untracked() }, request_id);
+        }
     }
 
     /// Makes `next` the active filters, posting `filter` (and `period-change`) when they changed
     /// or `always` (a host asked).
     pub fn change_filters(&self, next: FilterState, always: bool) {
+        self.change_filters_answering(next, always, None);
+    }
+
+    /// [`Runtime::change_filters`], the `filter` event answering `request_id`.
+    fn change_filters_answering(&self, next: FilterState, always: bool, request_id: Option<String>) {
         let previous = self.filters.get_untracked();
         if next == previous && !always {
             return;
@@ -324,7 +378,7 @@ impl Runtime {
             self.filters.set(next.clone());
         }
         let period_changed = next.period != previous.period;
-        self.post(Event::Filter(next.clone()));
+        self.answer(Event::Filter(next.clone()), request_id);
         if period_changed {
             self.post(Event::PeriodChange { previous_period: previous.period, period: next.period });
         }

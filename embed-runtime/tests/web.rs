@@ -345,6 +345,13 @@ fn malformed_messages_decode_to_nothing() {
         js_sys::JSON::parse(r#"{"_emban":true,"type":"drop tables"}"#).unwrap(),
         js_sys::JSON::parse(r#"{"_emban":true,"type":"setTheme","theme":"red"}"#).unwrap(),
         js_sys::JSON::parse(r#"{"_emban":true,"type":"setFilters","filters":{"period":["7d"]}}"#).unwrap(),
+        js_sys::JSON::parse(r#"{"_emban":true,"type":"setFilters","filters":{"filters":{"model":"x"}}}"#)
+            .unwrap(),
+        js_sys::JSON::parse(
+            r#"{"_emban":true,"type":"setFilters","filters":{"numericRanges":{"t":{"step":1}}}}"#,
+        )
+        .unwrap(),
+        js_sys::JSON::parse(r##"{"_emban":true,"type":"setTheme","theme":{"primary":"#000"}}"##).unwrap(),
     ];
     for data in bad {
         assert!(bridge::decode_command(&data).is_none(), "{data:?}");

@@ -259,6 +259,61 @@ pub async fn serve_static(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> 
     origin
 }
 
+/// Serves the files under `dir` (a bundler's output) on a fresh loopback port, `/` being
+/// `index.html`; returns the origin.
+pub async fn serve_dir(dir: PathBuf) -> String {
+    use axum::{Router, http::StatusCode, http::Uri, http::header, response::IntoResponse};
+    let app = Router::new().fallback(move |uri: Uri| {
+        let dir = dir.clone();
+        async move {
+            let path = uri.path().trim_start_matches('/');
+            let path = if path.is_empty() { "index.html" } else { path };
+            if path.split('/').any(|part| part == "..") {
+                return StatusCode::BAD_REQUEST.into_response();
+            }
+            let kind = match path.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js" | "mjs") => "text/javascript",
+                Some("wasm") => "application/wasm",
+                Some("css") => "text/css",
+                _ => "application/octet-stream",
+            };
+            match tokio::fs::read(dir.join(path)).await {
+                Ok(body) => ([(header::CONTENT_TYPE, kind)], body).into_response(),
+                Err(_) => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding a page server");
+    let origin = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(axum::serve(listener, app).into_future());
+    origin
+}
+
+/// Runs `program args` in `dir` with `envs`; panics with its output when it fails. Returns stdout.
+pub fn run_in(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let started = Instant::now();
+    let out = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("running {program} {args:?} in {}: {e} (is Node.js installed?)", dir.display())
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} in {} failed ({}):\n{stdout}\n{}",
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("[{:>5.1}s] {program} {}", started.elapsed().as_secs_f64(), args.join(" "));
+    stdout
+}
+
 /// `k=v&…`, form-encoded.
 pub fn form_query(pairs: &[(&str, &str)]) -> String {
     let mut url = reqwest::Url::parse("http://x/").expect("url");
@@ -278,6 +333,11 @@ impl Browser {
     /// Starts `$CHROMEDRIVER` (default `/usr/bin/chromedriver`) and a headless `$CHROME_BIN`
     /// (default `/usr/bin/chromium`).
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium flags (`--js-flags=--expose-gc`, say).
+    pub async fn start_with(extra_args: &[&str]) -> Browser {
         let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chrome_bin = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
         for bin in [&driver_bin, &chrome_bin] {
@@ -302,18 +362,23 @@ impl Browser {
         let profile = TempDir::new("chromium-profile");
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chrome_bin,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                    "--disable-sync", "--window-size=1280,1000",
-                    format!("--user-data-dir={}", profile.0.display()),
-                ],
-            }),
-        );
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--window-size=1280,1000",
+        ]
+        .iter()
+        .chain(extra_args)
+        .map(|a| (*a).to_owned())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.0.display()));
+        caps.insert("goog:chromeOptions".into(), json!({ "binary": chrome_bin, "args": args }));
         let client = match ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
@@ -494,7 +559,16 @@ where
     F: FnOnce(std::sync::Arc<Emban>, Client) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let browser = Browser::start().await;
+    run_case_with(&[], emban, case).await;
+}
+
+/// [`run_case`] in a browser started with `chromium_args` as well.
+pub async fn run_case_with<F, Fut>(chromium_args: &[&str], emban: Emban, case: F)
+where
+    F: FnOnce(std::sync::Arc<Emban>, Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let browser = Browser::start_with(chromium_args).await;
     let emban = std::sync::Arc::new(emban);
     let run = tokio::spawn(case(emban.clone(), browser.client.clone())).await;
     browser.close().await;

@@ -119,7 +119,8 @@ async fn mount(emban: &Emban, client: &Client, origins: &Origins, embed_url: &st
 
 /// A 60 s session (the shortest the API mints) refreshes itself: `session-expiring` ahead of
 /// the expiry, `fetchEmbedUrl` called (a failure retried after the backoff), then
-/// `session-swapped` in the same iframe with the filters set before still applied. The page's
+/// `session-swapped` in the same iframe with the state before still applied: the host's endpoint
+/// filter and the period the viewer picked afterwards. The page's
 /// clock runs ahead so that the token has 8 s left when mounted: the helper refreshes at half the
 /// remaining time when that is under a minute, so this takes seconds rather than 30.
 async fn refresh_through_fetch_embed_url(emban: &Emban, client: &Client, origins: &Origins) {
@@ -145,6 +146,16 @@ async fn refresh_through_fetch_embed_url(emban: &Emban, client: &Client, origins
         d["type"] == "filter" && d["period"] == "7d" && d["filters"]["endpoint"] == "/v1/chat"
     })
     .await;
+    // Then the viewer picks another period inside the embed: the refresh must carry the viewer's
+    // state, not just what the host sent last.
+    page.wait_in_frame(
+        "the period select",
+        "const s = document.querySelector('[data-testid=period-select]'); \
+         if (!s) return false; s.value = '30d'; s.dispatchEvent(new Event('change', { bubbles: true })); return true;",
+        vec![],
+    )
+    .await;
+    page.wait_event("the viewer's 30d", |d| d["type"] == "filter" && d["period"] == "30d").await;
     // The token's `exp`: whole seconds (`expires_at` has milliseconds).
     let exp_ms = page
         .host_script("return Math.floor(Date.parse(arguments[0]) / 1000) * 1000;", vec![json!(expires_at)])
@@ -152,7 +163,7 @@ async fn refresh_through_fetch_embed_url(emban: &Emban, client: &Client, origins
     let exp_ms = exp_ms.as_f64().unwrap();
 
     let expiring = page.wait_type("session-expiring").await;
-    assert_eq!(expiring["data"]["expiresAt"].as_f64(), Some(exp_ms / 1000.0), "{expiring}");
+    assert_eq!(expiring["data"]["expiresAt"].as_f64(), Some(exp_ms), "expiresAt in ms: {expiring}");
     let at = expiring["at"].as_f64().unwrap();
     // Ahead of the expiry, by at most half of the 8 s (what was left at `ready`, a little less).
     assert!(at < exp_ms && at >= exp_ms - 4050.0, "session-expiring at {at}, token expires at {exp_ms}");
@@ -170,7 +181,7 @@ async fn refresh_through_fetch_embed_url(emban: &Emban, client: &Client, origins
             d["type"] == "filter" && d["filters"]["endpoint"] == "/v1/chat"
         })
         .await;
-    assert_eq!(carried["data"]["period"], "7d", "{carried}");
+    assert_eq!(carried["data"]["period"], "30d", "the viewer's period, not the host's 7d: {carried}");
 
     let state = page
         .host_script(
@@ -188,8 +199,8 @@ async fn refresh_through_fetch_embed_url(emban: &Emban, client: &Client, origins
     assert_eq!(state[4], 1, "one session-expiring per refresh, not per attempt: {state}");
     // The new session's dashboard shows the carried filters.
     page.wait_in_frame(
-        "period 7d and the endpoint chip in the new session",
-        "return document.querySelector('[data-testid=period-select]')?.value === '7d' \
+        "period 30d and the endpoint chip in the new session",
+        "return document.querySelector('[data-testid=period-select]')?.value === '30d' \
          && document.querySelector('[data-testid=chip][data-dimension=endpoint]') !== null;",
         vec![],
     )

@@ -2,7 +2,8 @@
 //! `tests/react-fixture/app.jsx`, bundled by esbuild against React from npm, served from its own
 //! origin, against the real server and runtime in headless Chromium. A new `embedUrl` prop swaps
 //! the session in the same iframe (no remount); `filters`/`theme` props become commands;
-//! unmounting removes the iframe.
+//! unmounting removes the iframe. `strict.jsx` runs the wrapper under StrictMode (a development
+//! build, which mounts effects twice) with no URL at first.
 //!
 //! The fixture's `node_modules` comes from `npm ci` (scripts/test.sh runs it through
 //! `setup_react_fixture`; this test runs it too when it is missing), and the bundle is rebuilt on
@@ -20,6 +21,26 @@ use serde_json::json;
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>React host</title></head>
 <body style="margin:0"><div id="root"></div><script type="module" src="/app.js"></script></body></html>"#;
+
+/// Counts the window's live `message` listeners (`window.__messageListeners`) before the bundle
+/// runs, then runs the StrictMode app.
+const STRICT_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>React StrictMode host</title>
+<script>
+window.__messageListeners = 0;
+const add = EventTarget.prototype.addEventListener;
+const remove = EventTarget.prototype.removeEventListener;
+EventTarget.prototype.addEventListener = function (type, ...rest) {
+  if (this === window && type === 'message') window.__messageListeners += 1;
+  return add.call(this, type, ...rest);
+};
+EventTarget.prototype.removeEventListener = function (type, ...rest) {
+  if (this === window && type === 'message') window.__messageListeners -= 1;
+  return remove.call(this, type, ...rest);
+};
+window.addEventListener('error', (e) => { window.__pageErrors = (window.__pageErrors || []).concat(String(e.message)); });
+</script></head>
+<body style="margin:0"><div id="root"></div><script type="module" src="/strict.js"></script></body></html>"#;
 
 fn run(dir: &Path, program: &str, args: &[&str]) {
     let status = Command::new(program).args(args).current_dir(dir).status().unwrap_or_else(|e| {
@@ -48,6 +69,8 @@ async fn react_wrapper_end_to_end() {
     let files = vec![
         ("/react", "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
         ("/app.js", "text/javascript", read("app.js")),
+        ("/strict", "text/html; charset=utf-8", STRICT_PAGE.as_bytes().to_vec()),
+        ("/strict.js", "text/javascript", read("strict.js")),
         ("/embed_helper_bg.wasm", "application/wasm", read("embed_helper_bg.wasm")),
     ];
     let (emban, host) = tokio::join!(Emban::start(), serve_static(files));
@@ -121,6 +144,47 @@ async fn react_wrapper_end_to_end() {
         page.host_script("window.__unmount();", vec![]).await;
         let left = page.host_script("return document.querySelectorAll('iframe').length;", vec![]).await;
         assert_eq!(left, 0);
+
+        strict_mode_and_a_late_url(&emban, &client, &host).await;
     })
+    .await;
+}
+
+/// StrictMode (mount → unmount → mount) with `embedUrl` null at first: the container renders and
+/// nothing throws; once the URL arrives exactly one iframe, one `message` listener and one
+/// onMount (for the live instance) remain; `minHeight` and `title` apply live.
+async fn strict_mode_and_a_late_url(emban: &Emban, client: &fantoccini::Client, host: &str) {
+    let session = emban.mint_demo(host).await;
+    let mut page = Page::open(client, &format!("{host}/strict")).await;
+    page.wait_host("the StrictMode app", "return window.__rendered === true;", vec![]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = page
+        .host_script(
+            "return [document.querySelectorAll('[data-emban-frame]').length,                      document.querySelectorAll('iframe').length, window.__mounts.length,                      window.__messageListeners, window.__pageErrors || []];",
+            vec![],
+        )
+        .await;
+    assert_eq!(before, json!([1, 0, 0, 0, []]), "with no embedUrl: the container only");
+    page.host_script("window.__setEmbedUrl(arguments[0]);", vec![session["embed_url"].clone()]).await;
+    page.wait_type("ready").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after = page
+        .host_script(
+            "const frames = document.querySelectorAll('iframe');              return [frames.length, window.__mounts.length, window.__messageListeners,                      window.__mounts[0].iframe === frames[0] && frames[0].isConnected,                      window.__events.filter(e => e.data.type === 'ready').length, window.__pageErrors || []];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        after,
+        json!([1, 1, 1, true, 1, []]),
+        "[iframes, onMount calls, message listeners, live, readys, errors]"
+    );
+
+    page.host_script("window.__setMinHeight(1500); window.__setTitle('Live title');", vec![]).await;
+    page.wait_host(
+        "the live minHeight and title",
+        "const f = document.querySelector('iframe');          return f.getBoundingClientRect().height >= 1500 && f.title === 'Live title';",
+        vec![],
+    )
     .await;
 }

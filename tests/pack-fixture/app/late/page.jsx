@@ -1,0 +1,5 @@
+import { Late } from './late';
+
+export default function Page() {
+  return <Late />;
+}
