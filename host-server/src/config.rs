@@ -82,9 +82,9 @@ pub struct ServeArgs {
     #[arg(long, env = "EMBAN_INVITE_TTL_DAYS", default_value_t = DEFAULT_INVITE_TTL_DAYS,
           value_parser = clap::value_parser!(u32).range(1..=90))]
     pub invite_ttl_days: u32,
-    /// Mail server for invites (and later alerts and reports): `smtp://user:pass@host:587`
-    /// (STARTTLS when offered), `smtps://…:465` (TLS), or `smtp://host:port?tls=none` for a
-    /// local relay. Without it the invite's link in the response is the delivery.
+    /// Mail server for invites (and later alerts and reports): `smtp://host:port` (plain, a local
+    /// relay), `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465`
+    /// (TLS). Without it the invite's link in the response is the delivery.
     #[arg(long, env = "EMBAN_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// Sender of the server's mail.

@@ -9,6 +9,7 @@ pub mod secrets;
 pub mod time;
 // Layer 2: stores, adapters, settings.
 pub mod config;
+pub mod delivery;
 pub mod events;
 pub mod limits;
 pub mod meta;

@@ -58,6 +58,8 @@ pub struct App {
     pub www_dir: std::path::PathBuf,
     /// The helper's built npm package (`--helper-dir`), served at `/helper/`.
     pub helper_dir: std::path::PathBuf,
+    /// The server's mail (`--smtp-url`), if configured.
+    pub mailer: Option<crate::delivery::email::Mailer>,
     /// How long invite links work.
     pub invite_ttl: chrono::Duration,
     /// Whether the demo is on (`--demo`): its public embed URL answers only then.

@@ -97,6 +97,8 @@ pub struct CreatedInvite {
     pub token: String,
     /// The link to open.
     pub invite_url: String,
+    /// Whether the link went out by mail (only with `--smtp-url`).
+    pub email_sent: bool,
 }
 
 /// Invites `email` with `role` (`viewer`, `editor` or `admin`); 409 when they are a member or
@@ -138,7 +140,27 @@ pub async fn invite(state: &AppState, caller: &Caller, request: InviteRequest) -
     audit::record(&*state.dashboards, caller.audit(MEMBER_INVITE, format!("invite:{}", invite.id), details))
         .await?;
     let invite_url = format!("{}/accept-invite?token={token}", state.public_url);
-    Ok(CreatedInvite { invite, token, invite_url })
+    let email_sent = match &state.mailer {
+        None => false,
+        Some(mailer) => {
+            let org = state.meta.org(caller.org_id).await?.map(|o| o.name).unwrap_or_default();
+            let body = format!(
+                "You are invited to join {org} on Emban as {}.\n\nAccept the invite: {invite_url}\n\n\
+                 The link works once, until {} (UTC).\n",
+                invite.role.as_str(),
+                timestamp(invite.expires_at)
+            );
+            // The invite stands either way: the link in the answer is the fallback delivery.
+            match mailer.send(&invite.email, &format!("Join {org} on Emban"), body).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mailing an invite failed");
+                    false
+                }
+            }
+        }
+    };
+    Ok(CreatedInvite { invite, token, invite_url, email_sent })
 }
 
 /// Cancels a pending invite of the caller's org; its token stops working.

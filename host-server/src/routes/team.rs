@@ -43,6 +43,7 @@ async fn create_invite(
     let mut answer = invite_json(&created.invite);
     answer["token"] = json!(created.token);
     answer["invite_url"] = json!(created.invite_url);
+    answer["email_sent"] = json!(created.email_sent);
     Ok((StatusCode::CREATED, Json(answer)))
 }
 

@@ -57,6 +57,11 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     Ok(AppState(Arc::new(App {
         adhoc,
         demo: args.demo,
+        mailer: args
+            .smtp_url
+            .as_deref()
+            .map(|url| crate::delivery::email::Mailer::new(url, &args.smtp_from))
+            .transpose()?,
         invite_ttl: chrono::Duration::days(i64::from(args.invite_ttl_days)),
         limits: Limits::new(&args.limits),
         origins,

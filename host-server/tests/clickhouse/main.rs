@@ -5,6 +5,7 @@
 mod api;
 mod escapes;
 mod migrations;
+mod org_deletion;
 mod parity;
 mod server;
 mod writer;

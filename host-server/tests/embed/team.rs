@@ -470,3 +470,122 @@ fn the_access_table_has_a_rule_for_every_served_route_and_no_other() {
         );
     }
 }
+
+/// Debian's aiosmtpd on a free loopback port, keeping every message in a maildir.
+struct Smtp {
+    child: std::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl Smtp {
+    fn start(dir: &std::path::Path) -> Smtp {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let maildir = dir.join("maildir");
+        let child = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .spawn()
+            .expect("starting aiosmtpd (Debian's python3-aiosmtpd, installed by scripts/setup.sh)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Smtp { child, port, maildir }
+    }
+
+    /// The messages received so far, raw.
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        entries.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn invites_go_out_by_mail_when_smtp_is_configured() {
+    let scratch = std::env::temp_dir().join(format!("emban-smtp-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let smtp = Smtp::start(&scratch);
+    let port = smtp.port;
+    let app = TestApp::start_with(false, move |args| {
+        args.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        args.smtp_from = "Emban <team@emban.test>".to_owned();
+    })
+    .await;
+    let org = app.register().await;
+    let invitee = email("mailed");
+    let created = app
+        .post(
+            "/v1/members/invite",
+            &Auth::Cookie(org.cookie.clone()),
+            &json!({ "email": invitee, "role": "viewer" }),
+        )
+        .await;
+    let body = created.ok(StatusCode::CREATED).clone();
+    assert_eq!(body["email_sent"], true, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let message = loop {
+        if let Some(m) = smtp.messages().into_iter().next() {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(message.contains(&format!("To: {invitee}")), "{message}");
+    assert!(message.contains("From: Emban <team@emban.test>"), "{message}");
+    let url = body["invite_url"].as_str().expect("url");
+    assert!(quoted_printable(&message).contains(url), "the link is in the mail: {message}");
+    // The mailed link's token works.
+    let accepted = app
+        .post(
+            "/v1/auth/accept-invite",
+            &Auth::None,
+            &json!({ "token": body["token"], "password": "long enough pw" }),
+        )
+        .await;
+    assert_eq!(accepted.ok(StatusCode::OK)["role"], "viewer");
+    drop(smtp);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Decodes a quoted-printable body (soft line breaks and `=XX` escapes).
+fn quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
