@@ -129,7 +129,7 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Value> {
                 "environment": caller.env, "orgs": orgs,
             })
         }
-        Principal::ApiKey { id, scope } => json!({
+        Principal::ApiKey { id, scope, .. } => json!({
             "auth": "api_key", "user": null, "org": org, "role": null, "scope": scope,
             "api_key_id": id, "environment": caller.env,
         }),

@@ -141,6 +141,6 @@ pub async fn authenticate(meta: &Arc<dyn MetaStore>, cache: &KeyCache, token: &s
     Ok(Caller {
         org_id: grant.org_id,
         env: grant.env,
-        principal: Principal::ApiKey { id: grant.key_id, scope: grant.scope },
+        principal: Principal::ApiKey { id: grant.key_id, scope: grant.scope, prefix: grant.prefix },
     })
 }

@@ -27,6 +27,8 @@ pub enum Principal {
         id: i64,
         /// Key scope.
         scope: Scope,
+        /// Key prefix, as listed (never the key).
+        prefix: String,
     },
     /// A console session.
     User {
@@ -49,10 +51,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// How audit rows name this caller.
+    /// How audit rows name this caller: `user:<email>`, or `api_key:<id>:<prefix>`.
     pub fn actor(&self) -> String {
         match &self.principal {
-            Principal::ApiKey { id, .. } => format!("api_key:{id}"),
+            Principal::ApiKey { id, prefix, .. } => format!("api_key:{id}:{prefix}"),
             Principal::User { user, .. } => format!("user:{}", user.email),
         }
     }

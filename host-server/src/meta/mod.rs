@@ -158,6 +158,8 @@ pub struct KeyGrant {
     pub env: Environment,
     /// Its scope.
     pub scope: Scope,
+    /// Its listed prefix (`emb_admin_AbCd…`), what audit rows name it by.
+    pub prefix: String,
     /// When it was last marked used.
     pub last_used_at: Option<DateTime<Utc>>,
 }

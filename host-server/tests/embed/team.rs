@@ -316,6 +316,13 @@ async fn deleting_an_org_leaves_nothing_of_it_and_nothing_else_changes() {
         assert!(kept > 0, "{table} lost the other org's rows");
     }
     let other_auth = Auth::Bearer(other.key.clone());
+    // Audit rows name a key by its id and listed prefix, never the key.
+    let audit =
+        app.get("/v1/audit?action=saved_query.create", &other_auth).await.ok(StatusCode::OK)["entries"][0]
+            .clone();
+    let actor = audit["actor"].as_str().expect("actor");
+    assert!(actor.starts_with("api_key:") && actor.ends_with(&format!(":{}", &other.key[..16])), "{actor}");
+    assert!(!audit.to_string().contains(&other.key), "{audit}");
     assert_eq!(
         app.get("/v1/dashboards", &other_auth).await.ok(StatusCode::OK)["dashboards"]
             .as_array()

@@ -279,7 +279,7 @@ impl MetaStore for SqliteMeta {
 
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<KeyGrant>> {
         let row = sqlx::query(
-            "SELECT k.id, k.org_id, k.scope, k.last_used_at, e.id AS env_id, e.name AS env_name \
+            "SELECT k.id, k.org_id, k.scope, k.prefix, k.last_used_at, e.id AS env_id, e.name AS env_name \
              FROM api_keys k JOIN environments e ON e.id = k.env_id \
              WHERE k.key_hash = ? AND k.revoked_at IS NULL",
         )
@@ -292,6 +292,7 @@ impl MetaStore for SqliteMeta {
                 org_id: r.try_get("org_id")?,
                 env: Environment { id: r.try_get("env_id")?, name: r.try_get("env_name")? },
                 scope: parse_scope(r.try_get("scope")?)?,
+                prefix: r.try_get("prefix")?,
                 last_used_at: r.try_get("last_used_at")?,
             })
         })
