@@ -596,3 +596,49 @@ fn quoted_printable(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[tokio::test]
+async fn two_owners_stepping_down_at_once_leave_one_owner() {
+    let app = TestApp::new().await;
+    let org = app.register().await;
+    let owner = Auth::Cookie(org.cookie.clone());
+    let second_email = email("second");
+    let second = Auth::Cookie(join(&app, &org, &second_email, "admin").await);
+    let first_id = member_id(&app, &org, &org.email).await;
+    let second_id = member_id(&app, &org, &second_email).await;
+    app.patch(&format!("/v1/members/{second_id}"), &owner, &json!({ "role": "owner" }))
+        .await
+        .ok(StatusCode::OK);
+    for _ in 0..10 {
+        // Each owner demotes themself at the same moment: one may win, never both.
+        let (first_path, second_path) =
+            (format!("/v1/members/{first_id}"), format!("/v1/members/{second_id}"));
+        let step_down = json!({ "role": "admin" });
+        let (a, b) = tokio::join!(
+            app.patch(&first_path, &owner, &step_down),
+            app.patch(&second_path, &second, &step_down)
+        );
+        let won = [&a, &b].iter().filter(|r| r.status == StatusCode::OK).count();
+        assert_eq!(won, 1, "{} / {}", a.text, b.text);
+        assert!([&a, &b].iter().any(|r| r.status == StatusCode::CONFLICT));
+        let members = app.get("/v1/members", &owner).await;
+        let members = if members.status == StatusCode::FORBIDDEN {
+            app.get("/v1/members", &second).await
+        } else {
+            members
+        };
+        let owners = members.ok(StatusCode::OK)["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter(|m| m["role"] == "owner")
+            .count();
+        assert_eq!(owners, 1);
+        // Whoever stepped down becomes owner again for the next round.
+        let (demoted, by) =
+            if a.status == StatusCode::OK { (first_id, &second) } else { (second_id, &owner) };
+        app.patch(&format!("/v1/members/{demoted}"), by, &json!({ "role": "owner" }))
+            .await
+            .ok(StatusCode::OK);
+    }
+}
