@@ -329,6 +329,26 @@ async fn deleting_an_org_leaves_nothing_of_it_and_nothing_else_changes() {
             .map(Vec::len),
         Some(1)
     );
+    // An audit row of the deleted org that was still in flight is dropped, and does not fail the
+    // other org's rows committed with it.
+    let row = |org_id: i64| emban_host_server::meta::dashboards::NewAuditRow {
+        org_id,
+        actor: "test".into(),
+        action: "test.late".into(),
+        resource: "x".into(),
+        details: "{}".into(),
+        created_at: chrono::Utc::now(),
+    };
+    app.server
+        .state
+        .dashboards
+        .append_audit(vec![row(org_id), row(other_id)])
+        .await
+        .expect("a batch with a deleted org");
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM audit WHERE action = 'test.late' AND org_id = ?", other_id).await,
+        1
+    );
     // A new org never gets the deleted org's id.
     let next = app.register().await;
     let next_id = app.get("/v1/auth/me", &Auth::Cookie(next.cookie.clone())).await.ok(StatusCode::OK)["org"]

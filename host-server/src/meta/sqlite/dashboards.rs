@@ -249,6 +249,7 @@ impl DashboardStore for SqliteMeta {
             return Ok(());
         }
         // One statement (prepared once) for any number of rows: they travel as one JSON array.
+        // A row of an org deleted meanwhile is dropped, not allowed to fail the others' batch.
         #[derive(Serialize)]
         struct Row<'a> {
             o: i64,
@@ -273,7 +274,7 @@ impl DashboardStore for SqliteMeta {
         sqlx::query(
             "INSERT INTO audit (org_id, actor, action, resource, details, created_at) \
              SELECT value ->> 'o', value ->> 'a', value ->> 'c', value ->> 'r', value ->> 'd', value ->> 't' \
-             FROM json_each(?)",
+             FROM json_each(?) WHERE EXISTS (SELECT 1 FROM orgs WHERE orgs.id = value ->> 'o')",
         )
         .bind(to_json(&batch)?)
         .execute(self.pool())
