@@ -913,3 +913,36 @@ async fn the_root_takes_the_token_out_of_the_address_bar() {
     drop(handle);
     history.replace_state_with_url(&JsValue::NULL, "", Some(&original)).unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn the_current_bucket_is_drawn_incomplete_and_said_so() {
+    let today = String::from(js_sys::Date::new_0().to_iso_string());
+    let today = format!("{}T00:00:00Z", &today[..10]);
+    let h = mount(
+        Rc::new(|_| Ok(session(true, permissions()))),
+        Rc::new(move |r, _| {
+            let mut d = answer(r);
+            if r.widget_id == "trend" {
+                for row in &mut d.data {
+                    row.bucket = row
+                        .bucket
+                        .take()
+                        .map(|b| if b.starts_with("2026-11-20") { today.clone() } else { b });
+                }
+                d.meta.to = "2999-01-01T00:00:00Z".into();
+            }
+            Ok(d)
+        }),
+    )
+    .await;
+    let trend = h.get("widget-trend");
+    let svg = trend.query_selector("[data-testid=chart-svg]").unwrap().unwrap();
+    assert!(svg.inner_html().contains("opacity=\"0.4"), "the partial bucket faded: {}", svg.inner_html());
+    let label = svg.get_attribute("aria-label").unwrap_or_default();
+    assert!(label.contains("still in progress"), "{label}");
+
+    // The fixture's own days are long over: nothing faded.
+    let h = mount_default().await;
+    let svg = h.get("widget-trend").query_selector("[data-testid=chart-svg]").unwrap().unwrap();
+    assert!(!svg.inner_html().contains("opacity=\"0.4"), "{}", svg.inner_html());
+}

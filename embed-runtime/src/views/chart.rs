@@ -42,7 +42,15 @@ pub fn draw(widget: &Widget, data: &WidgetData, style: &ChartStyle, rt: &Runtime
     let title = widget.title.as_str();
     let result = match widget.kind {
         WidgetKind::Timeseries => {
-            let ts = data::time_series(&data.data, additive, &bucket, ENGLISH);
+            let mut ts = data::time_series(&data.data, additive, &bucket, ENGLISH);
+            // The current bucket (today, this hour) is still filling: drawn faded and said so.
+            let now = (js_sys::Date::now() / 1000.0) as i64;
+            ts.partial_last = data
+                .data
+                .iter()
+                .rev()
+                .find_map(|r| r.bucket.as_deref())
+                .is_some_and(|last| data::is_partial(last, granularity, &data.meta.to, now));
             let (time_viz, name) = match viz {
                 VizType::Area => (TimeViz::Area, "Area chart"),
                 VizType::Bar => (TimeViz::Bar, "Bar chart"),
