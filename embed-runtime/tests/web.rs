@@ -946,3 +946,37 @@ async fn the_current_bucket_is_drawn_incomplete_and_said_so() {
     let svg = h.get("widget-trend").query_selector("[data-testid=chart-svg]").unwrap().unwrap();
     assert!(!svg.inner_html().contains("opacity=\"0.4"), "{}", svg.inner_html());
 }
+
+#[wasm_bindgen_test]
+async fn viz_options_set_units_formats_and_which_way_is_good() {
+    let with_options = |options: serde_json::Value| {
+        move |_| {
+            let mut s = session(true, permissions());
+            for w in &mut s.dashboard.widgets {
+                if w.id == "calls" || w.id == "top" {
+                    w.viz.options = options.as_object().unwrap().clone();
+                }
+            }
+            Ok(s)
+        }
+    };
+    // p95 latency: a 25% rise is bad news, in milliseconds with one decimal.
+    let latency = serde_json::json!({ "unit": "ms", "decimals": 1, "higher_is_better": false });
+    let h = mount(Rc::new(with_options(latency)), Rc::new(|r, _| Ok(answer(r)))).await;
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "1,250.0 ms");
+    let change = h.get("metric-change");
+    assert!(change.class_list().contains("bad"), "{}", change.class_name());
+    assert!(change.text_content().unwrap().contains("1,000.0 ms"), "{}", change.text_content().unwrap());
+    let table = h.get("widget-top").text_content().unwrap();
+    assert!(table.contains("60.0 ms"), "{table}");
+
+    // Revenue: money, and a rise is good.
+    let revenue = serde_json::json!({ "currency": "USD", "decimals": 0 });
+    let h = mount(Rc::new(with_options(revenue)), Rc::new(|r, _| Ok(answer(r)))).await;
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "$1,250");
+    assert!(h.get("metric-change").class_list().contains("good"));
+    // Without options: as before, and a rise is good.
+    let h = mount_default().await;
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "1,250");
+    assert!(h.get("metric-change").class_list().contains("good"));
+}
