@@ -160,10 +160,20 @@ setup_browser() {
   setup_chromium
 }
 
-# Builds the embed runtime into dist/ (wasm-opt -Oz), with the tools setup_browser installed.
+# Builds the embed runtime into dist/ (wasm-opt -Oz), with the tools setup_browser installed, then
+# writes each wasm, JS and CSS file's precompressed copies beside it (`.br` brotli -q 11, `.gz`
+# gzip -9), once per build: the server sends them to browsers that accept them
+# (host-server/src/routes/files.rs). Trunk empties dist/ on every build, so no copy goes stale.
 build_runtime() {
   log "trunk build --release (embed runtime → dist/)"
   (cd "$ROOT_DIR" && trunk build --release --offline)
+  apt_install brotli gzip
+  local f
+  for f in "$ROOT_DIR"/dist/*.wasm "$ROOT_DIR"/dist/*.js "$ROOT_DIR"/dist/*.css; do
+    [ -f "$f" ] || continue
+    brotli -q 11 -f -k -o "$f.br" "$f"
+    gzip -9 -n -k -f "$f"
+  done
 }
 
 # The React wrapper's end-to-end fixture (tests/react-fixture): React, react-dom and esbuild from

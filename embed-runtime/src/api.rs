@@ -2,7 +2,7 @@
 //! called on this page's own origin with the session token as `Authorization: Bearer`. The token
 //! lives only here, in memory: never in storage, a URL, or a message.
 
-use std::rc::Rc;
+use std::{cell::RefCell, rc::Rc};
 
 use contract::{
     ErrorBody,
@@ -54,6 +54,8 @@ pub enum Api {
         base: String,
         /// The session token.
         token: Rc<str>,
+        /// What the server inlined in the page for the first paint, used up as it is read.
+        first: Rc<FirstPaint>,
     },
     /// Canned answers.
     Fixture {
@@ -68,8 +70,11 @@ impl Api {
     /// The session's dashboard, permissions and initial filters.
     pub async fn dashboard(&self) -> Result<EmbedDashboardResponse, ApiError> {
         match self {
-            Api::Http { base, token } => {
-                let json = fetch(&format!("{base}/v1/embed/dashboard"), token, None, None).await?;
+            Api::Http { base, token, first } => {
+                let json = match first.dashboard.take() {
+                    Some(json) => json,
+                    None => fetch(&format!("{base}/v1/embed/dashboard"), token, None, None).await?,
+                };
                 serde_wasm_bindgen::from_value(json).map_err(|e| ApiError::Decode(e.to_string()))
             }
             Api::Fixture { dashboard, .. } => {
@@ -86,7 +91,7 @@ impl Api {
         abort: Option<&AbortSignal>,
     ) -> Result<WidgetData, ApiError> {
         match self {
-            Api::Http { base, token } => {
+            Api::Http { base, token, first } => {
                 // JSON through the browser's own codec (JSON.stringify / Response.json) rather
                 // than a second one compiled into the wasm.
                 let body = request
@@ -95,7 +100,10 @@ impl Api {
                     .and_then(|v| js_sys::JSON::stringify(&v).ok())
                     .map(String::from)
                     .ok_or_else(|| ApiError::Decode("could not encode the query".into()))?;
-                let json = fetch(&format!("{base}/v1/embed/query"), token, Some(&body), abort).await?;
+                let json = match first.answer(&body) {
+                    Some(json) => json,
+                    None => fetch(&format!("{base}/v1/embed/query"), token, Some(&body), abort).await?,
+                };
                 serde_wasm_bindgen::from_value(json).map_err(|e| ApiError::Decode(e.to_string()))
             }
             Api::Fixture { query, .. } => {
@@ -103,6 +111,53 @@ impl Api {
                 query(request)
             }
         }
+    }
+}
+
+/// The first paint's data the server inlined in the page (`<script type="application/json"
+/// id="emban-initial">`): the dashboard answer and each visible widget's first answer with the
+/// request it answers. Each is used once, and an answer only for an equal request (compared as JSON text), so a reload,
+/// a filter change or a host's `setFilters` before the first render fetch as usual.
+#[derive(Default)]
+pub struct FirstPaint {
+    dashboard: RefCell<Option<JsValue>>,
+    /// Each answer by its request as the JSON text the runtime would POST: the server writes it
+    /// (a string in the page's JSON) with the fields in the order this runtime does, so equal
+    /// requests are equal texts, and a differing one is only fetched. Compared as text, no
+    /// request decoder is compiled into the wasm.
+    answers: RefCell<Vec<(String, JsValue)>>,
+}
+
+impl FirstPaint {
+    /// Reads the page's inlined data; empty when there is none or it does not parse.
+    pub fn from_page() -> Self {
+        let text = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("emban-initial"))
+            .and_then(|e| e.text_content());
+        let Some(value) = text.and_then(|t| js_sys::JSON::parse(&t).ok()) else { return Self::default() };
+        let field = |v: &JsValue, name: &str| js_sys::Reflect::get(v, &JsValue::from_str(name)).ok();
+        let dashboard = field(&value, "dashboard").filter(|d| d.is_object());
+        let answers = field(&value, "answers")
+            .filter(js_sys::Array::is_array)
+            .map(|a| {
+                js_sys::Array::from(&a)
+                    .iter()
+                    .filter_map(|entry| {
+                        let request = field(&entry, "request")?.as_string()?;
+                        Some((request, field(&entry, "data").filter(|d| d.is_object())?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        FirstPaint { dashboard: RefCell::new(dashboard), answers: RefCell::new(answers) }
+    }
+
+    /// The inlined answer to `request` (its JSON text), once.
+    fn answer(&self, request: &str) -> Option<JsValue> {
+        let mut answers = self.answers.borrow_mut();
+        let at = answers.iter().position(|(r, _)| r == request)?;
+        Some(answers.swap_remove(at).1)
     }
 }
 

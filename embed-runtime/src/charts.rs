@@ -78,6 +78,9 @@ pub struct TimeSeries {
     pub labels: Vec<String>,
     /// The series, at most a handful (the rest folded into "Other").
     pub series: Vec<Series>,
+    /// The last bucket is still filling (today, this hour): drawn faded, so its lower value
+    /// does not read as a drop.
+    pub partial_last: bool,
 }
 
 /// One category of a breakdown.
@@ -90,6 +93,9 @@ pub struct Category {
     /// The value.
     pub value: f64,
 }
+
+/// Opacity of the still-filling last bucket's marks.
+pub const PARTIAL_OPACITY: f64 = 0.4;
 
 /// How a time series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,7 +335,9 @@ pub fn draw_timeseries<DB: DrawingBackend>(
                 // A gap (no value) splits the line into segments.
                 let mut segment: Vec<(f64, f64)> = Vec::new();
                 let mut segments = Vec::new();
-                for (i, v) in series.values.iter().enumerate() {
+                // A partial last bucket is left out of the solid line and drawn faded below.
+                let solid = if data.partial_last { n.saturating_sub(1) } else { n };
+                for (i, v) in series.values.iter().enumerate().take(solid) {
                     match v {
                         Some(v) => segment.push((i as f64, *v)),
                         None if !segment.is_empty() => segments.push(std::mem::take(&mut segment)),
@@ -364,6 +372,23 @@ pub fn draw_timeseries<DB: DrawingBackend>(
                         }
                     }
                 }
+                // The partial bucket: a faded point, joined to the one before by a faded line.
+                let last = n - 1;
+                if data.partial_last
+                    && let Some(Some(v)) = series.values.get(last).copied()
+                {
+                    let faded = colour.mix(PARTIAL_OPACITY);
+                    let end = (last as f64, v);
+                    if let Some(Some(before)) = last.checked_sub(1).and_then(|i| series.values.get(i)) {
+                        let join = [(last as f64 - 1.0, *before), end];
+                        chart.draw_series(LineSeries::new(join, faded.stroke_width(2))).map_err(err)?;
+                    }
+                    chart.draw_series(std::iter::once(Circle::new(end, 2, faded.filled()))).map_err(err)?;
+                    if let Some(drill) = &series.drill {
+                        let (x, y) = chart.backend_coord(&end);
+                        geometry.regions.push(HitRegion::Point { x, y, drill: drill.clone() });
+                    }
+                }
             }
         }
         TimeViz::Bar => {
@@ -376,7 +401,12 @@ pub fn draw_timeseries<DB: DrawingBackend>(
                     stacked[i] += v;
                     let (x0, x1) = (i as f64 - 0.35, i as f64 + 0.35);
                     let rect = [(x0, base), (x1, base + v)];
-                    chart.draw_series(std::iter::once(Rectangle::new(rect, colour.filled()))).map_err(err)?;
+                    let fill = if data.partial_last && i + 1 == n {
+                        colour.mix(PARTIAL_OPACITY).filled()
+                    } else {
+                        colour.filled()
+                    };
+                    chart.draw_series(std::iter::once(Rectangle::new(rect, fill))).map_err(err)?;
                     if let Some(drill) = &series.drill {
                         let (px0, py0) = chart.backend_coord(&rect[0]);
                         let (px1, py1) = chart.backend_coord(&rect[1]);
@@ -582,6 +612,7 @@ mod tests {
                 series("gpt-4", &[Some(3.0), Some(5.0), Some(4.0)]),
                 series("claude", &[Some(1.0), Some(2.0), Some(8.0)]),
             ],
+            partial_last: false,
         };
         let (svg, geometry) =
             svg(480, 200, |a| draw_timeseries(a, &data, TimeViz::Line, &style(480, 200), &fmt)).unwrap();
@@ -599,10 +630,34 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_last_bucket_is_drawn_faded() {
+        let mut data = TimeSeries {
+            labels: (0..4).map(|i| format!("d{i}")).collect(),
+            series: vec![series("all", &[Some(4.0), Some(5.0), Some(6.0), Some(1.0)])],
+            partial_last: true,
+        };
+        for viz in [TimeViz::Line, TimeViz::Bar] {
+            let (faded, geometry) =
+                svg(300, 150, |a| draw_timeseries(a, &data, viz, &style(300, 150), &fmt)).unwrap();
+            assert!(faded.contains("opacity=\"0.4"), "{viz:?}: the last bucket faded: {faded}");
+            assert_eq!(geometry.regions.len(), 4, "{viz:?}: the partial bucket is still clickable");
+        }
+        let (line, _) =
+            svg(300, 150, |a| draw_timeseries(a, &data, TimeViz::Line, &style(300, 150), &fmt)).unwrap();
+        assert_eq!(lines_in(&line, "#0f9d58"), 2, "the solid line and the faded join: {line}");
+        data.partial_last = false;
+        let (whole, _) =
+            svg(300, 150, |a| draw_timeseries(a, &data, TimeViz::Line, &style(300, 150), &fmt)).unwrap();
+        assert!(!whole.contains("opacity=\"0.4"), "{whole}");
+        assert_eq!(lines_in(&whole, "#0f9d58"), 1, "{whole}");
+    }
+
+    #[test]
     fn gaps_split_lines_and_area_fills() {
         let data = TimeSeries {
             labels: (0..4).map(|i| format!("d{i}")).collect(),
             series: vec![series("all", &[Some(1.0), None, Some(2.0), Some(3.0)])],
+            partial_last: false,
         };
         let (line, _) =
             svg(300, 150, |a| draw_timeseries(a, &data, TimeViz::Line, &style(300, 150), &fmt)).unwrap();
@@ -619,6 +674,7 @@ mod tests {
         let data = TimeSeries {
             labels: vec!["a".into(), "b".into()],
             series: vec![series("x", &[Some(2.0), Some(1.0)]), series("y", &[Some(3.0), Some(0.0)])],
+            partial_last: false,
         };
         let (svg, geometry) =
             svg(400, 200, |a| draw_timeseries(a, &data, TimeViz::Bar, &style(400, 200), &fmt)).unwrap();

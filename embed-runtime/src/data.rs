@@ -1,7 +1,7 @@
 //! Query rows shaped for display: series for time charts, categories for breakdowns, table rows,
 //! CSV, and the text summaries screen readers get instead of the picture.
 
-use contract::query::QueryRow;
+use contract::query::{Granularity, QueryRow};
 
 use crate::{
     charts::{Category, Series, TimeSeries},
@@ -130,7 +130,46 @@ pub fn time_series(
             series.push(Series { name: words.other.to_owned(), drill: None, values });
         }
     }
-    TimeSeries { labels: buckets.iter().map(|b| bucket_label(b)).collect(), series }
+    TimeSeries { labels: buckets.iter().map(|b| bucket_label(b)).collect(), series, partial_last: false }
+}
+
+/// Seconds since 1970 of an RFC 3339 UTC time (`2026-12-03T19:00:00Z`, fractions and a `+00:00`
+/// offset allowed), or `None`.
+pub fn epoch_seconds(time: &str) -> Option<i64> {
+    let day = crate::filters::day_number(time.get(0..10)?)?;
+    let clock = time.get(11..19)?.as_bytes();
+    if time.as_bytes().get(10) != Some(&b'T') || clock[2] != b':' || clock[5] != b':' {
+        return None;
+    }
+    let part = |a: usize| time.get(11 + a..13 + a).and_then(|p| p.parse::<i64>().ok());
+    let rest = time.get(19..)?;
+    let rest = rest.strip_prefix('.').map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+    if !matches!(rest, "Z" | "z" | "+00:00" | "") {
+        return None;
+    }
+    Some(day * 86_400 + part(0)? * 3_600 + part(3)? * 60 + part(6)?)
+}
+
+/// Whether the bucket starting at `last` (RFC 3339) of `granularity` ends after `now` or the
+/// period's end `to` (whichever is earlier): the current, still-filling bucket.
+pub fn is_partial(last: &str, granularity: Option<Granularity>, to: &str, now: i64) -> bool {
+    let (Some(start), Some(granularity)) = (epoch_seconds(last), granularity) else { return false };
+    let end = match granularity {
+        Granularity::Hour => start + 3_600,
+        Granularity::Day => start + 86_400,
+        Granularity::Week => start + 7 * 86_400,
+        Granularity::Month => {
+            let (y, m) = (last.get(0..4).and_then(|y| y.parse::<i32>().ok()), last.get(5..7));
+            let (Some(y), Some(m)) = (y, m.and_then(|m| m.parse::<u32>().ok())) else { return false };
+            let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            match crate::filters::day_number(&format!("{y:04}-{m:02}-01")) {
+                Some(day) => day * 86_400,
+                None => return false,
+            }
+        }
+    };
+    let until = epoch_seconds(to).map_or(now, |to| to.min(now));
+    end > until
 }
 
 /// Categories of a breakdown, largest first; beyond [`MAX_CATEGORIES`] the rest are summed into
@@ -253,6 +292,9 @@ pub fn describe_time_series(
     if data.series.len() > 4 {
         text.push_str(&format!(" {} more series in the data table.", data.series.len() - 4));
     }
+    if data.partial_last {
+        text.push_str(&format!(" {last} is still in progress, so its value is incomplete."));
+    }
     text
 }
 
@@ -281,6 +323,28 @@ pub fn describe_categories(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_current_bucket_is_partial() {
+        assert_eq!(epoch_seconds("1970-01-02T01:00:05Z"), Some(86_400 + 3_605));
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00.250+00:00"), Some(0));
+        assert_eq!(epoch_seconds("1970-01-01 00:00:00Z"), None);
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00+02:00"), None);
+        let now = epoch_seconds("2026-12-03T19:15:00Z").unwrap();
+        let to = "2026-12-03T20:00:00Z";
+        let day = Some(Granularity::Day);
+        assert!(is_partial("2026-12-03T00:00:00Z", day, to, now), "today");
+        assert!(!is_partial("2026-12-02T00:00:00Z", day, to, now), "yesterday");
+        assert!(is_partial("2026-12-03T19:00:00Z", Some(Granularity::Hour), to, now), "this hour");
+        assert!(!is_partial("2026-12-03T18:00:00Z", Some(Granularity::Hour), to, now));
+        assert!(is_partial("2026-12-01T00:00:00Z", Some(Granularity::Month), to, now));
+        assert!(!is_partial("2026-11-01T00:00:00Z", Some(Granularity::Month), to, now));
+        assert!(is_partial("2026-11-30T00:00:00Z", Some(Granularity::Week), to, now));
+        // A period that ended in the past: its last whole bucket is complete.
+        let past = "2026-11-20T00:00:00Z";
+        assert!(!is_partial("2026-11-19T00:00:00Z", day, past, now));
+        assert!(!is_partial("2026-12-03T00:00:00Z", None, to, now), "no granularity, no claim");
+    }
 
     #[test]
     fn sorted_indices_are_stable() {
@@ -370,6 +434,7 @@ mod tests {
     #[test]
     fn summaries_name_the_numbers() {
         let ts = TimeSeries {
+            partial_last: false,
             labels: vec!["Nov 19".into(), "Nov 20".into()],
             series: vec![Series { name: "gpt-4".into(), drill: None, values: vec![Some(9.0), Some(4.0)] }],
         };

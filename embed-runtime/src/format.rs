@@ -65,6 +65,97 @@ impl Formatter {
     }
 }
 
+/// How a widget's values are written, from its `viz` options (`docs/dashboards.md`, "Value
+/// formats"): `unit` (a suffix, ≤ 16 characters), `currency` (ISO 4217, e.g. `"EUR"`),
+/// `decimals` (0–6), `compact` (`12K`), and `higher_is_better` (default true) for the colour of a
+/// change. Options of the wrong type or out of range are ignored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValueFormat {
+    /// Written after the number: `120 ms`.
+    pub unit: Option<String>,
+    /// An ISO 4217 code: the number is written as money.
+    pub currency: Option<String>,
+    /// Exactly this many decimals (default: up to two).
+    pub decimals: Option<u32>,
+    /// Short form (`12K`) everywhere, not only on axes.
+    pub compact: bool,
+    /// Whether a rise is good news (green) or bad (red): false for latency, errors, cost.
+    pub lower_is_better: bool,
+}
+
+impl ValueFormat {
+    /// Reads the options a widget's `viz` carries.
+    pub fn from_options(options: &serde_json::Map<String, serde_json::Value>) -> Self {
+        let text =
+            |key: &str| options.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
+        ValueFormat {
+            unit: text("unit").filter(|u| u.chars().count() <= 16).map(str::to_owned),
+            currency: text("currency")
+                .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+                .map(str::to_ascii_uppercase),
+            decimals: options
+                .get("decimals")
+                .and_then(serde_json::Value::as_u64)
+                .filter(|d| *d <= 6)
+                .map(|d| d as u32),
+            compact: options.get("compact").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            lower_is_better: options.get("higher_is_better").and_then(serde_json::Value::as_bool)
+                == Some(false),
+        }
+    }
+
+    /// `good`, `bad` or `neutral` for a change of `ratio`, as the metric's colour.
+    pub fn verdict(&self, ratio: f64) -> &'static str {
+        match (ratio > 0.0, ratio < 0.0, self.lower_is_better) {
+            (true, _, false) | (_, true, true) => "good",
+            (true, _, true) | (_, true, false) => "bad",
+            _ => "neutral",
+        }
+    }
+
+    fn with_unit(&self, number: String) -> String {
+        match &self.unit {
+            Some(unit) => format!("{number} {unit}"),
+            None => number,
+        }
+    }
+}
+
+impl Formatter {
+    /// A value as the widget's options say (full form unless `compact`).
+    pub fn value(&self, v: f64, options: &ValueFormat) -> String {
+        self.value_as(v, options, options.compact)
+    }
+
+    /// A value for an axis: always short, in the widget's currency and unit.
+    pub fn axis_value(&self, v: f64, options: &ValueFormat) -> String {
+        self.value_as(v, options, true)
+    }
+
+    fn value_as(&self, v: f64, options: &ValueFormat, compact: bool) -> String {
+        if *options == ValueFormat::default()
+            || (options.unit.is_some() && options.currency.is_none() && options.decimals.is_none())
+        {
+            let plain = if compact { self.compact(v) } else { self.number(v) };
+            return options.with_unit(plain);
+        }
+        #[cfg(target_arch = "wasm32")]
+        if let Some(s) = intl::custom(&self.locale, v, options, compact) {
+            return options.with_unit(s);
+        }
+        let number = if compact {
+            plain_compact(v)
+        } else {
+            plain_number(v, options.decimals.map_or(2, |d| d as usize))
+        };
+        let number = match &options.currency {
+            Some(code) => format!("{code} {number}"),
+            None => number,
+        };
+        options.with_unit(number)
+    }
+}
+
 /// `1234.5` → `1,234.5` with at most `decimals` decimals.
 pub fn plain_number(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
@@ -144,6 +235,27 @@ mod intl {
         Reflect::get(&instance, &"format".into()).ok()?.dyn_into().ok()
     }
 
+    /// A number with a widget's currency, decimals and notation (`Intl.NumberFormat`, built per
+    /// call: these widgets are few).
+    pub fn custom(locale: &str, v: f64, options: &super::ValueFormat, compact: bool) -> Option<String> {
+        let mut opts: Vec<(&str, JsValue)> = Vec::new();
+        if let Some(code) = &options.currency {
+            opts.push(("style", "currency".into()));
+            opts.push(("currency", code.as_str().into()));
+        }
+        if compact {
+            opts.push(("notation", "compact".into()));
+        }
+        if let Some(d) = options.decimals {
+            opts.push(("minimumFractionDigits", JsValue::from_f64(f64::from(d))));
+            opts.push(("maximumFractionDigits", JsValue::from_f64(f64::from(d))));
+        } else if !compact {
+            opts.push(("maximumFractionDigits", JsValue::from_f64(2.0)));
+        }
+        let f = formatter("NumberFormat", locale, &opts).or_else(|| formatter("NumberFormat", "", &opts))?;
+        f.call1(&JsValue::NULL, &JsValue::from_f64(v)).ok()?.as_string()
+    }
+
     impl Formatters {
         pub fn new(locale: &str) -> Option<Self> {
             let s = |v: &str| JsValue::from_str(v);
@@ -219,6 +331,30 @@ mod tests {
         assert_eq!(plain_compact(12_345.0), "12.3K");
         assert_eq!(plain_compact(999.0), "999");
         assert_eq!(plain_compact(2_500_000.0), "2.5M");
+    }
+
+    #[test]
+    fn value_formats_come_from_the_viz_options() {
+        let options = |json: serde_json::Value| ValueFormat::from_options(json.as_object().unwrap());
+        let f = Formatter::new("en-US");
+        let latency = options(serde_json::json!({ "unit": "ms", "higher_is_better": false, "decimals": 1 }));
+        assert_eq!(latency.unit.as_deref(), Some("ms"));
+        assert!(latency.lower_is_better);
+        assert_eq!(f.value(412.25, &latency), "412.3 ms");
+        assert_eq!(latency.verdict(0.015), "bad", "p95 latency rising is bad news");
+        assert_eq!(latency.verdict(-0.2), "good");
+        let revenue = options(serde_json::json!({ "currency": "eur", "compact": true }));
+        assert_eq!(revenue.currency.as_deref(), Some("EUR"));
+        assert_eq!(f.value(12_345.0, &revenue), "EUR 12.3K");
+        assert_eq!(revenue.verdict(0.1), "good");
+        assert_eq!(revenue.verdict(0.0), "neutral");
+        assert_eq!(f.value(1234.5, &ValueFormat::default()), "1,234.5");
+        assert_eq!(f.axis_value(1234.5, &options(serde_json::json!({ "unit": "ms" }))), "1.2K ms");
+        // Wrong types and out-of-range values are ignored.
+        let junk = options(serde_json::json!({
+            "unit": 3, "currency": "euro", "decimals": 9, "compact": "yes", "higher_is_better": "no"
+        }));
+        assert_eq!(junk, ValueFormat::default());
     }
 
     #[test]

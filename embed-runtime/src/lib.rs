@@ -37,7 +37,7 @@ mod app {
     use wasm_bindgen::JsCast;
 
     use crate::{
-        api::Api,
+        api::{Api, FirstPaint},
         bridge::{Bridge, Incoming, read_command},
         resize,
         state::Runtime,
@@ -51,7 +51,7 @@ mod app {
     pub fn Root() -> impl IntoView {
         let token = take_token();
         let base = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-        let api = Api::Http { base, token: Rc::from(token) };
+        let api = Api::Http { base, token: Rc::from(token), first: Rc::new(FirstPaint::from_page()) };
         view! { <App api=api bridge=Bridge::from_page() /> }
     }
 

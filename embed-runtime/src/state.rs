@@ -126,7 +126,12 @@ impl Runtime {
 
     /// The chart colours of the current theme.
     pub fn palette(&self) -> Palette {
-        self.theme.with(|t| Palette::default().with_theme(t))
+        // The viewer's dark scheme (as the stylesheet follows it), under the host's tokens.
+        let dark = web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches());
+        let base = if dark { Palette::dark() } else { Palette::default() };
+        self.theme.with(|t| base.with_theme(t))
     }
 
     /// Moves to `load`; setting the same state again would rebuild every view under it.

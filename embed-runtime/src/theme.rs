@@ -41,6 +41,15 @@ impl Default for Palette {
 }
 
 impl Palette {
+    /// The stylesheet's dark scheme (`@media (prefers-color-scheme: dark)` in `style.css`).
+    pub fn dark() -> Self {
+        Palette {
+            primary: Rgb(0x3d, 0xdc, 0x84),
+            muted: Rgb(0x9f, 0xb0, 0xa6),
+            border: Rgb(0x2e, 0x3a, 0x33),
+        }
+    }
+
     /// This palette with `theme`'s tokens applied, when they parse.
     pub fn with_theme(self, theme: &Theme) -> Palette {
         let pick = |value: &Option<String>, fallback: Rgb| {
@@ -52,6 +61,19 @@ impl Palette {
             border: pick(&theme.card_border, self.border),
         }
     }
+}
+
+/// WCAG 2 contrast ratio of two colours (1 to 21).
+pub fn contrast(a: Rgb, b: Rgb) -> f64 {
+    let luminance = |c: Rgb| {
+        let channel = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        };
+        0.2126 * channel(c.0) + 0.7152 * channel(c.1) + 0.0722 * channel(c.2)
+    };
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
 }
 
 /// Why a theme was refused: the tokens whose values are not colours.
@@ -237,6 +259,50 @@ pub fn resolve_named(theme: &Theme) -> Theme {
 
 #[cfg(test)]
 mod tests {
+    /// `--emban-*` colours declared in `style.css`'s light `:root` and in its dark-scheme block.
+    fn schemes() -> [std::collections::BTreeMap<String, Rgb>; 2] {
+        let css = include_str!("../style.css");
+        let dark_at = css.find("@media (prefers-color-scheme: dark)").expect("a dark scheme");
+        let read = |block: &str| {
+            block
+                .lines()
+                .filter_map(|l| {
+                    let (name, value) = l.trim().strip_prefix("--emban-")?.split_once(':')?;
+                    Some((name.to_owned(), parse_colour(value.trim().trim_end_matches(';'))?))
+                })
+                .collect()
+        };
+        [
+            read(&css[..dark_at]),
+            read(&css[dark_at..css[dark_at..].find("\n}\n").map_or(css.len(), |e| dark_at + e)]),
+        ]
+    }
+
+    #[test]
+    fn built_in_schemes_meet_wcag_aa() {
+        for (scheme, colours) in ["light", "dark"].into_iter().zip(schemes()) {
+            let get =
+                |name: &str| *colours.get(name).unwrap_or_else(|| panic!("{scheme}: no --emban-{name}"));
+            for surface in ["card-bg", "bg"] {
+                for text in ["text", "muted", "good", "bad"] {
+                    let ratio = contrast(get(text), get(surface));
+                    assert!(ratio >= 4.5, "{scheme}: {text} on {surface} is {ratio:.2}:1, under 4.5:1");
+                }
+                // The accent draws marks, outlines and focus rings: 3:1 for graphics (WCAG 1.4.11).
+                let ratio = contrast(get("primary"), get(surface));
+                assert!(ratio >= 3.0, "{scheme}: primary on {surface} is {ratio:.2}:1");
+            }
+        }
+        // The charts' palettes are the stylesheet's.
+        let [light, dark] = schemes();
+        for (palette, css) in [(Palette::default(), light), (Palette::dark(), dark)] {
+            assert_eq!(Some(&palette.primary), css.get("primary"));
+            assert_eq!(Some(&palette.muted), css.get("muted"));
+            assert_eq!(Some(&palette.border), css.get("card-border"));
+        }
+        assert!((contrast(Rgb(0, 0, 0), Rgb(255, 255, 255)) - 21.0).abs() < 1e-9);
+    }
+
     use super::*;
 
     #[test]

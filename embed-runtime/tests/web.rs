@@ -920,3 +920,70 @@ async fn the_root_takes_the_token_out_of_the_address_bar() {
     drop(handle);
     history.replace_state_with_url(&JsValue::NULL, "", Some(&original)).unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn the_current_bucket_is_drawn_incomplete_and_said_so() {
+    let today = String::from(js_sys::Date::new_0().to_iso_string());
+    let today = format!("{}T00:00:00Z", &today[..10]);
+    let h = mount(
+        Rc::new(|_| Ok(session(true, permissions()))),
+        Rc::new(move |r, _| {
+            let mut d = answer(r);
+            if r.widget_id == "trend" {
+                for row in &mut d.data {
+                    row.bucket = row
+                        .bucket
+                        .take()
+                        .map(|b| if b.starts_with("2026-11-20") { today.clone() } else { b });
+                }
+                d.meta.to = "2999-01-01T00:00:00Z".into();
+            }
+            Ok(d)
+        }),
+    )
+    .await;
+    let trend = h.get("widget-trend");
+    let svg = trend.query_selector("[data-testid=chart-svg]").unwrap().unwrap();
+    assert!(svg.inner_html().contains("opacity=\"0.4"), "the partial bucket faded: {}", svg.inner_html());
+    let label = svg.get_attribute("aria-label").unwrap_or_default();
+    assert!(label.contains("still in progress"), "{label}");
+
+    // The fixture's own days are long over: nothing faded.
+    let h = mount_default().await;
+    let svg = h.get("widget-trend").query_selector("[data-testid=chart-svg]").unwrap().unwrap();
+    assert!(!svg.inner_html().contains("opacity=\"0.4"), "{}", svg.inner_html());
+}
+
+#[wasm_bindgen_test]
+async fn viz_options_set_units_formats_and_which_way_is_good() {
+    let with_options = |options: serde_json::Value| {
+        move |_| {
+            let mut s = session(true, permissions());
+            for w in &mut s.dashboard.widgets {
+                if w.id == "calls" || w.id == "top" {
+                    w.viz.options = options.as_object().unwrap().clone();
+                }
+            }
+            Ok(s)
+        }
+    };
+    // p95 latency: a 25% rise is bad news, in milliseconds with one decimal.
+    let latency = serde_json::json!({ "unit": "ms", "decimals": 1, "higher_is_better": false });
+    let h = mount(Rc::new(with_options(latency)), Rc::new(|r, _| Ok(answer(r)))).await;
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "1,250.0 ms");
+    let change = h.get("metric-change");
+    assert!(change.class_list().contains("bad"), "{}", change.class_name());
+    assert!(change.text_content().unwrap().contains("1,000.0 ms"), "{}", change.text_content().unwrap());
+    let table = h.get("widget-top").text_content().unwrap();
+    assert!(table.contains("60.0 ms"), "{table}");
+
+    // Revenue: money, and a rise is good.
+    let revenue = serde_json::json!({ "currency": "USD", "decimals": 0 });
+    let h = mount(Rc::new(with_options(revenue)), Rc::new(|r, _| Ok(answer(r)))).await;
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "$1,250");
+    assert!(h.get("metric-change").class_list().contains("good"));
+    // Without options: as before, and a rise is good.
+    let h = mount_default().await;
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "1,250");
+    assert!(h.get("metric-change").class_list().contains("good"));
+}

@@ -225,7 +225,9 @@ async fn live_session(client: &Client, ctx: &Ctx) {
                  .filter(e => e.name.includes(arguments[0])).length;";
     let dashboards = page.in_frame(count, vec![json!("/v1/embed/dashboard")]).await.as_u64().unwrap();
     let queries = page.in_frame(count, vec![json!("/v1/embed/query")]).await.as_u64().unwrap();
-    assert!(dashboards >= 1 && queries >= 6, "dashboard fetches {dashboards}, queries {queries}");
+    // The first dashboard answer came inlined in the page (tests/tests/first_paint.rs); the
+    // filter changes above fetched every widget again.
+    assert!(queries >= 6, "dashboard fetches {dashboards}, queries {queries}");
     page.mark().await;
     page.post(json!({"_emban": true, "type": "reload"})).await;
     let filter = page.wait_type("filter").await;

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::{
     charts::{self, ChartStyle, Geometry, PALETTE, TimeViz},
     data::{self, ENGLISH},
+    format::ValueFormat,
     state::Runtime,
     views::{grid, table::DataTable},
 };
@@ -36,13 +37,23 @@ pub fn draw(widget: &Widget, data: &WidgetData, style: &ChartStyle, rt: &Runtime
     let format = rt.format();
     let granularity = data.meta.granularity.or(widget.query.granularity);
     let additive = matches!(widget.query.metric, Metric::Count | Metric::Sum);
-    let compact = |v: f64| format.compact(v);
+    let options = ValueFormat::from_options(&widget.viz.options);
+    let compact = |v: f64| format.axis_value(v, &options);
+    let full = |v: f64| format.value(v, &options);
     let bucket = |b: &str| format.bucket(b, granularity);
     let viz = widget.viz.viz_type;
     let title = widget.title.as_str();
     let result = match widget.kind {
         WidgetKind::Timeseries => {
-            let ts = data::time_series(&data.data, additive, &bucket, ENGLISH);
+            let mut ts = data::time_series(&data.data, additive, &bucket, ENGLISH);
+            // The current bucket (today, this hour) is still filling: drawn faded and said so.
+            let now = (js_sys::Date::now() / 1000.0) as i64;
+            ts.partial_last = data
+                .data
+                .iter()
+                .rev()
+                .find_map(|r| r.bucket.as_deref())
+                .is_some_and(|last| data::is_partial(last, granularity, &data.meta.to, now));
             let (time_viz, name) = match viz {
                 VizType::Area => (TimeViz::Area, "Area chart"),
                 VizType::Bar => (TimeViz::Bar, "Bar chart"),
@@ -57,7 +68,7 @@ pub fn draw(widget: &Widget, data: &WidgetData, style: &ChartStyle, rt: &Runtime
             } else {
                 Vec::new()
             };
-            let summary = data::describe_time_series(title, name, &ts, &|v| format.number(v));
+            let summary = data::describe_time_series(title, name, &ts, &full);
             charts::svg(style.width, style.height, |area| {
                 charts::draw_timeseries(area, &ts, time_viz, style, &compact)
             })
@@ -71,11 +82,11 @@ pub fn draw(widget: &Widget, data: &WidgetData, style: &ChartStyle, rt: &Runtime
                     .enumerate()
                     .map(|(i, c)| (c.label.clone(), style.series_colour(i).hex(), c.drill.clone()))
                     .collect();
-                let summary = data::describe_categories(title, "Pie chart", &cats, &|v| format.number(v));
+                let summary = data::describe_categories(title, "Pie chart", &cats, &full);
                 charts::svg(style.width, style.height, |area| charts::draw_pie(area, &cats, style))
                     .map(|(svg, geometry)| (svg, geometry, summary, legend))
             } else {
-                let summary = data::describe_categories(title, "Bar chart", &cats, &|v| format.number(v));
+                let summary = data::describe_categories(title, "Bar chart", &cats, &full);
                 charts::svg(style.width, style.height, |area| charts::draw_bars(area, &cats, style, &compact))
                     .map(|(svg, geometry)| (svg, geometry, summary, Vec::new()))
             }
@@ -188,6 +199,7 @@ pub fn ChartView(
     let granularity = data.meta.granularity.or(widget.query.granularity);
     let rows = data::table_rows(&data.data, &|b| format.bucket(b, granularity), ENGLISH);
     let caption = format!("{} data", widget.title);
+    let options = ValueFormat::from_options(&widget.viz.options);
     let value_label = widget.query.metric.as_str().to_owned();
     view! {
         <figure class="chart" data-testid="chart">
@@ -203,7 +215,7 @@ pub fn ChartView(
             {has_legend.then(|| view! { <ul class="legend" data-testid="legend" aria-label="Legend">{legend}</ul> })}
             <details class="data-view" data-testid="data-view">
                 <summary>"Data table"</summary>
-                <DataTable rows=rows dimension=dimension value_label=value_label caption=caption />
+                <DataTable rows=rows dimension=dimension value_label=value_label caption=caption options=options />
             </details>
         </figure>
     }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::state::Runtime;
+use crate::{format::ValueFormat, state::Runtime};
 
 /// A big number with its change.
 #[component]
@@ -16,10 +16,13 @@ pub fn MetricView(
     previous: Option<f64>,
     /// `(value - previous) / |previous|`, when both exist and previous is not zero.
     change: Option<f64>,
+    /// Unit, currency, decimals, and whether a rise is good (`viz` options).
+    #[prop(optional)]
+    options: ValueFormat,
 ) -> impl IntoView {
     let rt = expect_context::<Runtime>();
     let format = rt.format();
-    let shown = value.map_or_else(|| "–".to_owned(), |v| format.number(v));
+    let shown = value.map_or_else(|| "–".to_owned(), |v| format.value(v, &options));
     let (direction, arrow) = match change {
         Some(c) if c > 0.0 => ("up", "▲"),
         Some(c) if c < 0.0 => ("down", "▼"),
@@ -27,7 +30,9 @@ pub fn MetricView(
         None => ("none", ""),
     };
     let change_text = change.map(|c| format.change(c));
-    let previous_text = previous.map(|p| format.number(p));
+    let previous_text = previous.map(|p| format.value(p, &options));
+    // Green for good news, red for bad: a rise is bad when lower is better (latency, errors).
+    let verdict = change.map_or("neutral", |c| options.verdict(c));
     let summary = match (&change_text, &previous_text) {
         (Some(c), Some(p)) => format!("{title}: {shown}, {c} against {p} in the previous period"),
         (None, Some(p)) => format!("{title}: {shown}; previous period {p}"),
@@ -36,7 +41,7 @@ pub fn MetricView(
     view! {
         <div class="metric" data-testid="metric" role="group" aria-label=summary>
             <p class="metric-value" data-testid="metric-value" aria-hidden="true">{shown}</p>
-            <p class=format!("metric-change {direction}") data-testid="metric-change" aria-hidden="true">
+            <p class=format!("metric-change {direction} {verdict}") data-testid="metric-change" aria-hidden="true">
                 {change_text.map(|c| format!("{arrow} {c}"))}
                 {previous_text.map(|p| view! { <span class="muted">" vs " {p} " previous period"</span> })}
             </p>

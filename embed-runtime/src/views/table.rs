@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::{data::TableRow, state::Runtime};
+use crate::{data::TableRow, format::ValueFormat, state::Runtime};
 
 /// A table of rows; a group cell is a button that drills into its value (or asks the host for
 /// detail when drill-down is not allowed).
@@ -19,6 +19,9 @@ pub fn DataTable(
     /// The table's caption.
     #[prop(into)]
     caption: String,
+    /// Unit, currency and decimals of the values (`viz` options).
+    #[prop(optional)]
+    options: ValueFormat,
 ) -> impl IntoView {
     let rt = expect_context::<Runtime>();
     let format = rt.format();
@@ -28,7 +31,7 @@ pub fn DataTable(
     let body = rows
         .into_iter()
         .map(|row| {
-            let value = row.value.map_or_else(|| "–".to_owned(), |v| format.number(v));
+            let value = row.value.map_or_else(|| "–".to_owned(), |v| format.value(v, &options));
             let group_cell = row.group.clone().map(|label| {
                 let target = dimension.clone().zip(row.drill.clone());
                 match target {

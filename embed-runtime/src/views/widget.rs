@@ -10,6 +10,7 @@ use crate::{
     api::ApiError,
     csv,
     data::{self, ENGLISH},
+    format::ValueFormat,
     state::Runtime,
     views::{
         chart::ChartView,
@@ -144,8 +145,11 @@ fn render(widget: Widget, data: WidgetData, svg: StoredValue<Option<String>>) ->
             return view! { <EmptyState /> }.into_any();
         }
         let previous = data.previous.as_ref().and_then(|p| p.value);
-        return view! { <MetricView title=widget.title.clone() value=value previous=previous change=data.change /> }
-            .into_any();
+        let options = ValueFormat::from_options(&widget.viz.options);
+        return view! {
+            <MetricView title=widget.title.clone() value=value previous=previous change=data.change options=options />
+        }
+        .into_any();
     }
     if data::is_empty(&data.data) {
         return view! { <EmptyState /> }.into_any();
@@ -158,8 +162,11 @@ fn render(widget: Widget, data: WidgetData, svg: StoredValue<Option<String>>) ->
             let rows = data::table_rows(&data.data, &|b| format.bucket(b, granularity), ENGLISH);
             let caption = widget.title.clone();
             let metric = widget.query.metric.as_str().to_owned();
-            view! { <DataTable rows=rows dimension=widget.query.group_by.clone() value_label=metric caption=caption /> }
-                .into_any()
+            let options = ValueFormat::from_options(&widget.viz.options);
+            view! {
+                <DataTable rows=rows dimension=widget.query.group_by.clone() value_label=metric caption=caption options=options />
+            }
+            .into_any()
         }
         _ => view! { <ChartView widget=widget data=data svg_out=svg /> }.into_any(),
     }

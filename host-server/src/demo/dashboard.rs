@@ -26,7 +26,7 @@ fn demo_widget(id: &str, kind: &str, title: &str, query: Value, viz: &str, layou
 /// The demo dashboard: one widget of each kind over the sample `api.call` events, split by
 /// model, endpoint and plan.
 pub fn demo_config() -> Result<DashboardConfig> {
-    let widgets = json!([
+    let mut widgets = json!([
         demo_widget(
             "calls",
             "metric",
@@ -76,6 +76,8 @@ pub fn demo_config() -> Result<DashboardConfig> {
             [0, 7, 12, 4],
         ),
     ]);
+    // Latency: lower is better, in milliseconds (docs/dashboards.md, "viz.options").
+    widgets[1]["viz"] = json!({ "type": "number", "unit": "ms", "decimals": 0, "higher_is_better": false });
     let mut config = DashboardConfig { widgets: from_body(&widgets, None)? };
     validate_config(&mut config)?;
     Ok(config)

@@ -4,7 +4,14 @@
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use sha2::{Digest, Sha256};
 
-use crate::{embed::token::page_session, settings::Framing, state::AppState};
+use contract::embed::EmbedQueryRequest;
+use serde_json::{Value, json};
+
+use crate::{
+    embed::{data, permissions::initial_filters, token::page_session, verify},
+    settings::Framing,
+    state::AppState,
+};
 
 /// Longest token the page reads from its URL.
 const MAX_PAGE_TOKEN_BYTES: usize = 16 * 1024;
@@ -74,6 +81,62 @@ pub fn page_with_framing(html: &str, framing: &Framing) -> String {
     }
 }
 
+/// The `id` of the `<script type="application/json">` carrying the first paint's data.
+pub const INITIAL_DATA_ID: &str = "emban-initial";
+
+/// What the runtime would fetch first, computed while the page is served so it paints in one
+/// round trip: `{"dashboard": <GET /v1/embed/dashboard>, "answers": [{"request": "<JSON text of
+/// the POST /v1/embed/query body>", "data": <its answer>}…]}`,
+/// one answer per visible widget under the initial filters and the session's permissions, exactly
+/// the request the runtime sends first (it uses an answer only when its request is equal). `None`
+/// without a live, unrevoked session for this dashboard (the runtime then fetches, and shows
+/// why it cannot). A widget whose query fails is left out: the runtime fetches it and shows the
+/// error as usual.
+pub async fn initial_data(state: &AppState, token: Option<&str>, dashboard_id: &str) -> Option<Value> {
+    let token = token.filter(|t| !t.is_empty() && t.len() <= MAX_PAGE_TOKEN_BYTES)?;
+    let claims = verify(&state.signing_secret, token).ok().filter(|c| c.dashboard == dashboard_id)?;
+    let revoked =
+        state.revocations.is_revoked(claims.org, claims.env, &claims.jti, &claims.tenant, claims.iat).await;
+    if !matches!(revoked, Ok(false)) {
+        return None;
+    }
+    let dashboard = data::dashboard(state, &claims).await.ok()?;
+    let mut answers = Vec::new();
+    if dashboard.published {
+        for widget in &dashboard.dashboard.widgets {
+            let request = EmbedQueryRequest {
+                widget_id: widget.id.clone(),
+                filters: initial_filters(&claims.permissions),
+                drill: None,
+                dashboard_id: Some(dashboard.dashboard.id.clone()),
+            };
+            // The request as the JSON text the runtime would POST (fields in declaration order;
+            // a `Value` would sort them): the runtime matches it as text.
+            let Ok(text) = serde_json::to_string(&request) else { continue };
+            match data::query(state, &claims, &request).await {
+                Ok(Some(answer)) => answers.push(json!({ "request": text, "data": answer })),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(widget = %widget.id, error = %e, "first answer left to the runtime")
+                }
+            }
+        }
+    }
+    Some(json!({ "dashboard": dashboard, "answers": answers }))
+}
+
+/// The page with `data` in `<script type="application/json" id="emban-initial">` at the end of
+/// its head. Every `<` of the JSON is written `\u003c` (the same string to `JSON.parse`), so no
+/// value can close the element or open a comment; `>` and `&` likewise.
+pub fn page_with_initial_data(html: &str, data: &Value) -> String {
+    let text = data.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    let script = format!("<script type=\"application/json\" id=\"{INITIAL_DATA_ID}\">{text}</script>");
+    match html.find("</head>") {
+        Some(at) => format!("{}{script}\n{}", &html[..at], &html[at..]),
+        None => format!("{script}\n{html}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +167,19 @@ mod tests {
         let hostile = page_with_framing(html, &Framing::Only(vec!["\"><script>".into()]));
         assert!(hostile.contains("content=\"&quot;&gt;&lt;script&gt;\""), "{hostile}");
         assert!(page_with_framing(html, &Framing::Any).contains("content=\"*\""));
+    }
+
+    #[test]
+    fn inlined_data_cannot_leave_its_script_element() {
+        let html = "<html><head><title>x</title></head><body></body></html>";
+        let data = json!({ "name": "</script><script>alert(1)</script><!-- & >" });
+        let page = page_with_initial_data(html, &data);
+        assert_eq!(page.matches("</script>").count(), 1, "{page}");
+        assert!(!page.contains("<!--"), "{page}");
+        let start = page.find("id=\"emban-initial\">").unwrap() + "id=\"emban-initial\">".len();
+        let end = page.find("</script>").unwrap();
+        let back: Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(back, data, "the escaped text parses back to the same value");
+        assert!(page.contains("</script>\n</head>"), "{page}");
     }
 }

@@ -25,13 +25,19 @@ pub enum Caching {
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Serves `file` from `dir` (conditional requests and ranges included, nothing outside `dir`).
+///
+/// Precompressed copies beside it (`file.br`, `file.gz`, which `build_runtime` in
+/// `scripts/setup.sh` writes for the runtime's wasm, JS and CSS) are sent instead when the
+/// request's `Accept-Encoding` takes them (brotli first), with `Content-Encoding` and the original
+/// file's `Content-Type` (`application/wasm` for the wasm, so browsers compile while it streams).
+/// Every answer says `Vary: Accept-Encoding`, since the same URL may answer different bytes.
 pub async fn serve_file(dir: &Path, file: &str, request: Request, caching: Caching) -> Response {
     let mut inner = Request::builder().method(request.method()).uri(format!("/{file}"));
     for (name, value) in request.headers() {
         inner = inner.header(name, value);
     }
     let Ok(inner) = inner.body(Body::empty()) else { return StatusCode::BAD_REQUEST.into_response() };
-    let mut response = match ServeDir::new(dir).oneshot(inner).await {
+    let mut response = match ServeDir::new(dir).precompressed_br().precompressed_gzip().oneshot(inner).await {
         Ok(response) => response.map(Body::new),
         Err(never) => match never {},
     };
@@ -49,5 +55,6 @@ pub async fn serve_file(dir: &Path, file: &str, request: Request, caching: Cachi
         }
     }
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }

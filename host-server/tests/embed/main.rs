@@ -5,6 +5,7 @@
 
 mod dashboards;
 mod discover;
+mod first_paint;
 mod fixture;
 mod flows;
 mod jwt;

@@ -151,6 +151,51 @@ async fn hashed_assets_are_cached_for_a_year() {
     server.stop().await.unwrap();
 }
 
+/// What `build_runtime` writes beside each asset: the server must pick by `Accept-Encoding`.
+#[tokio::test]
+async fn assets_go_precompressed_as_the_browser_accepts() {
+    let (data, dist) = (Dir::new("data"), Dir::new("dist"));
+    fake_build(&dist.0);
+    let wasm_path = dist.0.join("embed-runtime-0123abcd_bg.wasm");
+    std::fs::write(wasm_path.with_extension("wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(wasm_path.with_extension("wasm.gz"), b"gzip bytes").unwrap();
+    let js_path = dist.0.join("embed-runtime-0123abcd.js");
+    std::fs::write(js_path.with_extension("js.gz"), b"gzip js").unwrap();
+    let server = server(&dist.0, &data).await;
+    let client = reqwest::Client::new();
+    let wasm_url = format!("{}/embed-assets/embed-runtime-0123abcd_bg.wasm", server.url());
+    let cases: [(Option<&str>, &str, &[u8]); 5] = [
+        (Some("gzip, deflate, br, zstd"), "br", b"brotli bytes"),
+        (Some("br;q=0.5, gzip"), "gzip", b"gzip bytes"),
+        (Some("gzip"), "gzip", b"gzip bytes"),
+        (Some("identity"), "", b"\0asm\x01\0\0\0"),
+        (None, "", b"\0asm\x01\0\0\0"),
+    ];
+    for (accept, encoding, body) in cases {
+        let mut request = client.get(&wasm_url);
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{accept:?}");
+        assert_eq!(header(&response, "content-encoding"), encoding, "{accept:?}");
+        assert_eq!(header(&response, "content-type"), "application/wasm", "{accept:?}");
+        assert!(header(&response, "vary").to_ascii_lowercase().contains("accept-encoding"), "{accept:?}");
+        assert_eq!(header(&response, "cache-control"), "public, max-age=31536000, immutable");
+        assert_eq!(response.bytes().await.unwrap().as_ref(), body, "{accept:?}");
+    }
+    // Only a gzip copy of the JS: brotli-only browsers get the plain file.
+    let js_url = format!("{}/embed-assets/embed-runtime-0123abcd.js", server.url());
+    let js = client.get(&js_url).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(header(&js, "content-encoding"), "");
+    assert!(header(&js, "content-type").contains("javascript"));
+    assert_eq!(js.text().await.unwrap(), "export default function init() {}");
+    let js = client.get(&js_url).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(header(&js, "content-encoding"), "gzip");
+    assert!(header(&js, "content-type").contains("javascript"));
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn without_a_build_the_page_says_so() {
     let (data, dist) = (Dir::new("data"), Dir::new("empty"));

@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    embed::page::{page_csp, page_framing, page_with_framing},
+    embed::page::{initial_data, page_csp, page_framing, page_with_framing, page_with_initial_data},
     routes::files::{Caching, serve_file},
     state::AppState,
 };
@@ -39,8 +39,13 @@ async fn get_embed_page(
     let mut csp = format!("default-src 'none'; {}", framing.csp());
     let (status, body, content_type) = match tokio::fs::read_to_string(&index).await {
         Ok(html) => {
+            // The policy is the built page's: the inlined data is not script it has to allow.
             csp = page_csp(&html, &framing);
-            (StatusCode::OK, page_with_framing(&html, &framing), "text/html; charset=utf-8")
+            let mut page = page_with_framing(&html, &framing);
+            if let Some(data) = initial_data(&state, query.token.as_deref(), &dashboard_id).await {
+                page = page_with_initial_data(&page, &data);
+            }
+            (StatusCode::OK, page, "text/html; charset=utf-8")
         }
         Err(e) => {
             tracing::error!(path = %index.display(), error = %e, "embed runtime not built (run `trunk build --release`)");

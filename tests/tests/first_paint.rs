@@ -1,0 +1,127 @@
+//! One round trip to painted: the page at `/embed/{id}` carries the published dashboard and every
+//! visible widget's first answer, so the runtime paints with the data API unreachable; a reload
+//! still fetches. The embed is opened through a loopback proxy that refuses `/v1/embed/*` until
+//! told otherwise and records what it was asked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use emban_e2e::{Emban, HostPages, Page, run_case};
+use serde_json::json;
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    /// `/v1/embed/*` answers 503 while set.
+    block_api: Arc<AtomicBool>,
+    /// Every `/v1/embed/*` path asked for, blocked or not.
+    api_calls: Arc<Mutex<Vec<String>>>,
+    http: reqwest::Client,
+}
+
+async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
+    let path_and_query = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    if request.uri().path().starts_with("/v1/embed/") {
+        proxy.api_calls.lock().unwrap().push(request.uri().path().to_owned());
+        if proxy.block_api.load(Ordering::SeqCst) {
+            return (StatusCode::SERVICE_UNAVAILABLE, "the data API is unreachable").into_response();
+        }
+    }
+    let mut upstream =
+        proxy.http.request(request.method().clone(), format!("{}{path_and_query}", proxy.upstream));
+    for (name, value) in request.headers() {
+        if name != "host" {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let body = to_bytes(request.into_body(), 1 << 20).await.unwrap();
+    let answer = upstream.body(body).send().await.unwrap();
+    let mut response = Response::builder().status(answer.status().as_u16());
+    for (name, value) in answer.headers() {
+        response = response.header(name, value);
+    }
+    response.body(Body::from(answer.bytes().await.unwrap())).unwrap()
+}
+
+async fn start_proxy(upstream: &str) -> (String, Proxy) {
+    let proxy = Proxy {
+        upstream: upstream.to_owned(),
+        block_api: Arc::new(AtomicBool::new(true)),
+        api_calls: Arc::new(Mutex::new(Vec::new())),
+        http: reqwest::Client::new(),
+    };
+    let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    (origin, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_paints_with_the_data_api_unreachable_and_reload_still_fetches() {
+    let (emban, host) = tokio::join!(Emban::start(), HostPages::start());
+    run_case(emban, |emban, client| async move {
+        let (proxy_origin, proxy) = start_proxy(&emban.origin).await;
+        let session = emban.mint_demo(&host.origin).await;
+        let embed_url = session["embed_url"].as_str().unwrap().replacen(&emban.origin, &proxy_origin, 1);
+        assert!(embed_url.starts_with(&proxy_origin), "{embed_url}");
+        let mut page = Page::open(&client, &host.url(&embed_url, false)).await;
+        let ready = page.wait_type("ready").await;
+        assert_eq!(ready["origin"], proxy_origin.as_str(), "{ready}");
+        page.wait_painted().await;
+        let painted = page
+            .in_frame(
+                "const cards = [...document.querySelectorAll('[data-testid^=widget-]')]; \
+                 return { cards: cards.length, \
+                   errors: document.querySelectorAll('[data-testid=error]').length, \
+                   said: [...document.querySelectorAll('[data-testid=error]')].map((e) => e.textContent), \
+                   skeletons: document.querySelectorAll('[data-testid=skeleton]').length, \
+                   charts: document.querySelectorAll('svg').length };",
+                vec![],
+            )
+            .await;
+        assert_eq!(painted["cards"], 6, "the demo dashboard's six widgets: {painted}");
+        assert_eq!(painted["errors"], 0, "{painted}");
+        assert_eq!(painted["skeletons"], 0, "{painted}");
+        assert!(painted["charts"].as_u64().unwrap() >= 2, "the demo's charts drawn: {painted}");
+        assert!(
+            proxy.api_calls.lock().unwrap().is_empty(),
+            "the first paint asked the data API: {:?}",
+            proxy.api_calls.lock().unwrap()
+        );
+
+        // With the API reachable again, `reload` fetches the dashboard and every widget.
+        proxy.block_api.store(false, Ordering::SeqCst);
+        page.mark().await;
+        page.post(json!({"_emban": true, "type": "reload"})).await;
+        page.wait_type("filter").await;
+        let started = std::time::Instant::now();
+        loop {
+            let calls = proxy.api_calls.lock().unwrap().clone();
+            let dashboards = calls.iter().filter(|c| *c == "/v1/embed/dashboard").count();
+            let queries = calls.iter().filter(|c| *c == "/v1/embed/query").count();
+            if dashboards == 1 && queries >= 6 {
+                break;
+            }
+            assert!(started.elapsed().as_secs() < 20, "after reload: {calls:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        page.wait_in_frame(
+            "the reloaded widgets",
+            "return document.querySelectorAll('[data-testid=error]').length === 0 \
+               && document.querySelectorAll('[data-testid^=widget-]').length === 6;",
+            vec![],
+        )
+        .await;
+    })
+    .await;
+}
