@@ -292,6 +292,12 @@ pub struct WidgetData {
     /// or the previous value is zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<f64>,
+    /// Ungrouped `timeseries` widgets whose `viz` options ask for it (`"compare":
+    /// "previous_period"`), in embeds: the same series over the window just before, one row per
+    /// bucket of that window (the runtime draws it by position, as a faint line). Left out like
+    /// `previous` when the session's `max_date_range_days` does not cover that whole window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_series: Option<Vec<QueryRow>>,
 }
 
 #[cfg(test)]

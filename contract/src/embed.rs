@@ -19,7 +19,7 @@ pub const MIN_EXPIRES_IN: i64 = 60;
 pub const MAX_EXPIRES_IN: i64 = 86_400;
 
 /// What the holder of an embed session may see and do. Every field is enforced by the server.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedPermissions {
     /// Whether the viewer may drill into a dimension value. Off unless granted.
@@ -40,6 +40,34 @@ pub struct EmbedPermissions {
     /// Longest period or date range the viewer may ask for, in days; unbounded when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_date_range_days: Option<u32>,
+    /// Whether the viewer may export (CSV, SVG, PNG; `POST /v1/embed/export` answers 403
+    /// without it, and the runtime shows no export controls). On unless refused; written out
+    /// only when off, so sessions that never mention it read as before.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub allow_export: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+impl Default for EmbedPermissions {
+    /// The most restrictive session, except for export, which is on unless refused.
+    fn default() -> Self {
+        EmbedPermissions {
+            allow_drill_down: false,
+            locked_filters: BTreeMap::new(),
+            hidden_widgets: Vec::new(),
+            allowed_dimensions: None,
+            allowed_periods: None,
+            max_date_range_days: None,
+            allow_export: true,
+        }
+    }
 }
 
 /// The permission rules, written once: the server enforces them on every query and the runtime
@@ -74,6 +102,22 @@ impl EmbedPermissions {
     /// Whether a click on a value of `dimension` drills down.
     pub fn can_drill(&self, dimension: &str) -> bool {
         self.allow_drill_down && self.dimension_free(dimension)
+    }
+
+    /// Whether a custom date range of `days` days (both ends counted) fits `max_date_range_days`.
+    pub fn range_fits(&self, days: i64) -> bool {
+        days >= 1 && self.max_date_range_days.is_none_or(|max| days <= i64::from(max))
+    }
+
+    /// The shortest period the viewer may pick whose window reaches back to the start of the
+    /// day `days_back` days before today (UTC; 0 is today): the period a custom date range from
+    /// that day narrows. `None` when no allowed period reaches that far.
+    pub fn period_reaching(&self, days_back: i64) -> Option<Period> {
+        let hours = (days_back.max(0) + 1) * 24;
+        Period::ALL
+            .iter()
+            .copied()
+            .find(|p| p.hours() >= hours && self.period_allowed(*p) && self.period_fits(*p))
     }
 
     /// The period an embed starts on: the first allowed period, else 30 days when that fits,
@@ -171,6 +215,22 @@ pub struct EmbedQueryRequest {
     pub dashboard_id: Option<String>,
 }
 
+/// Body of `POST /v1/embed/export`: the CSV of some (or every) visible widget under a filter
+/// state, as the session may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedExportRequest {
+    /// The widgets, in this order; every visible widget in reading order when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget_ids: Option<Vec<String>>,
+    /// The active filter state.
+    #[serde(default)]
+    pub filters: EmbedFilters,
+    /// The dashboard the runtime believes it shows; a token for another dashboard is a 401.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard_id: Option<String>,
+}
+
 /// The published dashboard as an embed sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbedDashboard {
@@ -242,6 +302,23 @@ mod tests {
     }
 
     #[test]
+    fn custom_ranges_fit_the_longest_allowed_period_and_the_day_limit() {
+        let mut p = EmbedPermissions {
+            allowed_periods: Some(vec![Period::D7, Period::D30]),
+            max_date_range_days: Some(10),
+            ..Default::default()
+        };
+        assert!(p.range_fits(10) && !p.range_fits(11) && !p.range_fits(0));
+        assert_eq!(p.period_reaching(0), Some(Period::D7), "24h is not allowed");
+        assert_eq!(p.period_reaching(6), Some(Period::D7));
+        assert_eq!(p.period_reaching(7), None, "30d is over the 10-day limit");
+        p.max_date_range_days = None;
+        assert_eq!(p.period_reaching(20), Some(Period::D30));
+        assert_eq!(p.period_reaching(40), None, "90d is not allowed");
+        assert!(p.range_fits(400));
+    }
+
+    #[test]
     fn filter_state_uses_runtime_field_names() {
         let json = r#"{"period":"7d","dimensions":{"model":"gpt-4"},"numericRanges":{"tokens":{"min":10}},"dateRanges":{"timestamp":{"from":"2026-11-01","to":"2026-11-07"}}}"#;
         let state: EmbedFilters = serde_json::from_str(json).expect("parse");
@@ -249,6 +326,19 @@ mod tests {
         assert_eq!(state.numeric_ranges["tokens"].min, Some(10.0));
         let back = serde_json::to_value(&state).expect("write");
         assert!(back.get("numericRanges").is_some() && back.get("dateRanges").is_some());
+    }
+
+    #[test]
+    fn export_is_allowed_unless_refused_and_written_only_when_refused() {
+        let p: EmbedPermissions = serde_json::from_str("{}").expect("parse");
+        assert!(p.allow_export && EmbedPermissions::default().allow_export);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"allow_drill_down":false,"locked_filters":{},"hidden_widgets":[]}"#
+        );
+        let off: EmbedPermissions = serde_json::from_str(r#"{"allow_export":false}"#).expect("parse");
+        assert!(!off.allow_export);
+        assert!(serde_json::to_string(&off).unwrap().contains(r#""allow_export":false"#));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod csv;
 pub mod dashboard;
 pub mod discover;
 pub mod embed;

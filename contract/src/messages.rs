@@ -159,6 +159,10 @@ pub struct Theme {
     /// Secondary text: axes, captions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muted_color: Option<String>,
+    /// Beyond the reference: `light` or `dark`, the built-in scheme under the colours (and the
+    /// `color-scheme` of native controls); the viewer's `prefers-color-scheme` when never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_scheme: Option<String>,
 }
 
 impl Theme {
@@ -233,6 +237,16 @@ pub enum Event {
     Theme {
         /// Every token set so far.
         theme: Theme,
+    },
+    /// Beyond the reference: the viewer exported a widget (`widgetId`) or, with `widgetId: null`,
+    /// the whole dashboard; `format` is `csv`, `svg` or `png`. Posted after the file was made.
+    #[serde(rename = "export")]
+    Export {
+        /// The widget, or `null` for the whole dashboard.
+        #[serde(rename = "widgetId")]
+        widget_id: Option<String>,
+        /// `csv`, `svg` or `png`.
+        format: String,
     },
     /// Something failed or a command was refused.
     #[serde(rename = "error")]
@@ -491,6 +505,16 @@ mod tests {
                 r#"{{"_emban":true,"type":"drill","dimension":"model","value":"gpt-4","action":"{action}"}}"#
             ));
         }
+    }
+
+    #[test]
+    fn export_round_trips() {
+        let msg: EventMessage =
+            round_trip(r#"{"_emban":true,"type":"export","widgetId":"trend","format":"png"}"#);
+        assert_eq!(msg.message, Event::Export { widget_id: Some("trend".into()), format: "png".into() });
+        let all: EventMessage =
+            round_trip(r#"{"_emban":true,"type":"export","widgetId":null,"format":"csv"}"#);
+        assert_eq!(all.message, Event::Export { widget_id: None, format: "csv".into() });
     }
 
     #[test]

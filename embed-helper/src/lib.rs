@@ -345,6 +345,7 @@ mod tests {
             card_border: some(),
             text_color: some(),
             muted_color: some(),
+            color_scheme: None,
         };
         let names: Vec<&str> = theme.tokens().into_iter().map(|(name, _)| name).collect();
         assert_eq!(names, THEME_KEYS);

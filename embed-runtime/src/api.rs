@@ -7,7 +7,7 @@ use std::{cell::RefCell, rc::Rc};
 use contract::{
     ErrorBody,
     dashboard::WidgetData,
-    embed::{EmbedDashboardResponse, EmbedQueryRequest},
+    embed::{EmbedDashboardResponse, EmbedExportRequest, EmbedQueryRequest},
 };
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -114,6 +114,29 @@ impl Api {
     }
 }
 
+impl Api {
+    /// `POST /v1/embed/export`: the CSV the server makes of `request`'s widgets (403 when the
+    /// session may not export). The fixture answers the widget ids, one per line.
+    pub async fn export(&self, request: &EmbedExportRequest) -> Result<String, ApiError> {
+        match self {
+            Api::Http { base, token, .. } => {
+                let body = request
+                    .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                    .ok()
+                    .and_then(|v| js_sys::JSON::stringify(&v).ok())
+                    .map(String::from)
+                    .ok_or_else(|| ApiError::Decode("could not encode the export".into()))?;
+                let text = send(&format!("{base}/v1/embed/export"), token, Some(&body), None, true).await?;
+                text.as_string().ok_or_else(|| ApiError::Decode("the export is not text".into()))
+            }
+            Api::Fixture { .. } => {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+                Ok(request.widget_ids.as_ref().map_or_else(|| "all".to_owned(), |ids| ids.join("\r\n")))
+            }
+        }
+    }
+}
+
 /// The first paint's data the server inlined in the page (`<script type="application/json"
 /// id="emban-initial">`): the dashboard answer and each visible widget's first answer with the
 /// request it answers. Each is used once, and an answer only for an equal request (compared as JSON text), so a reload,
@@ -175,6 +198,17 @@ async fn fetch(
     body: Option<&str>,
     abort: Option<&AbortSignal>,
 ) -> Result<JsValue, ApiError> {
+    send(url, token, body, abort, false).await
+}
+
+/// [`fetch`]; with `text`, a 2xx answer's body as a string instead of its JSON.
+async fn send(
+    url: &str,
+    token: &str,
+    body: Option<&str>,
+    abort: Option<&AbortSignal>,
+    text: bool,
+) -> Result<JsValue, ApiError> {
     let init = RequestInit::new();
     init.set_method(if body.is_some() { "POST" } else { "GET" });
     init.set_credentials(RequestCredentials::Omit);
@@ -197,6 +231,10 @@ async fn fetch(
         .dyn_into()
         .map_err(|_| ApiError::Network("not a response".into()))?;
     let status = response.status();
+    if text && (200..300).contains(&status) {
+        let promise = response.text().map_err(|e| ApiError::Network(js_message(e)))?;
+        return JsFuture::from(promise).await.map_err(|e| ApiError::Network(js_message(e)));
+    }
     let json = match response.json() {
         Ok(promise) => JsFuture::from(promise).await.ok(),
         Err(_) => None,

@@ -87,8 +87,15 @@ pub fn read_command(data: &JsValue) -> Incoming {
 }
 
 const FILTER_KEYS: &[&str] = &["period", "dimensions", "numericRanges", "dateRanges"];
-const THEME_KEYS: &[&str] =
-    &["primaryColor", "backgroundColor", "cardBackground", "cardBorder", "textColor", "mutedColor"];
+const THEME_KEYS: &[&str] = &[
+    "primaryColor",
+    "backgroundColor",
+    "cardBackground",
+    "cardBorder",
+    "textColor",
+    "mutedColor",
+    "colorScheme",
+];
 
 /// Fails on a key of the object `value` outside `keys` (and, for each `(map, inner)` of
 /// `nested`, on a key outside `inner` in any entry of the map `value[map]`). serde-wasm-bindgen

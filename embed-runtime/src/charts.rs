@@ -81,6 +81,9 @@ pub struct TimeSeries {
     /// The last bucket is still filling (today, this hour): drawn faded, so its lower value
     /// does not read as a drop.
     pub partial_last: bool,
+    /// The previous period's values by bucket position (empty: no comparison), drawn as a
+    /// faint line behind the series.
+    pub previous: Vec<Option<f64>>,
 }
 
 /// One category of a breakdown.
@@ -93,6 +96,9 @@ pub struct Category {
     /// The value.
     pub value: f64,
 }
+
+/// Opacity of the previous period's comparison line.
+pub const PREVIOUS_OPACITY: f64 = 0.45;
 
 /// Opacity of the still-filling last bucket's marks.
 pub const PARTIAL_OPACITY: f64 = 0.4;
@@ -121,8 +127,8 @@ pub enum HitRegion {
         x1: i32,
         /// Bottom.
         y1: i32,
-        /// The group value.
-        drill: String,
+        /// Its mark in [`Geometry::marks`].
+        mark: usize,
     },
     /// A data point of a line; hit within [`POINT_RADIUS`] pixels.
     Point {
@@ -130,8 +136,8 @@ pub enum HitRegion {
         x: i32,
         /// Y.
         y: i32,
-        /// The series' group value.
-        drill: String,
+        /// Its mark in [`Geometry::marks`].
+        mark: usize,
     },
     /// A pie slice (angles in radians clockwise from 12 o'clock).
     Sector {
@@ -147,51 +153,80 @@ pub enum HitRegion {
         a0: f64,
         /// End angle.
         a1: f64,
-        /// The group value.
-        drill: String,
+        /// Its mark in [`Geometry::marks`].
+        mark: usize,
     },
 }
 
 /// How close a click must be to a line's point to hit it.
 pub const POINT_RADIUS: f64 = 12.0;
 
-/// What a drawing function drew: its clickable regions.
+/// One drawn mark (a point, bar or slice): where its tooltip and focus ring go, and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    /// The anchor's x (a point's centre, a bar's top middle, a slice's middle).
+    pub x: i32,
+    /// The anchor's y.
+    pub y: i32,
+    /// The series (time series) or 0 (breakdowns).
+    pub series: usize,
+    /// The bucket (time series) or category index.
+    pub index: usize,
+    /// The group value a click drills into (`None`: not drillable, e.g. "Other").
+    pub drill: Option<String>,
+}
+
+/// What a drawing function drew: its marks, and the regions that hit them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Geometry {
-    /// Clickable regions, in drawing order.
+    /// Hit regions, in drawing order.
     pub regions: Vec<HitRegion>,
+    /// Every mark, in drawing order (series by series, bucket by bucket): what hover, focus and
+    /// tap show a tooltip for.
+    pub marks: Vec<Mark>,
 }
 
 impl Geometry {
-    /// The group value under pixel `(x, y)`, if any.
-    pub fn hit(&self, x: f64, y: f64) -> Option<&str> {
-        let mut nearest: Option<(f64, &str)> = None;
+    /// Adds a mark and its hit region (`region` gets the mark's index).
+    fn push(&mut self, mark: Mark, region: impl FnOnce(usize) -> HitRegion) {
+        self.regions.push(region(self.marks.len()));
+        self.marks.push(mark);
+    }
+
+    /// The index of the mark under pixel `(x, y)`, if any.
+    pub fn mark_at(&self, x: f64, y: f64) -> Option<usize> {
+        let mut nearest: Option<(f64, usize)> = None;
         for region in &self.regions {
             match region {
-                HitRegion::Rect { x0, y0, x1, y1, drill } => {
+                HitRegion::Rect { x0, y0, x1, y1, mark } => {
                     let (lx, hx) = (f64::from(*x0.min(x1)), f64::from(*x0.max(x1)));
                     let (ly, hy) = (f64::from(*y0.min(y1)), f64::from(*y0.max(y1)));
                     if x >= lx && x <= hx && y >= ly && y <= hy {
-                        return Some(drill);
+                        return Some(*mark);
                     }
                 }
-                HitRegion::Point { x: px, y: py, drill } => {
+                HitRegion::Point { x: px, y: py, mark } => {
                     let d = ((x - f64::from(*px)).powi(2) + (y - f64::from(*py)).powi(2)).sqrt();
                     if d <= POINT_RADIUS && nearest.is_none_or(|(best, _)| d < best) {
-                        nearest = Some((d, drill));
+                        nearest = Some((d, *mark));
                     }
                 }
-                HitRegion::Sector { cx, cy, r0, r1, a0, a1, drill } => {
+                HitRegion::Sector { cx, cy, r0, r1, a0, a1, mark } => {
                     let (dx, dy) = (x - f64::from(*cx), y - f64::from(*cy));
                     let r = (dx * dx + dy * dy).sqrt();
                     let angle = clock_angle(dx, dy);
                     if r >= *r0 && r <= *r1 && angle >= *a0 && angle < *a1 {
-                        return Some(drill);
+                        return Some(*mark);
                     }
                 }
             }
         }
-        nearest.map(|(_, d)| d)
+        nearest.map(|(_, m)| m)
+    }
+
+    /// The group value a click at pixel `(x, y)` drills into, if any.
+    pub fn hit(&self, x: f64, y: f64) -> Option<&str> {
+        self.mark_at(x, y).and_then(|m| self.marks[m].drill.as_deref())
     }
 }
 
@@ -284,6 +319,7 @@ pub fn draw_timeseries<DB: DrawingBackend>(
     } else {
         data.series.iter().flat_map(|s| s.values.iter().flatten().copied()).fold(0.0, f64::max)
     };
+    let max = data.previous.iter().flatten().copied().fold(max, f64::max);
     let min = data.series.iter().flat_map(|s| s.values.iter().flatten().copied()).fold(0.0, f64::min);
     let top = nice_ceiling(max);
     let bottom = if min < 0.0 { -nice_ceiling(-min) } else { 0.0 };
@@ -328,6 +364,13 @@ pub fn draw_timeseries<DB: DrawingBackend>(
         .map_err(err)?;
 
     let mut geometry = Geometry::default();
+    // The previous period: a thin, faint line behind the series (a gap joins its neighbours), no marks.
+    let previous: Vec<(f64, f64)> =
+        data.previous.iter().enumerate().take(n).filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect();
+    if previous.len() > 1 {
+        let faint = style.text.plotters().mix(PREVIOUS_OPACITY);
+        chart.draw_series(LineSeries::new(previous, faint.stroke_width(1))).map_err(err)?;
+    }
     match viz {
         TimeViz::Line | TimeViz::Area => {
             for (s_idx, series) in data.series.iter().enumerate() {
@@ -365,11 +408,11 @@ pub fn draw_timeseries<DB: DrawingBackend>(
                             .draw_series(points.iter().map(|p| Circle::new(*p, 2, colour.filled())))
                             .map_err(err)?;
                     }
-                    if let Some(drill) = &series.drill {
-                        for p in points {
-                            let (x, y) = chart.backend_coord(p);
-                            geometry.regions.push(HitRegion::Point { x, y, drill: drill.clone() });
-                        }
+                    for p in points {
+                        let (x, y) = chart.backend_coord(p);
+                        let mark =
+                            Mark { x, y, series: s_idx, index: p.0 as usize, drill: series.drill.clone() };
+                        geometry.push(mark, |mark| HitRegion::Point { x, y, mark });
                     }
                 }
                 // The partial bucket: a faded point, joined to the one before by a faded line.
@@ -384,10 +427,9 @@ pub fn draw_timeseries<DB: DrawingBackend>(
                         chart.draw_series(LineSeries::new(join, faded.stroke_width(2))).map_err(err)?;
                     }
                     chart.draw_series(std::iter::once(Circle::new(end, 2, faded.filled()))).map_err(err)?;
-                    if let Some(drill) = &series.drill {
-                        let (x, y) = chart.backend_coord(&end);
-                        geometry.regions.push(HitRegion::Point { x, y, drill: drill.clone() });
-                    }
+                    let (x, y) = chart.backend_coord(&end);
+                    let mark = Mark { x, y, series: s_idx, index: last, drill: series.drill.clone() };
+                    geometry.push(mark, |mark| HitRegion::Point { x, y, mark });
                 }
             }
         }
@@ -407,17 +449,22 @@ pub fn draw_timeseries<DB: DrawingBackend>(
                         colour.filled()
                     };
                     chart.draw_series(std::iter::once(Rectangle::new(rect, fill))).map_err(err)?;
-                    if let Some(drill) = &series.drill {
-                        let (px0, py0) = chart.backend_coord(&rect[0]);
-                        let (px1, py1) = chart.backend_coord(&rect[1]);
-                        geometry.regions.push(HitRegion::Rect {
-                            x0: px0.min(px1),
-                            y0: py0.min(py1),
-                            x1: px0.max(px1),
-                            y1: py0.max(py1),
-                            drill: drill.clone(),
-                        });
-                    }
+                    let (px0, py0) = chart.backend_coord(&rect[0]);
+                    let (px1, py1) = chart.backend_coord(&rect[1]);
+                    let mark = Mark {
+                        x: (px0 + px1) / 2,
+                        y: py0.min(py1),
+                        series: s_idx,
+                        index: i,
+                        drill: series.drill.clone(),
+                    };
+                    geometry.push(mark, |mark| HitRegion::Rect {
+                        x0: px0.min(px1),
+                        y0: py0.min(py1),
+                        x1: px0.max(px1),
+                        y1: py0.max(py1),
+                        mark,
+                    });
                 }
             }
         }
@@ -482,16 +529,16 @@ pub fn draw_bars<DB: DrawingBackend>(
             label_style.clone(),
         ))
         .map_err(err)?;
-        if let Some(drill) = &category.drill {
-            // The whole row (label included) is the target: thin bars are hard to hit.
-            geometry.regions.push(HitRegion::Rect {
-                x0: px0 - label_width as i32,
-                y0: py0.min(py1),
-                x1: px1.max(px0 + 24),
-                y1: py0.max(py1),
-                drill: drill.clone(),
-            });
-        }
+        // The whole row (label included) is the target: thin bars are hard to hit.
+        let mark =
+            Mark { x: px1.max(px0), y: (py0 + py1) / 2, series: 0, index: i, drill: category.drill.clone() };
+        geometry.push(mark, |mark| HitRegion::Rect {
+            x0: px0 - label_width as i32,
+            y0: py0.min(py1),
+            x1: px1.max(px0 + 24),
+            y1: py0.max(py1),
+            mark,
+        });
     }
     area.present().map_err(err)?;
     Ok(geometry)
@@ -530,17 +577,9 @@ pub fn draw_pie<DB: DrawingBackend>(
         points.extend((0..=steps).rev().map(|k| point(start + sweep * k as f64 / steps as f64, r0)));
         let colour = style.series_colour(i).plotters();
         area.draw(&Polygon::new(points, colour.filled())).map_err(err)?;
-        if let Some(drill) = &category.drill {
-            geometry.regions.push(HitRegion::Sector {
-                cx,
-                cy,
-                r0,
-                r1,
-                a0: start,
-                a1: end,
-                drill: drill.clone(),
-            });
-        }
+        let (x, y) = point(start + sweep / 2.0, (r0 + r1) / 2.0);
+        let mark = Mark { x, y, series: 0, index: i, drill: category.drill.clone() };
+        geometry.push(mark, |mark| HitRegion::Sector { cx, cy, r0, r1, a0: start, a1: end, mark });
         start = end;
     }
     area.present().map_err(err)?;
@@ -613,6 +652,7 @@ mod tests {
                 series("claude", &[Some(1.0), Some(2.0), Some(8.0)]),
             ],
             partial_last: false,
+            previous: Vec::new(),
         };
         let (svg, geometry) =
             svg(480, 200, |a| draw_timeseries(a, &data, TimeViz::Line, &style(480, 200), &fmt)).unwrap();
@@ -635,6 +675,7 @@ mod tests {
             labels: (0..4).map(|i| format!("d{i}")).collect(),
             series: vec![series("all", &[Some(4.0), Some(5.0), Some(6.0), Some(1.0)])],
             partial_last: true,
+            previous: Vec::new(),
         };
         for viz in [TimeViz::Line, TimeViz::Bar] {
             let (faded, geometry) =
@@ -653,11 +694,32 @@ mod tests {
     }
 
     #[test]
+    fn the_previous_period_is_a_faint_line_without_marks() {
+        let mut data = TimeSeries {
+            labels: (0..3).map(|i| format!("d{i}")).collect(),
+            series: vec![series("all", &[Some(1.0), Some(2.0), Some(3.0)])],
+            partial_last: false,
+            previous: vec![Some(4.0), None, Some(30.0)],
+        };
+        let (markup, geometry) =
+            svg(300, 150, |a| draw_timeseries(a, &data, TimeViz::Line, &style(300, 150), &fmt)).unwrap();
+        assert_eq!(lines_in(&markup, "#101513"), 1, "one line in the text colour: {markup}");
+        assert!(markup.contains("opacity=\"0.45"), "{markup}");
+        assert!(markup.contains("\n40\n"), "the axis fits the previous period's peak: {markup}");
+        assert_eq!(geometry.marks.len(), 3, "the comparison has no marks of its own");
+        data.previous.clear();
+        let (markup, _) =
+            svg(300, 150, |a| draw_timeseries(a, &data, TimeViz::Line, &style(300, 150), &fmt)).unwrap();
+        assert_eq!(lines_in(&markup, "#101513"), 0, "{markup}");
+    }
+
+    #[test]
     fn gaps_split_lines_and_area_fills() {
         let data = TimeSeries {
             labels: (0..4).map(|i| format!("d{i}")).collect(),
             series: vec![series("all", &[Some(1.0), None, Some(2.0), Some(3.0)])],
             partial_last: false,
+            previous: Vec::new(),
         };
         let (line, _) =
             svg(300, 150, |a| draw_timeseries(a, &data, TimeViz::Line, &style(300, 150), &fmt)).unwrap();
@@ -675,6 +737,7 @@ mod tests {
             labels: vec!["a".into(), "b".into()],
             series: vec![series("x", &[Some(2.0), Some(1.0)]), series("y", &[Some(3.0), Some(0.0)])],
             partial_last: false,
+            previous: Vec::new(),
         };
         let (svg, geometry) =
             svg(400, 200, |a| draw_timeseries(a, &data, TimeViz::Bar, &style(400, 200), &fmt)).unwrap();
@@ -696,7 +759,12 @@ mod tests {
         let (svg, geometry) = svg(360, 160, |a| draw_bars(a, &data, &style(360, 160), &fmt)).unwrap();
         assert!(svg.contains("\n/chat\n"), "{svg}");
         assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"), "labels are escaped");
-        assert_eq!(geometry.regions.len(), 2, "Other is not drillable");
+        assert_eq!(geometry.regions.len(), 3, "every bar has a mark (for its tooltip)");
+        assert_eq!(geometry.marks[2].drill, None, "Other is not drillable");
+        let HitRegion::Rect { x0, y0, y1, .. } = &geometry.regions[2] else { panic!() };
+        let (x, y) = (f64::from(*x0) + 2.0, f64::from(y0 + y1) / 2.0);
+        assert_eq!(geometry.hit(x, y), None);
+        assert_eq!(geometry.mark_at(x, y), Some(2));
         let HitRegion::Rect { y0, y1, .. } = &geometry.regions[0] else { panic!() };
         assert_eq!(geometry.hit(200.0, f64::from(y0 + y1) / 2.0), Some("/chat"));
     }

@@ -1,11 +1,11 @@
-//! Query rows shaped for display: series for time charts, categories for breakdowns, table rows,
-//! CSV, and the text summaries screen readers get instead of the picture.
+//! Query rows shaped for display: series for time charts, categories for breakdowns, table rows
+//! and the text summaries screen readers get instead of the picture.
 
 use contract::query::{Granularity, QueryRow};
 
 use crate::{
     charts::{Category, Series, TimeSeries},
-    csv::Cell,
+    i18n::fill,
 };
 
 /// Most series a time chart draws; the smallest groups beyond it are folded into "Other".
@@ -22,10 +22,22 @@ pub struct Words<'a> {
     pub none: &'a str,
     /// Name of the single series of an ungrouped chart.
     pub value: &'a str,
+    /// Summary of a chart without data: title, chart.
+    pub no_data: &'a str,
+    /// A time chart's summary: title, chart, count, first and last bucket.
+    pub points: &'a str,
+    /// One series in it: name, latest, peak, peak's bucket.
+    pub series: &'a str,
+    /// Series beyond the fourth: their count.
+    pub more_series: &'a str,
+    /// The still-filling bucket: its label.
+    pub partial: &'a str,
+    /// A breakdown's summary: title, chart, count, the largest parts.
+    pub categories: &'a str,
 }
 
-/// English words.
-pub const ENGLISH: Words<'static> = Words { other: "Other", none: "(none)", value: "Value" };
+/// English words (`i18n::EN`).
+pub const ENGLISH: Words<'static> = crate::i18n::EN.words;
 
 /// Indices `0..n` ordered by `before` (a strict "comes first"), ties kept in index order. One
 /// binary insertion sort shared by every caller: `sort_by` compiles a quicksort for each element
@@ -130,7 +142,12 @@ pub fn time_series(
             series.push(Series { name: words.other.to_owned(), drill: None, values });
         }
     }
-    TimeSeries { labels: buckets.iter().map(|b| bucket_label(b)).collect(), series, partial_last: false }
+    TimeSeries {
+        labels: buckets.iter().map(|b| bucket_label(b)).collect(),
+        series,
+        partial_last: false,
+        previous: Vec::new(),
+    }
 }
 
 /// Seconds since 1970 of an RFC 3339 UTC time (`2026-12-03T19:00:00Z`, fractions and a `+00:00`
@@ -231,46 +248,18 @@ pub fn table_rows(
     out
 }
 
-/// The CSV of rows: raw bucket timestamps and numbers, so spreadsheets can compute with them.
-pub fn csv(rows: &[QueryRow], group_by: Option<&str>, metric: &str) -> String {
-    let has_bucket = rows.iter().any(|r| r.bucket.is_some());
-    let has_group = rows.iter().any(|r| r.group.is_some());
-    let mut headers = Vec::new();
-    if has_bucket {
-        headers.push("bucket");
-    }
-    if has_group {
-        headers.push(group_by.unwrap_or("group"));
-    }
-    headers.push(metric);
-    let body: Vec<Vec<Cell>> = rows
-        .iter()
-        .map(|r| {
-            let mut cells = Vec::new();
-            if has_bucket {
-                cells.push(Cell::Text(r.bucket.clone().unwrap_or_default()));
-            }
-            if has_group {
-                cells.push(Cell::Text(r.group.clone().flatten().unwrap_or_default()));
-            }
-            cells.push(Cell::Number(r.value));
-            cells
-        })
-        .collect();
-    crate::csv::to_csv(&headers, &body)
-}
-
 /// A one-paragraph text alternative for a time chart.
 pub fn describe_time_series(
     title: &str,
     chart: &str,
     data: &TimeSeries,
     fmt: &dyn Fn(f64) -> String,
+    words: Words<'_>,
 ) -> String {
     let (Some(first), Some(last)) = (data.labels.first(), data.labels.last()) else {
-        return format!("{title}: {chart}, no data.");
+        return fill(words.no_data, &[title, chart]);
     };
-    let mut text = format!("{title}: {chart}, {} points from {first} to {last}.", data.labels.len());
+    let mut text = fill(words.points, &[title, chart, &data.labels.len().to_string(), first, last]);
     for series in data.series.iter().take(4) {
         let peak = series
             .values
@@ -280,20 +269,22 @@ pub fn describe_time_series(
             .max_by(|a, b| a.1.total_cmp(&b.1));
         let latest = series.values.iter().rev().find_map(|v| *v);
         if let (Some((i, peak)), Some(latest)) = (peak, latest) {
-            text.push_str(&format!(
-                " {}: latest {}, peak {} at {}.",
-                series.name,
-                fmt(latest),
-                fmt(peak),
-                data.labels.get(i).map(String::as_str).unwrap_or("")
+            text.push_str(&fill(
+                words.series,
+                &[
+                    &series.name,
+                    &fmt(latest),
+                    &fmt(peak),
+                    data.labels.get(i).map(String::as_str).unwrap_or(""),
+                ],
             ));
         }
     }
     if data.series.len() > 4 {
-        text.push_str(&format!(" {} more series in the data table.", data.series.len() - 4));
+        text.push_str(&fill(words.more_series, &[&(data.series.len() - 4).to_string()]));
     }
     if data.partial_last {
-        text.push_str(&format!(" {last} is still in progress, so its value is incomplete."));
+        text.push_str(&fill(words.partial, &[last]));
     }
     text
 }
@@ -304,9 +295,10 @@ pub fn describe_categories(
     chart: &str,
     data: &[Category],
     fmt: &dyn Fn(f64) -> String,
+    words: Words<'_>,
 ) -> String {
     if data.is_empty() {
-        return format!("{title}: {chart}, no data.");
+        return fill(words.no_data, &[title, chart]);
     }
     let total: f64 = data.iter().map(|c| c.value).sum();
     let parts: Vec<String> = data
@@ -317,7 +309,7 @@ pub fn describe_categories(
             format!("{} {} ({share}%)", c.label, fmt(c.value))
         })
         .collect();
-    format!("{title}: {chart} of {} categories. {}.", data.len(), parts.join(", "))
+    fill(words.categories, &[title, chart, &data.len().to_string(), &parts.join(", ")])
 }
 
 #[cfg(test)]
@@ -416,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn table_rows_and_csv() {
+    fn table_rows_are_labelled() {
         let rows = vec![
             row(None, Some(Some("b")), Some(1.0)),
             row(None, Some(Some("a")), Some(5.0)),
@@ -426,19 +418,17 @@ mod tests {
         assert_eq!(table[0].group.as_deref(), Some("a"));
         assert_eq!(table[2].group.as_deref(), Some("(none)"));
         assert_eq!(table[2].drill, None);
-        assert_eq!(csv(&rows, Some("model"), "count"), "model,count\r\nb,1\r\na,5\r\n,\r\n");
-        let series = vec![row(Some("2026-11-20T00:00:00Z"), None, Some(2.0))];
-        assert_eq!(csv(&series, None, "count"), "bucket,count\r\n2026-11-20T00:00:00Z,2\r\n");
     }
 
     #[test]
     fn summaries_name_the_numbers() {
         let ts = TimeSeries {
             partial_last: false,
+            previous: Vec::new(),
             labels: vec!["Nov 19".into(), "Nov 20".into()],
             series: vec![Series { name: "gpt-4".into(), drill: None, values: vec![Some(9.0), Some(4.0)] }],
         };
-        let text = describe_time_series("Calls", "Line chart", &ts, &|v| format!("{v}"));
+        let text = describe_time_series("Calls", "Line chart", &ts, &|v| format!("{v}"), ENGLISH);
         assert_eq!(
             text,
             "Calls: Line chart, 2 points from Nov 19 to Nov 20. gpt-4: latest 4, peak 9 at Nov 19."
@@ -448,7 +438,7 @@ mod tests {
             Category { label: "b".into(), drill: None, value: 1.0 },
         ];
         assert_eq!(
-            describe_categories("By model", "Pie chart", &cats, &|v| format!("{v}")),
+            describe_categories("By model", "Pie chart", &cats, &|v| format!("{v}"), ENGLISH),
             "By model: Pie chart of 2 categories. a 3 (75%), b 1 (25%)."
         );
     }

@@ -192,6 +192,84 @@ fn check_date_range(range: &DateRange, max_days: Option<u32>) -> Result<(), Stri
     Ok(())
 }
 
+/// Why a custom date range is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeRefusal {
+    /// A day is missing (or not a day).
+    Missing,
+    /// `from` is after `to`.
+    Reversed,
+    /// `to` is after today.
+    Future,
+    /// Longer than `max_date_range_days`: the range's days and the maximum.
+    TooLong(i64, u32),
+    /// `from` lies before the longest period the session allows.
+    TooEarly,
+}
+
+impl RangeRefusal {
+    /// The reason in the viewer's language.
+    pub fn message(self, t: &crate::i18n::Text) -> String {
+        let [missing, reversed, future, too_long, too_early] = t.range_refusals;
+        match self {
+            RangeRefusal::Missing => missing.into(),
+            RangeRefusal::Reversed => reversed.into(),
+            RangeRefusal::Future => future.into(),
+            RangeRefusal::TooLong(days, max) => {
+                crate::i18n::fill(too_long, &[&days.to_string(), &max.to_string()])
+            }
+            RangeRefusal::TooEarly => too_early.into(),
+        }
+    }
+}
+
+/// The request a custom range `from`..=`to` (UTC days) makes on `today`, or why the session
+/// refuses it: both days needed, `from` not after `to`, nothing after today, at most
+/// `max_date_range_days` days (`EmbedPermissions::range_fits`), and a `from` an allowed period
+/// reaches (`EmbedPermissions::period_reaching`; that period is chosen).
+pub fn custom_range(
+    from: &str,
+    to: &str,
+    today: &str,
+    perms: &EmbedPermissions,
+) -> Result<FilterRequest, RangeRefusal> {
+    let (Some(a), Some(b), Some(now)) = (day_number(from), day_number(to), day_number(today)) else {
+        return Err(RangeRefusal::Missing);
+    };
+    if a > b {
+        return Err(RangeRefusal::Reversed);
+    }
+    if b > now {
+        return Err(RangeRefusal::Future);
+    }
+    let days = b - a + 1;
+    if !perms.range_fits(days) {
+        return Err(RangeRefusal::TooLong(days, perms.max_date_range_days.unwrap_or_default()));
+    }
+    let period = perms.period_reaching(now - a).ok_or(RangeRefusal::TooEarly)?;
+    let range = DateRange { from: Some(from.to_owned()), to: Some(to.to_owned()) };
+    Ok(FilterRequest {
+        period: Some(period.as_str().to_owned()),
+        date_ranges: Some([("timestamp".to_owned(), range)].into()),
+        ..Default::default()
+    })
+}
+
+/// The `YYYY-MM-DD` day `days` days after 1970-01-01 (the inverse of [`day_number`]).
+pub fn day_string(days: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Days since 1970-01-01 of a `YYYY-MM-DD` day (proleptic Gregorian), or `None` if it is not one.
 pub fn day_number(day: &str) -> Option<i64> {
     let bytes = day.as_bytes();
@@ -232,6 +310,7 @@ mod tests {
             allowed_dimensions: Some(vec!["model".into(), "endpoint".into()]),
             allowed_periods: Some(vec![Period::D7, Period::D30]),
             max_date_range_days: Some(30),
+            allow_export: true,
         }
     }
 
@@ -363,6 +442,40 @@ mod tests {
         assert!(!none.dimension_free("model"));
         assert!(!none.can_drill("model"));
         assert!(EmbedPermissions::default().dimension_free("model"), "left out: every dimension");
+    }
+
+    #[test]
+    fn day_strings_invert_day_numbers() {
+        for day in ["1970-01-01", "2000-02-29", "2026-12-04", "2024-03-01", "1999-12-31"] {
+            assert_eq!(day_string(day_number(day).unwrap()), day);
+        }
+    }
+
+    #[test]
+    fn custom_ranges_pick_the_period_they_narrow_or_say_why_not() {
+        let p = perms(); // 7d or 30d, at most 30 days
+        let ok = custom_range("2026-11-30", "2026-12-02", "2026-12-04", &p).unwrap();
+        assert_eq!(ok.period.as_deref(), Some("7d"));
+        let range = &ok.date_ranges.as_ref().unwrap()["timestamp"];
+        assert_eq!((range.from.as_deref(), range.to.as_deref()), (Some("2026-11-30"), Some("2026-12-02")));
+        assert_eq!(
+            custom_range("2026-11-10", "2026-11-12", "2026-12-04", &p).unwrap().period.as_deref(),
+            Some("30d")
+        );
+        let refused = |from, to| custom_range(from, to, "2026-12-04", &p).unwrap_err();
+        assert_eq!(refused("", "2026-12-01"), RangeRefusal::Missing);
+        assert_eq!(refused("2026-12-02", "2026-12-01"), RangeRefusal::Reversed);
+        assert_eq!(refused("2026-12-01", "2026-12-05"), RangeRefusal::Future);
+        let long = refused("2026-10-01", "2026-11-30");
+        assert_eq!(long, RangeRefusal::TooLong(61, 30));
+        assert!(long.message(&crate::i18n::EN).contains("61 days, more than the 30-day maximum"));
+        assert!(long.message(&crate::i18n::DE).contains("61 Tage"));
+        assert_eq!(refused("2026-10-01", "2026-10-02"), RangeRefusal::TooEarly);
+        // The state it makes passes the same rules as any setFilters.
+        let state = FilterState { period: "30d".into(), ..Default::default() };
+        let next = apply_request(&state, &ok, &p).unwrap();
+        assert_eq!(next.period, "7d");
+        assert_eq!(next.date_ranges.len(), 1);
     }
 
     #[test]

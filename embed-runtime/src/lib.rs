@@ -11,6 +11,7 @@ pub mod csv;
 pub mod data;
 pub mod filters;
 pub mod format;
+pub mod i18n;
 pub mod origin;
 pub mod theme;
 

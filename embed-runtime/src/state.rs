@@ -17,6 +17,7 @@ use crate::{
     bridge::Bridge,
     filters,
     format::Formatter,
+    i18n::{self, Text},
     theme::{self, Palette},
 };
 
@@ -50,9 +51,13 @@ pub struct Runtime {
     pub refresh: RwSignal<u32>,
     /// The frame's content width in CSS pixels, for chart sizes.
     pub width: RwSignal<f64>,
+    /// Per widget id: the dimension it groups by and the values in its current answer, which
+    /// the filter bar offers to pick from.
+    pub values: RwSignal<std::collections::BTreeMap<String, (String, Vec<String>)>>,
     api: StoredValue<Api, LocalStorage>,
     bridge: StoredValue<Bridge, LocalStorage>,
     format: StoredValue<Rc<Formatter>, LocalStorage>,
+    text: StoredValue<&'static Text>,
     ready_posted: StoredValue<bool>,
     expiry_posted: StoredValue<bool>,
     /// Widgets whose first answer has rendered, and whether `emban:painted` was marked.
@@ -93,9 +98,11 @@ impl Runtime {
             width: RwSignal::new(
                 web_sys::window().and_then(|w| w.inner_width().ok()?.as_f64()).unwrap_or(800.0),
             ),
+            values: RwSignal::new(Default::default()),
             api: StoredValue::new_local(api),
             bridge: StoredValue::new_local(bridge),
             format: StoredValue::new_local(Rc::new(Formatter::new(locale))),
+            text: StoredValue::new(set_language(locale)),
             ready_posted: StoredValue::new(false),
             expiry_posted: StoredValue::new(false),
             settled: StoredValue::new((0, false)),
@@ -112,6 +119,11 @@ impl Runtime {
         self.format.try_get_value().unwrap_or_else(|| Rc::new(Formatter::new("")))
     }
 
+    /// The viewer's strings (the session's language).
+    pub fn t(&self) -> &'static Text {
+        self.text.try_get_value().unwrap_or(&i18n::EN)
+    }
+
     /// The session's permissions (none until loaded), tracked: views follow them.
     pub fn permissions(&self) -> EmbedPermissions {
         self.session.with(|s| s.as_ref().map(|s| s.permissions.clone()).unwrap_or_default())
@@ -126,11 +138,9 @@ impl Runtime {
 
     /// The chart colours of the current theme.
     pub fn palette(&self) -> Palette {
-        // The viewer's dark scheme (as the stylesheet follows it), under the host's tokens.
-        let dark = web_sys::window()
-            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-            .is_some_and(|m| m.matches());
-        let base = if dark { Palette::dark() } else { Palette::default() };
+        // The host's scheme, else the viewer's (as the stylesheet follows it), under the host's
+        // colours.
+        let base = if self.theme.with(is_dark) { Palette::dark() } else { Palette::default() };
         self.theme.with(|t| base.with_theme(t))
     }
 
@@ -171,6 +181,7 @@ impl Runtime {
                         && self.format.with_value(|f| f.locale() != locale)
                     {
                         self.format.set_value(Rc::new(Formatter::new(locale)));
+                        self.text.set_value(set_language(locale));
                     }
                     let state = initial_state(&response.filters);
                     let dashboard_id = response.dashboard.id.clone();
@@ -356,12 +367,20 @@ impl Runtime {
                 (&mut current.card_border, resolved.card_border),
                 (&mut current.text_color, resolved.text_color),
                 (&mut current.muted_color, resolved.muted_color),
+                (&mut current.color_scheme, resolved.color_scheme),
             ] {
                 if value.is_some() {
                     *slot = value;
                 }
             }
         });
+        // The scheme (`data-scheme` picks the stylesheet's set), and state colours that stay
+        // readable (WCAG AA) on the host's card background.
+        let current = self.theme.get_untracked();
+        theme::apply_scheme(
+            current.color_scheme.as_deref(),
+            theme::state_colours(&current, is_dark(&current)),
+        );
         if request_id.is_some() {
             self.answer(Event::Theme { theme: self.theme.get_untracked() }, request_id);
         }
@@ -421,6 +440,38 @@ impl Runtime {
         }
     }
 
+    /// Records the group values of `widget`'s current answer (for the filter bar).
+    pub fn saw_values(&self, widget: &Widget, rows: &[contract::query::QueryRow]) {
+        let Some(dimension) = widget.query.group_by.clone() else { return };
+        let mut values: Vec<String> = Vec::new();
+        for value in rows.iter().filter_map(|r| r.group.clone().flatten()) {
+            if !values.contains(&value) {
+                values.push(value);
+            }
+        }
+        let entry = (dimension, values);
+        if self.values.with_untracked(|v| v.get(&widget.id) != Some(&entry)) {
+            self.values.update(|v| {
+                v.insert(widget.id.clone(), entry);
+            });
+        }
+    }
+
+    /// The values of `dimension` in the widgets' current answers, sorted.
+    pub fn values_of(&self, dimension: &str) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        self.values.with(|v| {
+            for (d, values) in v.values() {
+                if d == dimension {
+                    for value in values {
+                        out.insert(value.clone());
+                    }
+                }
+            }
+        });
+        out.into_iter().collect()
+    }
+
     /// The query for `widget` under the active filters (tracked: a resource refetches on change).
     pub fn query_for(&self, widget: &Widget) -> EmbedQueryRequest {
         let state = self.filters.get();
@@ -436,6 +487,24 @@ impl Runtime {
             // Untracked: a reload that brings the same dashboard must not refetch twice.
             dashboard_id: self.session.with_untracked(|s| s.as_ref().map(|s| s.dashboard.id.clone())),
         }
+    }
+}
+
+/// The catalogue for `locale`, and `<html lang>` set to match.
+fn set_language(locale: &str) -> &'static Text {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", i18n::page_lang(locale));
+    }
+    i18n::for_locale(locale)
+}
+
+/// Whether the dark set applies: the host's `colorScheme`, else the viewer's preference.
+fn is_dark(theme: &Theme) -> bool {
+    match theme.color_scheme.as_deref() {
+        Some(scheme) => scheme == "dark",
+        None => web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches()),
     }
 }
 

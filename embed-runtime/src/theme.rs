@@ -76,9 +76,10 @@ pub fn contrast(a: Rgb, b: Rgb) -> f64 {
     (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
 }
 
-/// Why a theme was refused: the tokens whose values are not colours.
+/// Why a theme was refused: the tokens whose values are not colours, and a `colorScheme` that
+/// is neither `light` nor `dark`.
 pub fn invalid_tokens(theme: &Theme, is_named_colour: impl Fn(&str) -> bool) -> Vec<String> {
-    theme
+    let mut reasons: Vec<String> = theme
         .tokens()
         .into_iter()
         .filter(|(_, value)| {
@@ -86,7 +87,48 @@ pub fn invalid_tokens(theme: &Theme, is_named_colour: impl Fn(&str) -> bool) -> 
             parse_colour(value).is_none() && !(is_keyword(value) && is_named_colour(value))
         })
         .map(|(name, value)| format!("{name} {value:?} is not a colour"))
-        .collect()
+        .collect();
+    if let Some(scheme) = theme.color_scheme.as_deref().filter(|s| !matches!(*s, "light" | "dark")) {
+        reasons.push(format!("colorScheme {scheme:?} is not light or dark"));
+    }
+    reasons
+}
+
+/// The built-in scheme's card background and state colours (`--emban-card-bg`, `--emban-good`,
+/// `--emban-bad` in `style.css`).
+pub fn scheme_surface(dark: bool) -> (Rgb, Rgb, Rgb) {
+    if dark {
+        (Rgb(0x18, 0x20, 0x1c), Rgb(0x5f, 0xd3, 0x9b), Rgb(0xff, 0x8a, 0x80))
+    } else {
+        (Rgb(0xff, 0xff, 0xff), Rgb(0x0b, 0x7a, 0x44), Rgb(0xb3, 0x26, 0x1e))
+    }
+}
+
+/// `base`, or the first step from it towards black or white (whichever stands out more on
+/// `background`) that meets WCAG AA (4.5:1) on `background`. Black or white always does.
+pub fn readable_on(base: Rgb, background: Rgb) -> Rgb {
+    let target = if contrast(Rgb(0, 0, 0), background) >= contrast(Rgb(255, 255, 255), background) {
+        0.0
+    } else {
+        255.0
+    };
+    let mix = |c: u8, t: f64| (f64::from(c) + (target - f64::from(c)) * t).round() as u8;
+    (0..=20)
+        .map(|step| {
+            let t = f64::from(step) / 20.0;
+            Rgb(mix(base.0, t), mix(base.1, t), mix(base.2, t))
+        })
+        .find(|c| contrast(*c, background) >= 4.5)
+        .unwrap_or(if target == 0.0 { Rgb(0, 0, 0) } else { Rgb(255, 255, 255) })
+}
+
+/// The good and bad (error, down) colours for a host's card background: the scheme's own,
+/// moved until each meets WCAG AA on it. `None` without a host card background (the
+/// stylesheet's colours already meet it).
+pub fn state_colours(theme: &Theme, dark: bool) -> Option<(Rgb, Rgb)> {
+    let card = theme.card_background.as_deref().and_then(parse_colour)?;
+    let (_, good, bad) = scheme_surface(dark);
+    Some((readable_on(good, card), readable_on(bad, card)))
 }
 
 /// A bare word such as `rebeccapurple`: a named colour if the browser says so.
@@ -221,6 +263,34 @@ pub fn apply_to_document(theme: &Theme) {
     }
 }
 
+/// Sets the host's scheme (`data-scheme` on the root, which `style.css` reads) and the derived
+/// state colours (`--emban-good`, `--emban-bad`; removed when `None`).
+#[cfg(target_arch = "wasm32")]
+pub fn apply_scheme(scheme: Option<&str>, states: Option<(Rgb, Rgb)>) {
+    use wasm_bindgen::JsCast;
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
+    if let Some(scheme) = scheme {
+        let _ = root.set_attribute("data-scheme", scheme);
+    }
+    let style = root.style();
+    match states {
+        Some((good, bad)) => {
+            let _ = style.set_property("--emban-good", &good.hex());
+            let _ = style.set_property("--emban-bad", &bad.hex());
+        }
+        None => {
+            let _ = style.remove_property("--emban-good");
+            let _ = style.remove_property("--emban-bad");
+        }
+    }
+}
+
 /// Whether the browser takes `value` as a colour (for named colours).
 #[cfg(target_arch = "wasm32")]
 pub fn browser_accepts_colour(value: &str) -> bool {
@@ -254,6 +324,7 @@ pub fn resolve_named(theme: &Theme) -> Theme {
         card_border: resolve(&theme.card_border),
         text_color: resolve(&theme.text_color),
         muted_color: resolve(&theme.muted_color),
+        color_scheme: theme.color_scheme.clone(),
     }
 }
 
@@ -301,6 +372,44 @@ mod tests {
             assert_eq!(Some(&palette.border), css.get("card-border"));
         }
         assert!((contrast(Rgb(0, 0, 0), Rgb(255, 255, 255)) - 21.0).abs() < 1e-9);
+        // The scheme a host forces with `colorScheme` is the same set of colours.
+        let css = include_str!("../style.css");
+        let forced = &css[css.find(":root[data-scheme=dark]").expect("a forced dark scheme")..];
+        let forced = &forced[..forced.find("\n}").unwrap()];
+        assert!(forced.contains("color-scheme: dark;"), "native controls follow the forced scheme");
+        let [_, dark] = schemes();
+        for (name, colour) in &dark {
+            assert!(
+                forced.contains(&format!("--emban-{name}: {};", colour.hex())),
+                "{name} differs in the forced scheme"
+            );
+        }
+        for dark in [false, true] {
+            let (card, good, bad) = scheme_surface(dark);
+            let [light_css, dark_css] = schemes();
+            let css = if dark { dark_css } else { light_css };
+            assert_eq!([css["card-bg"], css["good"], css["bad"]], [card, good, bad]);
+        }
+    }
+
+    #[test]
+    fn state_colours_are_derived_to_meet_wcag_aa_on_any_host_card() {
+        for card in [
+            "#ffffff", "#000000", "#777777", "#cc0000", "#ffeb3b", "#1e3a8a", "#b3261e", "#2e7d32", "#f5f5dc",
+        ] {
+            for dark in [false, true] {
+                let theme = Theme { card_background: Some(card.into()), ..Default::default() };
+                let (good, bad) = state_colours(&theme, dark).unwrap();
+                let surface = parse_colour(card).unwrap();
+                for (name, colour) in [("good", good), ("bad", bad)] {
+                    let ratio = contrast(colour, surface);
+                    assert!(ratio >= 4.5, "{name} {} on host card {card} is {ratio:.2}:1", colour.hex());
+                }
+            }
+        }
+        // A colour that already meets it is kept; without a host card nothing is derived.
+        assert_eq!(readable_on(Rgb(0xb3, 0x26, 0x1e), Rgb(255, 255, 255)), Rgb(0xb3, 0x26, 0x1e));
+        assert_eq!(state_colours(&Theme::default(), false), None);
     }
 
     use super::*;
@@ -356,6 +465,13 @@ mod tests {
         };
         assert_eq!(invalid_tokens(&theme, |_| true), ["textColor \"not a colour\" is not a colour"]);
         assert_eq!(invalid_tokens(&theme, |_| false).len(), 2, "unknown names are refused");
+        let scheme = |s: &str| Theme { color_scheme: Some(s.into()), ..Default::default() };
+        assert!(invalid_tokens(&scheme("dark"), |_| true).is_empty());
+        assert!(invalid_tokens(&scheme("light"), |_| true).is_empty());
+        assert_eq!(
+            invalid_tokens(&scheme("sepia"), |_| true),
+            ["colorScheme \"sepia\" is not light or dark"]
+        );
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn permissions() -> EmbedPermissions {
         allowed_dimensions: Some(vec!["model".into(), "endpoint".into()]),
         allowed_periods: Some(vec![Period::D7, Period::D30]),
         max_date_range_days: Some(30),
+        allow_export: true,
     }
 }
 
@@ -174,6 +175,7 @@ fn answer(request: &EmbedQueryRequest) -> WidgetData {
         meta: meta(granularity, group_by),
         previous: metric.then(|| PreviousPeriod { value: Some(1000.0), from: "a".into(), to: "b".into() }),
         change: metric.then_some(0.25),
+        previous_series: None,
     }
 }
 
@@ -712,6 +714,12 @@ async fn a_failing_widget_shows_an_error_with_retry() {
     .await;
     let card = h.get("widget-by_endpoint");
     assert!(card.query_selector("[data-testid='error']").unwrap().is_some(), "{}", card.inner_html());
+    let shown = card.text_content().unwrap();
+    assert!(shown.contains("Couldn't load this widget."), "{shown}");
+    assert!(
+        !shown.contains("HTTP") && !shown.contains("500") && !shown.contains("boom"),
+        "no server text: {shown}"
+    );
     assert!(h.events().iter().any(|e| matches!(
         e,
         Event::Error { code: Some(ErrorCode::QueryFailed), recoverable: Some(true), .. }
@@ -867,6 +875,8 @@ async fn set_theme_applies_custom_properties_without_reloading() {
         "--emban-card-border",
         "--emban-text",
         "--emban-muted",
+        "--emban-good",
+        "--emban-bad",
     ] {
         style.remove_property(p).unwrap();
     }
@@ -947,6 +957,14 @@ async fn the_current_bucket_is_drawn_incomplete_and_said_so() {
     assert!(svg.inner_html().contains("opacity=\"0.4"), "the partial bucket faded: {}", svg.inner_html());
     let label = svg.get_attribute("aria-label").unwrap_or_default();
     assert!(label.contains("still in progress"), "{label}");
+    // Its tooltip says so too (End: the last mark, claude's partial day).
+    key(&svg, "End").await;
+    let tip =
+        trend.query_selector("[data-testid=tooltip]").unwrap().expect("a tooltip").text_content().unwrap();
+    assert!(tip.ends_with("(incomplete)"), "{tip}");
+    key(&svg, "Home").await;
+    let tip = trend.query_selector("[data-testid=tooltip]").unwrap().unwrap().text_content().unwrap();
+    assert!(!tip.contains("incomplete"), "{tip}");
 
     // The fixture's own days are long over: nothing faded.
     let h = mount_default().await;
@@ -986,4 +1004,358 @@ async fn viz_options_set_units_formats_and_which_way_is_good() {
     let h = mount_default().await;
     assert_eq!(h.get("metric-value").text_content().unwrap(), "1,250");
     assert!(h.get("metric-change").class_list().contains("good"));
+}
+
+/// Presses `key` on `element` (bubbling, like a real key press).
+async fn key(element: &Element, key: &str) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let event = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    element.dispatch_event(&event).unwrap();
+    tick(30).await;
+}
+
+/// The chart element of widget `id`.
+fn chart_of(h: &Harness, id: &str) -> HtmlElement {
+    h.get(&format!("widget-{id}"))
+        .query_selector("[data-testid='chart-svg']")
+        .unwrap()
+        .unwrap()
+        .dyn_into()
+        .unwrap()
+}
+
+fn tooltip_of(h: &Harness, id: &str) -> Option<String> {
+    h.get(&format!("widget-{id}"))
+        .query_selector("[data-testid='tooltip']")
+        .unwrap()
+        .map(|t| t.text_content().unwrap())
+}
+
+/// A mouse (or, with `touch`, a finger) at `(fx, fy)` of `chart`'s box: pointerdown, then `kind`.
+async fn point_at(chart: &HtmlElement, fx: f64, fy: f64, kind: &str, touch: bool) {
+    let rect = chart.get_bounding_client_rect();
+    let (x, y) = ((rect.left() + rect.width() * fx) as i32, (rect.top() + rect.height() * fy) as i32);
+    if kind == "click" {
+        let init = web_sys::PointerEventInit::new();
+        init.set_pointer_type(if touch { "touch" } else { "mouse" });
+        init.set_bubbles(true);
+        let down = web_sys::PointerEvent::new_with_event_init_dict("pointerdown", &init).unwrap();
+        chart.dispatch_event(&down).unwrap();
+    }
+    let init = web_sys::MouseEventInit::new();
+    init.set_bubbles(true);
+    init.set_client_x(x);
+    init.set_client_y(y);
+    let event = web_sys::MouseEvent::new_with_mouse_event_init_dict(kind, &init).unwrap();
+    chart.dispatch_event(&event).unwrap();
+    tick(40).await;
+}
+
+#[wasm_bindgen_test]
+async fn tooltips_on_keyboard_focus_hover_and_tap() {
+    let h = mount_default().await;
+    h.take_events();
+    // Keyboard: the chart is focusable; arrows walk its marks, each with bucket, series, value.
+    let trend = chart_of(&h, "trend");
+    assert_eq!(trend.get_attribute("tabindex").as_deref(), Some("0"));
+    assert_eq!(tooltip_of(&h, "trend"), None);
+    key(&trend, "ArrowRight").await;
+    let first = tooltip_of(&h, "trend").expect("a tooltip on the first mark");
+    assert!(first.contains("gpt-4") && first.ends_with(": 30"), "{first}");
+    assert!(first.starts_with("Nov 19"), "the locale's bucket label: {first}");
+    key(&trend, "End").await;
+    let last = tooltip_of(&h, "trend").unwrap();
+    assert!(last.starts_with("Nov 20") && last.contains("claude") && last.ends_with(": 12"), "{last}");
+    assert!(
+        h.get("widget-trend").query_selector(".mark-ring").unwrap().is_some(),
+        "the focused mark is ringed"
+    );
+    // Enter drills into the focused mark's series.
+    key(&trend, "Enter").await;
+    assert!(
+        h.take_events().contains(&Event::Drill {
+            dimension: "model".into(),
+            value: "claude".into(),
+            action: DrillAction::Apply
+        }),
+        "Enter drills"
+    );
+    key(&trend, "Escape").await;
+    assert_eq!(tooltip_of(&h, "trend"), None);
+
+    // Hover: the bar under the mouse, its value in the locale's format.
+    let h = mount_default().await;
+    h.take_events();
+    let bars = chart_of(&h, "by_endpoint");
+    point_at(&bars, 0.5, 0.25, "mousemove", false).await;
+    assert_eq!(tooltip_of(&h, "by_endpoint").as_deref(), Some("/chat: 90"));
+    point_at(&bars, 0.5, 0.25, "mouseleave", false).await;
+    assert_eq!(tooltip_of(&h, "by_endpoint"), None);
+    assert!(h.take_events().is_empty(), "hovering changes nothing");
+
+    // Touch: a tap shows the tooltip; a second tap on the same bar drills.
+    point_at(&bars, 0.5, 0.25, "click", true).await;
+    assert_eq!(tooltip_of(&h, "by_endpoint").as_deref(), Some("/chat: 90"));
+    assert!(h.take_events().is_empty(), "the first tap only shows");
+    point_at(&bars, 0.5, 0.25, "click", true).await;
+    assert!(h.take_events().iter().any(|e| matches!(e, Event::Drill { value, .. } if value == "/chat")));
+}
+
+/// Types `value` into the input `testid` (firing `input`, as typing does).
+fn type_into(h: &Harness, testid: &str, value: &str) {
+    let input: web_sys::HtmlInputElement = h.get(testid).dyn_into().unwrap();
+    input.set_value(value);
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    input.dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap()).unwrap();
+}
+
+/// The UTC day `days` days from today, `YYYY-MM-DD`.
+fn utc_day(days: i64) -> String {
+    let today =
+        embed_runtime::filters::day_number(&String::from(js_sys::Date::new_0().to_iso_string())[..10])
+            .unwrap();
+    embed_runtime::filters::day_string(today + days)
+}
+
+#[wasm_bindgen_test]
+async fn a_custom_date_range_sets_date_ranges_and_shows_a_clearable_chip() {
+    let h = mount_default().await; // 7d or 30d, at most 30 days
+    h.take_events();
+    let from: web_sys::HtmlInputElement = h.get("range-from").dyn_into().unwrap();
+    assert_eq!(from.type_(), "date");
+    assert_eq!(from.max(), utc_day(0), "nothing after today");
+    assert_eq!(from.min(), utc_day(-29), "nothing before the longest allowed period");
+    type_into(&h, "range-from", &utc_day(-2));
+    type_into(&h, "range-to", &utc_day(0));
+    let form: web_sys::HtmlFormElement = h.get("date-range").dyn_into().unwrap();
+    form.request_submit().unwrap();
+    tick(80).await;
+    let events = h.take_events();
+    let Event::Filter(state) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(state.period, "7d", "the shortest allowed period that reaches the range");
+    let range = &state.date_ranges["timestamp"];
+    assert_eq!((range.from.clone(), range.to.clone()), (Some(utc_day(-2)), Some(utc_day(0))));
+    assert!(
+        h.queries.borrow().last().unwrap().filters.date_ranges.contains_key("timestamp"),
+        "refetched with it"
+    );
+    let chip = h.get("chip-date-range");
+    assert!(chip.text_content().unwrap().contains(" – "), "{}", chip.text_content().unwrap());
+    let clear: HtmlElement = chip.query_selector("button").unwrap().unwrap().dyn_into().unwrap();
+    clear.click();
+    tick(60).await;
+    let events = h.take_events();
+    assert!(matches!(&events[0], Event::Filter(s) if s.date_ranges.is_empty()), "{events:?}");
+    assert!(h.find("chip-date-range").is_none());
+
+    // Refused with the reason in the bar: longer than the session's 30 days.
+    type_into(&h, "range-from", &utc_day(-40));
+    type_into(&h, "range-to", &utc_day(0));
+    form.request_submit().unwrap();
+    tick(60).await;
+    let refusal = h.get("filter-refusal").text_content().unwrap();
+    assert!(refusal.contains("41 days, more than the 30-day maximum"), "{refusal}");
+    assert!(h.take_events().is_empty(), "a refused range changes nothing");
+
+    // Ranges a host sets are visible too, and clearable.
+    send(r#"{"_emban": true, "type": "setFilters", "filters": {"numericRanges": {"tokens": {"min": 10, "max": 500}}}}"#).await;
+    let chip = h.get("chip-numeric-range");
+    assert_eq!(chip.text_content().unwrap(), "tokens: 10 – 500×");
+    let clear: HtmlElement = chip.query_selector("button").unwrap().unwrap().dyn_into().unwrap();
+    h.take_events();
+    clear.click();
+    tick(60).await;
+    assert!(matches!(&h.take_events()[0], Event::Filter(s) if s.numeric_ranges.is_empty()));
+}
+
+#[wasm_bindgen_test]
+async fn the_dimension_filter_offers_the_values_in_the_current_answers() {
+    let h = mount_default().await;
+    let input = h.get("dimension-value");
+    assert_eq!(input.get_attribute("list").as_deref(), Some("emban-filter-values"));
+    let options = |h: &Harness| -> Vec<String> {
+        let list = h.get("filter-values").query_selector_all("option").unwrap();
+        (0..list.length())
+            .map(|i| list.item(i).unwrap().dyn_into::<Element>().unwrap().get_attribute("value").unwrap())
+            .collect()
+    };
+    assert_eq!(options(&h), ["/chat", "/embed"], "endpoint, the first dimension, from by_endpoint");
+    let select: web_sys::HtmlSelectElement = h.get("dimension-select").dyn_into().unwrap();
+    select.set_value("model");
+    select.dispatch_event(&web_sys::Event::new("change").unwrap()).unwrap();
+    tick(30).await;
+    assert_eq!(options(&h), ["claude", "gpt-4"], "model's values from every widget grouped by it");
+}
+
+#[wasm_bindgen_test]
+async fn a_time_series_asking_for_it_draws_the_previous_period_faintly() {
+    let h = mount(
+        Rc::new(|_| {
+            let mut s = session(true, permissions());
+            let trend = s.dashboard.widgets.iter_mut().find(|w| w.id == "trend").unwrap();
+            trend.query.group_by = None;
+            trend.viz.options =
+                serde_json::json!({ "compare": "previous_period" }).as_object().unwrap().clone();
+            Ok(s)
+        }),
+        Rc::new(|r, _| {
+            let mut d = answer(r);
+            if r.widget_id == "trend" {
+                d.data = vec![
+                    row(Some("2026-11-19T00:00:00Z"), None, 42.0),
+                    row(Some("2026-11-20T00:00:00Z"), None, 40.0),
+                ];
+                d.data.iter_mut().for_each(|r| r.group = None);
+                d.previous_series = Some(vec![
+                    QueryRow { bucket: Some("2026-10-20T00:00:00Z".into()), group: None, value: Some(35.0) },
+                    QueryRow { bucket: Some("2026-10-21T00:00:00Z".into()), group: None, value: Some(38.0) },
+                ]);
+            }
+            Ok(d)
+        }),
+    )
+    .await;
+    let chart = chart_of(&h, "trend");
+    assert!(chart.inner_html().contains("opacity=\"0.45"), "{}", chart.inner_html());
+    let label = chart.get_attribute("aria-label").unwrap();
+    assert!(label.contains("previous period"), "{label}");
+    key(&chart, "End").await;
+    let tip = tooltip_of(&h, "trend").unwrap();
+    assert_eq!(tip, "Nov 20: 40; previous period: 38");
+    // Without it, no faint line.
+    let h = mount_default().await;
+    assert!(!chart_of(&h, "trend").inner_html().contains("opacity=\"0.45"));
+}
+
+#[wasm_bindgen_test]
+async fn export_png_svg_csv_and_the_whole_dashboard_tell_the_host() {
+    let h = mount_default().await;
+    h.take_events();
+    let trend = h.get("widget-trend");
+    let menu = trend.query_selector("[data-testid='export-menu']").unwrap().expect("an export menu");
+    assert_eq!(menu.tag_name(), "DETAILS", "a native disclosure: opens from the keyboard");
+    let click = |testid: &str| {
+        let button: HtmlElement =
+            trend.query_selector(&format!("[data-testid='{testid}']")).unwrap().unwrap().dyn_into().unwrap();
+        button.click();
+    };
+    click("download-png");
+    tick(400).await; // the SVG decodes as an image, then the canvas encodes the PNG
+    click("download-svg");
+    click("download-csv");
+    tick(60).await;
+    h.get("export-dashboard").dyn_into::<HtmlElement>().unwrap().click();
+    tick(60).await;
+    let exports: Vec<Event> =
+        h.take_events().into_iter().filter(|e| matches!(e, Event::Export { .. })).collect();
+    let export = |id: Option<&str>, format: &str| Event::Export {
+        widget_id: id.map(Into::into),
+        format: format.into(),
+    };
+    assert_eq!(
+        exports,
+        [
+            export(Some("trend"), "png"),
+            export(Some("trend"), "svg"),
+            export(Some("trend"), "csv"),
+            export(None, "csv")
+        ]
+    );
+
+    // Without `allow_export`: no export controls at all.
+    let h = mount(
+        Rc::new(|_| Ok(session(true, EmbedPermissions { allow_export: false, ..permissions() }))),
+        Rc::new(|r, _| Ok(answer(r))),
+    )
+    .await;
+    assert!(h.find("export-menu").is_none() && h.find("export-dashboard").is_none());
+    assert!(h.find("download-csv").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_host_color_scheme_switches_the_built_in_set_and_state_colours_stay_readable() {
+    let h = mount_default().await;
+    h.take_events();
+    let window = web_sys::window().unwrap();
+    let root: HtmlElement = window.document().unwrap().document_element().unwrap().dyn_into().unwrap();
+    send(r#"{"_emban":true,"type":"setTheme","theme":{"colorScheme":"dark"},"requestId":"t1"}"#).await;
+    assert_eq!(root.get_attribute("data-scheme").as_deref(), Some("dark"));
+    // (The test page has no stylesheet: `theme.rs` checks that `[data-scheme=dark]` holds the
+    // dark set and `color-scheme: dark`.)
+    assert!(
+        chart_of(&h, "trend").inner_html().to_lowercase().contains("#3ddc84"),
+        "charts use the dark palette"
+    );
+    let events = h.take_events();
+    assert!(
+        matches!(&events[..], [Event::Theme { theme }] if theme.color_scheme.as_deref() == Some("dark")),
+        "{events:?}"
+    );
+    send(r#"{"_emban":true,"type":"setTheme","theme":{"colorScheme":"light"}}"#).await;
+    assert_eq!(root.get_attribute("data-scheme").as_deref(), Some("light"));
+    assert!(
+        !chart_of(&h, "trend").inner_html().to_lowercase().contains("#3ddc84"),
+        "the light palette again"
+    );
+
+    // A host card background: the error colour is derived to meet WCAG AA on it.
+    send(r##"{"_emban":true,"type":"setTheme","theme":{"cardBackground":"#777777"}}"##).await;
+    let bad =
+        embed_runtime::theme::parse_colour(&root.style().get_property_value("--emban-bad").unwrap()).unwrap();
+    let card = embed_runtime::theme::parse_colour("#777777").unwrap();
+    let ratio = embed_runtime::theme::contrast(bad, card);
+    assert!(ratio >= 4.5, "{} on #777777 is {ratio:.2}:1", bad.hex());
+
+    send(r#"{"_emban":true,"type":"setTheme","theme":{"colorScheme":"sepia"}}"#).await;
+    let events = h.take_events();
+    assert!(
+        matches!(&events[..], [Event::Error { code: Some(ErrorCode::InvalidTheme), message, .. }] if message.contains("colorScheme")),
+        "{events:?}"
+    );
+    root.remove_attribute("data-scheme").unwrap();
+    for p in ["--emban-card-bg", "--emban-good", "--emban-bad"] {
+        root.style().remove_property(p).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_german_session_speaks_german_and_sets_the_page_language() {
+    let h = mount(
+        Rc::new(|_| {
+            let mut s = session(true, permissions());
+            s.locale = Some("de-DE".into());
+            Ok(s)
+        }),
+        Rc::new(
+            |r, _| if r.widget_id == "top" { Err(ApiError::Http(500, "boom".into())) } else { Ok(answer(r)) },
+        ),
+    )
+    .await;
+    let document = web_sys::window().unwrap().document().unwrap();
+    assert_eq!(document.document_element().unwrap().get_attribute("lang").as_deref(), Some("de-DE"));
+    let bar = h.get("filter-bar").text_content().unwrap();
+    assert!(
+        bar.contains("Zeitraum") && bar.contains("Letzte 30 Tage") && bar.contains("Bereich anwenden"),
+        "{bar}"
+    );
+    let failed = h.get("widget-top").text_content().unwrap();
+    assert!(
+        failed.contains("Dieses Widget konnte nicht geladen werden.") && failed.contains("Erneut versuchen"),
+        "{failed}"
+    );
+    assert!(!failed.contains("500"), "{failed}");
+    let label = chart_of(&h, "share").get_attribute("aria-label").unwrap();
+    assert!(label.contains("Kreisdiagramm mit 2 Kategorien"), "{label}");
+    assert!(h.get("metric-change").text_content().unwrap().contains("Vorperiode"));
+    // Numbers follow the locale too.
+    assert_eq!(h.get("metric-value").text_content().unwrap(), "1.250");
+    // Back to English for the other tests.
+    drop(h);
+    let h = mount_default().await;
+    assert_eq!(document.document_element().unwrap().get_attribute("lang").as_deref(), Some("en-US"));
+    drop(h);
 }

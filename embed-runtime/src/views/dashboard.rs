@@ -54,7 +54,8 @@ pub fn DashboardView() -> impl IntoView {
         rt.session.with(|s| s.as_ref().map(|s| reading_order(&s.dashboard.widgets)).unwrap_or_default())
     };
     let name = move || rt.session.with(|s| s.as_ref().map(|s| s.dashboard.name.clone()).unwrap_or_default());
-    move || match rt.load.get() {
+    move || {
+        match rt.load.get() {
         Load::Loading => view! {
             <div class="grid" data-testid="loading" aria-busy="true">
                 <section class="card" style="--x:1;--y:1;--w:12;--h:3"><Skeleton /></section>
@@ -62,10 +63,11 @@ pub fn DashboardView() -> impl IntoView {
         }
         .into_any(),
         Load::Expired => view! { <SessionExpired /> }.into_any(),
-        Load::NotPublished(message) => view! { <NotPublished message=message /> }.into_any(),
-        Load::Failed(message) => {
-            let message = format!("Couldn't load this dashboard: {message}");
-            view! { <ErrorState message=message on_retry=Callback::new(move |_| rt.load()) /> }.into_any()
+        Load::NotPublished(_) => view! { <NotPublished /> }.into_any(),
+        // The reason went to the host (`load_failed`); the viewer gets no server text.
+        Load::Failed(_) => {
+            view! { <ErrorState message=rt.t().dashboard_failed on_retry=Callback::new(move |_| rt.load()) /> }
+                .into_any()
         }
         Load::Ready => view! {
             <h1 class="sr-only">{name}</h1>
@@ -80,5 +82,6 @@ pub fn DashboardView() -> impl IntoView {
             </div>
         }
         .into_any(),
+    }
     }
 }

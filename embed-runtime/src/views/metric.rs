@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::{format::ValueFormat, state::Runtime};
+use crate::{format::ValueFormat, i18n::fill, state::Runtime};
 
 /// A big number with its change.
 #[component]
@@ -33,9 +33,10 @@ pub fn MetricView(
     let previous_text = previous.map(|p| format.value(p, &options));
     // Green for good news, red for bad: a rise is bad when lower is better (latency, errors).
     let verdict = change.map_or("neutral", |c| options.verdict(c));
+    let t = rt.t();
     let summary = match (&change_text, &previous_text) {
-        (Some(c), Some(p)) => format!("{title}: {shown}, {c} against {p} in the previous period"),
-        (None, Some(p)) => format!("{title}: {shown}; previous period {p}"),
+        (Some(c), Some(p)) => fill(t.metric_change, &[&title, &shown, c, p]),
+        (None, Some(p)) => fill(t.metric_previous, &[&title, &shown, p]),
         _ => format!("{title}: {shown}"),
     };
     view! {
@@ -43,7 +44,7 @@ pub fn MetricView(
             <p class="metric-value" data-testid="metric-value" aria-hidden="true">{shown}</p>
             <p class=format!("metric-change {direction} {verdict}") data-testid="metric-change" aria-hidden="true">
                 {change_text.map(|c| format!("{arrow} {c}"))}
-                {previous_text.map(|p| view! { <span class="muted">" vs " {p} " previous period"</span> })}
+                {previous_text.map(|p| view! { <span class="muted">{fill(t.versus, &[&p])}</span> })}
             </p>
         </div>
     }

@@ -2,12 +2,19 @@
 
 use leptos::prelude::*;
 
+use crate::state::Runtime;
+
+/// The viewer's strings.
+fn t() -> &'static crate::i18n::Text {
+    expect_context::<Runtime>().t()
+}
+
 /// Placeholder blocks while data loads (motion only without `prefers-reduced-motion`).
 #[component]
 pub fn Skeleton() -> impl IntoView {
     view! {
         <div class="skeleton" data-testid="skeleton" role="status">
-            <span class="sr-only">"Loading…"</span>
+            <span class="sr-only">{t().loading}</span>
             <div class="skeleton-bar" aria-hidden="true"></div>
             <div class="skeleton-bar short" aria-hidden="true"></div>
             <div class="skeleton-bar" aria-hidden="true"></div>
@@ -18,7 +25,7 @@ pub fn Skeleton() -> impl IntoView {
 /// A period without data.
 #[component]
 pub fn EmptyState() -> impl IntoView {
-    view! { <p class="empty" data-testid="empty">"No data in this period"</p> }
+    view! { <p class="empty" data-testid="empty">{t().empty}</p> }
 }
 
 /// A failure with a way to try again.
@@ -34,23 +41,20 @@ pub fn ErrorState(
         <div class="error" data-testid="error" role="alert">
             <p>{message}</p>
             <button type="button" class="button" data-testid="retry" on:click=move |_| on_retry.run(())>
-                "Retry"
+                {t().retry}
             </button>
         </div>
     }
 }
 
-/// The dashboard is not published.
+/// The dashboard is not published (said in the viewer's language; the server's own message
+/// goes to the host in the `error` event).
 #[component]
-pub fn NotPublished(
-    /// The server's message.
-    #[prop(into)]
-    message: String,
-) -> impl IntoView {
+pub fn NotPublished() -> impl IntoView {
     view! {
         <div class="notice" data-testid="not-published" role="status">
-            <h1>"Not published"</h1>
-            <p>{message}</p>
+            <h1>{t().not_published}</h1>
+            <p>{t().not_published_body}</p>
         </div>
     }
 }
@@ -60,8 +64,8 @@ pub fn NotPublished(
 pub fn SessionExpired() -> impl IntoView {
     view! {
         <div class="notice" data-testid="session-expired" role="alert">
-            <h1>"Session expired"</h1>
-            <p>"This dashboard's session has ended. Reload the page to continue."</p>
+            <h1>{t().expired}</h1>
+            <p>{t().expired_body}</p>
         </div>
     }
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::{data::TableRow, format::ValueFormat, state::Runtime};
+use crate::{data::TableRow, format::ValueFormat, i18n::fill, state::Runtime};
 
 /// A table of rows; a group cell is a button that drills into its value (or asks the host for
 /// detail when drill-down is not allowed).
@@ -25,9 +25,10 @@ pub fn DataTable(
 ) -> impl IntoView {
     let rt = expect_context::<Runtime>();
     let format = rt.format();
+    let t = rt.t();
     let has_bucket = rows.iter().any(|r| r.bucket.is_some());
     let has_group = rows.iter().any(|r| r.group.is_some());
-    let group_header = dimension.clone().unwrap_or_else(|| "Group".into());
+    let group_header = dimension.clone().unwrap_or_else(|| t.columns[1].into());
     let body = rows
         .into_iter()
         .map(|row| {
@@ -36,7 +37,7 @@ pub fn DataTable(
                 let target = dimension.clone().zip(row.drill.clone());
                 match target {
                     Some((dimension, value)) => {
-                        let aria = format!("Filter by {dimension} {label}");
+                        let aria = fill(t.filter_by, &[&dimension, &label]);
                         view! {
                             <th scope="row">
                                 <button
@@ -70,7 +71,7 @@ pub fn DataTable(
                 <caption class="sr-only">{caption}</caption>
                 <thead>
                     <tr>
-                        {has_bucket.then(|| view! { <th scope="col">"Time"</th> })}
+                        {has_bucket.then(|| view! { <th scope="col">{t.columns[0]}</th> })}
                         {has_group.then(|| view! { <th scope="col">{group_header}</th> })}
                         <th scope="col" class="num">{value_label}</th>
                     </tr>

@@ -285,6 +285,7 @@ pub async fn evaluate(
         meta: response.meta,
         previous,
         change,
+        previous_series: None,
     })
 }
 

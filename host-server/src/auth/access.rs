@@ -96,6 +96,7 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/v1/embed-sessions/{jti}", Need::Admin),
     rule("GET", "/v1/embed/dashboard", Need::EmbedToken),
     rule("POST", "/v1/embed/query", Need::EmbedToken),
+    rule("POST", "/v1/embed/export", Need::EmbedToken),
     rule("GET", "/v1/demo/embed-url", Need::Public),
     rule("GET", "/v1/api-keys", Need::Admin),
     rule("POST", "/v1/api-keys", Need::Admin),

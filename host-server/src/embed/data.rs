@@ -3,14 +3,18 @@
 
 use std::{sync::Arc, time::Instant};
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use contract::{
-    dashboard::WidgetData,
+    dashboard::{Widget, WidgetData, WidgetKind},
     embed::{EmbedDashboard, EmbedDashboardResponse, EmbedPermissions, EmbedQueryRequest},
+    query::QueryRow,
 };
 
 use crate::{
-    analytics::widget::evaluate,
+    analytics::{
+        query::shape,
+        widget::{ResolvedFilters, earliest_allowed, evaluate, widget_spec},
+    },
     embed::{
         permissions::{enforce, initial_filters, is_hidden, visible_widgets},
         token::EmbedClaims,
@@ -82,7 +86,42 @@ pub async fn query(
         })?;
     let filters = enforce(&claims.permissions, widget, request)?;
     let scope = StoreScope { org_id: claims.org, env_id: claims.env };
-    let data = evaluate(&*state.events, scope, &claims.tenant, widget, &filters, started).await?;
+    let mut data = evaluate(&*state.events, scope, &claims.tenant, widget, &filters, started).await?;
+    if compares_previous_period(widget) {
+        data.previous_series =
+            previous_series(state, scope, &claims.tenant, widget, &filters, started).await?;
+    }
     state.usage.add(claims.org, claims.env, QUERIES, 1);
     Ok(Some(data))
+}
+
+/// Whether `widget` asks for the previous period's series: an ungrouped time series with
+/// `viz.options.compare == "previous_period"` (docs/dashboards.md).
+pub fn compares_previous_period(widget: &Widget) -> bool {
+    widget.kind == WidgetKind::Timeseries
+        && widget.query.group_by.is_none()
+        && widget.viz.options.get("compare").and_then(|v| v.as_str()) == Some("previous_period")
+}
+
+/// The widget's rows over the window just before its current one (same length, same filters
+/// and permissions), or `None` when the session's `max_date_range_days` does not reach that
+/// whole window (a cut window would compare unequal spans), as for a metric's `previous`.
+async fn previous_series(
+    state: &AppState,
+    scope: StoreScope,
+    tenant: &str,
+    widget: &Widget,
+    filters: &ResolvedFilters,
+    started: Instant,
+) -> Result<Option<Vec<QueryRow>>> {
+    let now = Utc::now();
+    let (request, spec) = widget_spec(tenant, widget, filters, now);
+    let mut before = spec.clone();
+    before.to = spec.from;
+    before.from = spec.from - (spec.to - spec.from);
+    if filters.max_range_days.is_some_and(|days| before.from < earliest_allowed(days, now)) {
+        return Ok(None);
+    }
+    let answer = state.events.query_with_ranges(scope, &before, &filters.numeric_ranges).await?;
+    Ok(Some(shape(&request, &before, answer, started).data))
 }

@@ -81,6 +81,9 @@ pub fn page_with_framing(html: &str, framing: &Framing) -> String {
     }
 }
 
+/// How many widget queries one first-paint page runs at once.
+pub const FIRST_PAINT_QUERIES: usize = 4;
+
 /// The `id` of the `<script type="application/json">` carrying the first paint's data.
 pub const INITIAL_DATA_ID: &str = "emban-initial";
 
@@ -103,7 +106,13 @@ pub async fn initial_data(state: &AppState, token: Option<&str>, dashboard_id: &
     let dashboard = data::dashboard(state, &claims).await.ok()?;
     let mut answers = Vec::new();
     if dashboard.published {
-        for widget in &dashboard.dashboard.widgets {
+        // The widgets' first answers run concurrently, at most `FIRST_PAINT_QUERIES` at once
+        // (a dashboard of many widgets must not flood the event store on every page view), and
+        // are listed in the dashboard's widget order whatever order they finish in.
+        let claims = std::sync::Arc::new(claims);
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(FIRST_PAINT_QUERIES));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, widget) in dashboard.dashboard.widgets.iter().enumerate() {
             let request = EmbedQueryRequest {
                 widget_id: widget.id.clone(),
                 filters: initial_filters(&claims.permissions),
@@ -113,14 +122,26 @@ pub async fn initial_data(state: &AppState, token: Option<&str>, dashboard_id: &
             // The request as the JSON text the runtime would POST (fields in declaration order;
             // a `Value` would sort them): the runtime matches it as text.
             let Ok(text) = serde_json::to_string(&request) else { continue };
-            match data::query(state, &claims, &request).await {
-                Ok(Some(answer)) => answers.push(json!({ "request": text, "data": answer })),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!(widget = %widget.id, error = %e, "first answer left to the runtime")
+            let (state, claims, limit) = (state.clone(), claims.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await.ok()?;
+                match data::query(&state, &claims, &request).await {
+                    Ok(Some(answer)) => Some((index, json!({ "request": text, "data": answer }))),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::debug!(widget = %request.widget_id, error = %e, "first answer left to the runtime");
+                        None
+                    }
                 }
-            }
+            });
         }
+        let mut done = Vec::new();
+        while let Some(finished) = tasks.join_next().await {
+            // A task that failed (it cannot panic by design) only loses its widget's first answer.
+            done.extend(finished.ok().flatten());
+        }
+        done.sort_by_key(|(index, _)| *index);
+        answers = done.into_iter().map(|(_, answer)| answer).collect();
     }
     Some(json!({ "dashboard": dashboard, "answers": answers }))
 }

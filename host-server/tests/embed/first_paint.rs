@@ -49,6 +49,16 @@ async fn the_page_inlines_the_first_answers_under_the_sessions_permissions() {
     let answers = data["answers"].as_array().expect("answers");
     assert_eq!(answers.len(), 5, "{data}");
     assert!(!data.to_string().contains("internal"), "{data}");
+    // Computed concurrently (at most four at once, so five widgets wait for a permit), listed in
+    // the dashboard's widget order.
+    let order = |list: &Value, key: &dyn Fn(&Value) -> Value| {
+        list.as_array().unwrap().iter().map(key).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        order(&data["answers"], &|a| a["data"]["widget_id"].clone()),
+        order(&data["dashboard"]["dashboard"]["widgets"], &|w| w["id"].clone()),
+        "{data}"
+    );
     for answer in answers {
         let request: Value = serde_json::from_str(answer["request"].as_str().expect("request text")).unwrap();
         assert_eq!(request["dashboard_id"], id.as_str());

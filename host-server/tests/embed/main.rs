@@ -10,6 +10,7 @@ mod fixture;
 mod flows;
 mod jwt;
 mod permissions;
+mod runtime_data;
 mod sessions;
 mod settings;
 mod team;

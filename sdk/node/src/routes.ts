@@ -121,6 +121,7 @@ export const EXCLUDED_ROUTES: readonly { method: HttpMethod; path: string; reaso
   { method: 'POST', path: '/v1/auth/logout', reason: 'console sign-out: clears the session cookie' },
   { method: 'GET', path: '/v1/embed/dashboard', reason: 'embed data API: called by the iframe runtime with the embed token, never with a server key' },
   { method: 'POST', path: '/v1/embed/query', reason: 'embed data API: called by the iframe runtime with the embed token, never with a server key' },
+  { method: 'POST', path: '/v1/embed/export', reason: 'embed data API: called by the iframe runtime with the embed token, never with a server key' },
   { method: 'GET', path: '/v1/demo/embed-url', reason: 'public helper of the website live demo (demo org only)' },
   { method: 'GET', path: '/embed/{dashboard_id}', reason: 'the iframe page itself; its URL is createEmbedSession().embedUrl' },
   { method: 'GET', path: '/embed-assets/*', reason: 'static files of the iframe runtime' },

@@ -7,10 +7,16 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use contract::{ErrorBody, embed::EmbedQueryRequest};
+use contract::{
+    ErrorBody,
+    embed::{EmbedExportRequest, EmbedQueryRequest},
+};
 
 use crate::{
-    embed::data::{self, other_dashboard},
+    embed::{
+        data::{self, other_dashboard},
+        export::export_csv,
+    },
     error::{ApiJson, AppError, Result, clip},
     routes::extract::EmbedSession,
     state::AppState,
@@ -39,6 +45,23 @@ pub(super) async fn post_embed_query(
 ) -> Result<Response> {
     Ok(match data::query(&state, &claims, &request).await? {
         Some(data) => with_csp(Json(data)),
+        None => with_csp(not_published()),
+    })
+}
+
+pub(super) async fn post_embed_export(
+    State(state): State<AppState>,
+    EmbedSession(claims): EmbedSession,
+    ApiJson(request): ApiJson<EmbedExportRequest>,
+) -> Result<Response> {
+    Ok(match export_csv(&state, &claims, &request).await? {
+        Some(csv) => {
+            let mut response = with_csp(csv);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+            response
+        }
         None => with_csp(not_published()),
     })
 }

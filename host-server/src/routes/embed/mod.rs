@@ -14,7 +14,7 @@ use axum::{
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
-use data::{get_embed_dashboard, post_embed_query};
+use data::{get_embed_dashboard, post_embed_export, post_embed_query};
 use demo::get_demo_embed_url;
 use sessions::{create_embed_session, list_embed_sessions, revoke_embed_session, revoke_tenant_sessions};
 
@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
     let data = Router::new()
         .route("/v1/embed/dashboard", get(get_embed_dashboard))
         .route("/v1/embed/query", post(post_embed_query))
+        .route("/v1/embed/export", post(post_embed_export))
         // Handlers set the session's own policy; errors before a session is known get this one.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
