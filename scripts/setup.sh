@@ -92,8 +92,9 @@ setup_duckdb() {
 
 setup_server() {
   # cc for the -sys crates (SQLite's C is compiled by sqlx's libsqlite3-sys); Debian's aiosmtpd
-  # is the real SMTP server the invite-mail test talks to (run with /usr/bin/python3).
-  apt_install build-essential pkg-config python3-aiosmtpd
+  # is the real SMTP server the invite-mail test talks to (run with /usr/bin/python3); poppler's
+  # pdftotext reads back the PDF reports the server renders (tests/api/render.rs).
+  apt_install build-essential pkg-config python3-aiosmtpd poppler-utils
   ensure_rust
   setup_duckdb
   mkdir -p "$CARGO_TARGET_DIR"

@@ -49,6 +49,12 @@ pub struct ServeArgs {
     /// up aggregations that would otherwise spill to disk.
     #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "512MB")]
     pub duckdb_memory_limit: String,
+    /// How many UTC days of arrival a client `event_id` is remembered for de-duplication (1 to
+    /// 366): a repeat that arrives within the window is skipped, a later one is stored again.
+    /// Memory and start-up time grow with the ids of the window, not with history.
+    #[arg(long, env = "EMBAN_DEDUP_WINDOW_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub dedup_window_days: u32,
     /// Signing secret for embed tokens (at least 32 bytes). Generated into the data dir when unset.
     #[arg(long, env = "EMBAN_SIGNING_SECRET", hide_env_values = true)]
     pub signing_secret: Option<Secret>,
@@ -175,6 +181,7 @@ impl ServeArgs {
             demo: false,
             duckdb_memory_limit: "512MB".to_owned(),
             duckdb_daily_rollup: false,
+            dedup_window_days: 7,
             signing_secret: None,
             runtime_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")),
             www_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www")),

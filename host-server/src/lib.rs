@@ -18,6 +18,7 @@ pub mod analytics;
 pub mod auth;
 pub mod dashboards;
 pub mod ingest;
+pub mod render;
 pub mod settings;
 // What every handler shares: the stores, chosen once, and the limits.
 pub mod state;

@@ -1,9 +1,11 @@
-//! De-duplication of client `event_id`s, shared by every events store's writer: a set of 128-bit
-//! fingerprints of (org, environment, id), loaded at start and extended after each commit. A writer
+//! De-duplication of client `event_id`s, shared by every events store's writer: 128-bit
+//! fingerprints of (org, environment, id) remembered for a window of arrival days, so memory is
+//! bounded by the window rather than by history. Each store persists the fingerprints it commits
+//! (with their arrival day) beside the events, and reloads only the window's at start. A writer
 //! that keeps several inserts in flight (ClickHouse) also reserves the ids of in-flight groups, so
 //! a later group that repeats one waits for the outcome instead of guessing it.
 
-use std::{collections::HashSet, hash::BuildHasherDefault};
+use std::{collections::HashSet, collections::VecDeque, hash::BuildHasherDefault};
 
 use super::{InsertOutcome, NewEvent, StoreScope};
 
@@ -31,7 +33,7 @@ impl std::hash::Hasher for FingerprintHasher {
 type IdSet = HashSet<u128, BuildHasherDefault<FingerprintHasher>>;
 
 /// A 128-bit fingerprint of (org, environment, client event id): the de-duplication key.
-fn fingerprint(scope: StoreScope, event_id: &str) -> u128 {
+pub fn fingerprint(scope: StoreScope, event_id: &str) -> u128 {
     let mut buf = Vec::with_capacity(event_id.len() + 16);
     buf.extend_from_slice(&scope.org_id.to_le_bytes());
     buf.extend_from_slice(&scope.env_id.to_le_bytes());
@@ -39,10 +41,39 @@ fn fingerprint(scope: StoreScope, event_id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(&buf)
 }
 
-/// The client event ids already stored, and those of groups still in flight.
-#[derive(Default)]
+/// How long a client `event_id` is remembered, in UTC days of arrival (`--dedup-window-days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupWindow {
+    /// Whole days: an id that arrived on day `d` is a duplicate through day `d + days`.
+    pub days: u32,
+}
+
+impl DedupWindow {
+    /// The default: a week, like Segment's and RudderStack's windows are measured in days.
+    pub const DEFAULT: DedupWindow = DedupWindow { days: 7 };
+
+    /// The oldest arrival day still remembered on `today`.
+    pub fn first_day(self, today: i32) -> i32 {
+        today - self.days as i32
+    }
+}
+
+impl Default for DedupWindow {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Today as a UTC day number (days since 1970-01-01): the arrival day the writers stamp.
+pub fn today() -> i32 {
+    (chrono::Utc::now().timestamp().div_euclid(86_400)) as i32
+}
+
+/// The client event ids stored within the window (one set per arrival day, oldest first), and
+/// those of groups still in flight.
 pub struct DedupSet {
-    stored: IdSet,
+    window: DedupWindow,
+    days: VecDeque<(i32, IdSet)>,
     pending: IdSet,
 }
 
@@ -57,22 +88,85 @@ pub struct GroupPlan {
     /// valid once that group settled (its insert may yet fail), so plan again after it.
     pub waits_on_pending: bool,
     fresh: IdSet,
+    /// (org, fingerprint) of each id in `fresh`, in event order: what the store persists.
+    fresh_rows: Vec<(i64, u128)>,
+}
+
+impl GroupPlan {
+    /// The (org, fingerprint) of each client id this group adds, which a store persists beside
+    /// the events (the org, so deleting an org deletes its ids too).
+    pub fn fresh(&self) -> &[(i64, u128)] {
+        &self.fresh_rows
+    }
 }
 
 impl DedupSet {
-    /// Records an id found in the store at start-up.
-    pub fn insert_stored(&mut self, scope: StoreScope, event_id: &str) {
-        self.stored.insert(fingerprint(scope, event_id));
+    /// An empty set remembering ids for `window`.
+    pub fn new(window: DedupWindow) -> Self {
+        DedupSet { window, days: VecDeque::new(), pending: IdSet::default() }
+    }
+
+    /// The window.
+    pub fn window(&self) -> DedupWindow {
+        self.window
+    }
+
+    /// Ids remembered (for logs and tests).
+    pub fn len(&self) -> usize {
+        self.days.iter().map(|(_, set)| set.len()).sum()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn contains(&self, key: &u128) -> bool {
+        self.days.iter().rev().any(|(_, set)| set.contains(key))
+    }
+
+    fn day_mut(&mut self, day: i32) -> &mut IdSet {
+        let at = self.days.partition_point(|(d, _)| *d < day);
+        if self.days.get(at).is_none_or(|(d, _)| *d != day) {
+            self.days.insert(at, (day, IdSet::default()));
+        }
+        &mut self.days[at].1
+    }
+
+    /// Makes room for `n` ids of arrival `day` (loading at start: no rehashing while it grows).
+    pub fn reserve_day(&mut self, day: i32, n: usize) {
+        self.day_mut(day).reserve(n);
+    }
+
+    /// Records a stored fingerprint that arrived on `day` (loading at start: the store reads only
+    /// the window's days, and the next commit expires any older).
+    pub fn insert_fingerprint(&mut self, fingerprint: u128, day: i32) {
+        self.day_mut(day).insert(fingerprint);
+    }
+
+    /// Records an id found stored (a partly written batch), as arrived on `day`.
+    pub fn insert_stored(&mut self, scope: StoreScope, event_id: &str, day: i32) {
+        self.insert_fingerprint(fingerprint(scope, event_id), day);
+    }
+
+    /// Forgets the days that left the window on `today`: whole sets are dropped, so expiry costs
+    /// nothing per id.
+    pub fn expire(&mut self, today: i32) {
+        let first = self.window.first_day(today);
+        while self.days.front().is_some_and(|(d, _)| *d < first) {
+            self.days.pop_front();
+        }
     }
 
     /// Decides which events of a group are new: events without a client id always are; a client
-    /// id already stored, or repeated earlier in the group, is a duplicate.
+    /// id remembered, or repeated earlier in the group, is a duplicate.
     pub fn plan<'a>(&self, batches: impl IntoIterator<Item = (StoreScope, &'a [NewEvent])>) -> GroupPlan {
         let mut plan = GroupPlan {
             keep: Vec::new(),
             outcomes: Vec::new(),
             waits_on_pending: false,
             fresh: IdSet::default(),
+            fresh_rows: Vec::new(),
         };
         for (scope, events) in batches {
             let mut outcome = InsertOutcome::default();
@@ -82,7 +176,11 @@ impl DedupSet {
                     let new = !event.client_event_id || {
                         let key = fingerprint(scope, &event.event_id);
                         plan.waits_on_pending |= self.pending.contains(&key);
-                        !self.stored.contains(&key) && plan.fresh.insert(key)
+                        let new = !self.contains(&key) && plan.fresh.insert(key);
+                        if new {
+                            plan.fresh_rows.push((scope.org_id, key));
+                        }
+                        new
                     };
                     if new {
                         outcome.stored += 1;
@@ -104,13 +202,14 @@ impl DedupSet {
         self.pending.extend(plan.fresh.iter().copied());
     }
 
-    /// Remembers a committed group's ids (call only after the store accepted the group, so a
-    /// failed batch's ids are not remembered).
-    pub fn commit(&mut self, plan: GroupPlan) -> Vec<InsertOutcome> {
+    /// Remembers a committed group's ids as arrived on `day` (call only after the store accepted
+    /// the group, so a failed batch's ids are not remembered), and expires days past the window.
+    pub fn commit(&mut self, plan: GroupPlan, day: i32) -> Vec<InsertOutcome> {
         for key in &plan.fresh {
             self.pending.remove(key);
         }
-        self.stored.extend(plan.fresh);
+        self.expire(day);
+        self.day_mut(day).extend(plan.fresh);
         plan.outcomes
     }
 
@@ -121,7 +220,6 @@ impl DedupSet {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,10 +238,11 @@ mod tests {
     }
 
     const SCOPE: StoreScope = StoreScope { org_id: 1, env_id: 1 };
+    const DAY: i32 = 20_000;
 
     #[test]
     fn in_flight_ids_make_a_later_group_wait_and_a_failed_group_is_forgotten() {
-        let mut set = DedupSet::default();
+        let mut set = DedupSet::new(DedupWindow::DEFAULT);
         let first = [event("a"), event("b")];
         let plan = set.plan([(SCOPE, &first[..])]);
         assert!(!plan.waits_on_pending);
@@ -163,12 +262,12 @@ mod tests {
 
     #[test]
     fn committed_ids_are_duplicates_in_their_scope_only() {
-        let mut set = DedupSet::default();
+        let mut set = DedupSet::new(DedupWindow::DEFAULT);
         let batch = [event("a"), event("a")];
         let plan = set.plan([(SCOPE, &batch[..])]);
         assert_eq!(plan.keep, vec![vec![true, false]], "repeated within the group");
         set.reserve(&plan);
-        let outcomes = set.commit(plan);
+        let outcomes = set.commit(plan, DAY);
         assert_eq!((outcomes[0].stored, outcomes[0].duplicates), (1, 1));
 
         let later = set.plan([(SCOPE, &batch[..1])]);
@@ -176,5 +275,31 @@ mod tests {
         assert_eq!(later.keep, vec![vec![false]]);
         let other_env = set.plan([(StoreScope { org_id: 1, env_id: 2 }, &batch[..1])]);
         assert_eq!(other_env.keep, vec![vec![true]]);
+    }
+
+    #[test]
+    fn ids_are_remembered_for_the_window_of_arrival_days_then_forgotten_whole_days_at_a_time() {
+        let window = DedupWindow { days: 2 };
+        let mut set = DedupSet::new(window);
+        for (id, day) in [("a", DAY), ("b", DAY + 1)] {
+            let batch = [event(id)];
+            let plan = set.plan([(SCOPE, &batch[..])]);
+            set.commit(plan, day);
+        }
+        // Loaded at start from the store, out of order: still sorted by day.
+        set.insert_fingerprint(fingerprint(SCOPE, "z"), DAY - 1);
+        assert_eq!(set.len(), 3);
+        let probe = [event("z"), event("a"), event("b"), event("c")];
+        assert_eq!(set.plan([(SCOPE, &probe[..])]).keep, vec![vec![false, false, false, true]]);
+
+        // On DAY + 2 the window starts at DAY: "z" (DAY - 1) is forgotten, "a" is not yet.
+        set.expire(DAY + 2);
+        assert_eq!(set.plan([(SCOPE, &probe[..])]).keep, vec![vec![true, false, false, true]]);
+        // A commit on DAY + 3 expires DAY: "a" is new again, "b" (DAY + 1) still a duplicate.
+        let c = [event("c")];
+        let plan = set.plan([(SCOPE, &c[..])]);
+        set.commit(plan, DAY + 3);
+        assert_eq!(set.plan([(SCOPE, &probe[..])]).keep, vec![vec![true, true, false, false]]);
+        assert_eq!(set.len(), 2, "memory holds the window's ids only");
     }
 }

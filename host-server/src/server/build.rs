@@ -37,13 +37,17 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
     let revocations = Revocations::new(sqlite.clone(), LEEWAY_SECS);
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
+    let dedup_window = events::dedup::DedupWindow { days: args.dedup_window_days };
     let events: Arc<dyn EventStore> = match (&args.events_url, args.events_store) {
-        (Some(url), _) => Arc::new(events::clickhouse::ClickHouseStore::open(url).await?),
+        (Some(url), _) => Arc::new(events::clickhouse::ClickHouseStore::open_with(url, dedup_window).await?),
         (None, EventsBackend::Duckdb) => {
             let path = args.data_dir.join("events.duckdb");
-            let limit = args.duckdb_memory_limit.clone();
-            let rollup = args.duckdb_daily_rollup;
-            Arc::new(tokio::task::spawn_blocking(move || DuckStore::open_with(&path, &limit, rollup)).await??)
+            let options = events::duckdb::DuckOptions {
+                memory_limit: args.duckdb_memory_limit.clone(),
+                daily_rollup: args.duckdb_daily_rollup,
+                dedup_window,
+            };
+            Arc::new(tokio::task::spawn_blocking(move || DuckStore::open_opts(&path, &options)).await??)
         }
     };
     // The catalog is read after the store ran its migrations, so every relation is in it.

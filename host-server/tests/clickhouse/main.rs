@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod dedup;
 mod escapes;
 mod migrations;
 mod org_deletion;

@@ -61,6 +61,10 @@ async fn an_old_database_is_migrated_on_start_and_keeps_its_data() {
     assert!(daily.contains("AggregateFunction(uniqCombined(14), String)"), "{daily}");
     assert!(daily.contains("index_granularity = 256") && !daily.contains("users_exact"), "{daily}");
     assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 6_000);
+    // Their client ids were copied into the de-duplication window (migration 4): a resend of
+    // them is skipped.
+    let resend = store.insert(SCOPE, events[..100].to_vec()).await.expect("resend");
+    assert_eq!((resend.stored, resend.duplicates), (0, 100));
 
     // The rebuilt rollups were backfilled: they answer as raw events do, and the views still feed
     // them (a new event shows up on both routes).

@@ -9,9 +9,10 @@
 //!   another org's insert, and no insert spans partitions), keeps up to two groups under way (one
 //!   being written while the next accumulates and is sent), and answers each request only after
 //!   ClickHouse acknowledged its org's inserts (synchronous inserts, never `async_insert`).
-//! - De-duplication of client `event_id`s: as in the DuckDB store, the writer keeps the set of
-//!   stored (org, env, client event id) fingerprints, loaded from ClickHouse at start, and drops
-//!   repeats before inserting. This assumes one Emban writer per ClickHouse database.
+//! - De-duplication of client `event_id`s: as in the DuckDB store, the writer keeps the
+//!   fingerprints of the (org, env, client event id)s that arrived within the window, read back
+//!   from `dedup_ids` at start (a view on `events` fills it in the same INSERT), and drops repeats
+//!   before inserting. This assumes one Emban writer per ClickHouse database.
 //! - Rollups: `events_hourly` and `events_daily` (AggregatingMergeTree) kept up to date by
 //!   materialized views, keyed by (org, env, tenant, event, bucket, model, endpoint, status, plan,
 //!   source) with `countState` and `uniqCombinedStateIf(14)` of `user_id`. The planner
@@ -33,11 +34,11 @@ use client::{json_f64, json_i64, json_string, json_u64};
 pub use query::{plan, query_sql};
 use schema::combinator;
 pub use schema::{
-    APPROX_UNIQ, MIGRATIONS, ROLLUP_SCHEMA, ROLLUPS, RollupSchema, create_events_sql, create_rollup_sql,
-    migrate, migrate_to, relation_names,
+    APPROX_UNIQ, DEDUP_TABLE, MIGRATIONS, ROLLUP_SCHEMA, ROLLUPS, RollupSchema, create_events_sql,
+    create_rollup_sql, migrate, migrate_to, relation_names,
 };
+use writer::writer_loop;
 pub use writer::{encode_event, insert_columns};
-use writer::{load_client_ids, writer_loop};
 
 use std::{
     collections::{HashMap, HashSet},
@@ -58,7 +59,7 @@ use super::{
     AdhocLimits, AdhocResult, DatasetInfo, EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS,
     MATERIALIZED_STRING_PROPS, NewEvent, NumericRangeFilter, QuerySpec, SqlDialect, StoreAnswer, StoreRow,
     StoreScope,
-    dedup::{DedupSet, GroupPlan},
+    dedup::{self, DedupSet, DedupWindow, GroupPlan},
     planner::{self, RollupMetrics},
     queue::{WriteJob, WriteQueue},
 };
@@ -83,6 +84,7 @@ impl ClickHouseStore {
     async fn delete_org_rows(&self, org_id: i64) -> Result<()> {
         let mut tables = vec!["events".to_owned()];
         tables.extend(schema::ROLLUPS.iter().map(|(table, _, _)| (*table).to_owned()));
+        tables.push(DEDUP_TABLE.to_owned());
         for table in &tables {
             self.client.execute(&format!("ALTER TABLE {table} DELETE WHERE org_id = {org_id}")).await?;
         }
@@ -110,8 +112,14 @@ impl ClickHouseStore {
         }
     }
 
-    /// Connects, creates or migrates the schema, and loads the de-duplication set.
+    /// Connects and creates or migrates the schema, with the default de-duplication window.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, DedupWindow::DEFAULT).await
+    }
+
+    /// Connects and creates or migrates the schema; the writer then reads the de-duplication
+    /// window back before its first insert (queries are served at once).
+    pub async fn open_with(url: &str, window: DedupWindow) -> anyhow::Result<Self> {
         let url = ClickHouseUrl::parse(url)?;
         let database = url.database.clone();
         let client = ClickHouseClient::new(url)?;
@@ -127,9 +135,8 @@ impl ClickHouseStore {
             .and_then(json_string)
             .unwrap_or_default();
         migrate(&client).await?;
-        let seen = load_client_ids(&client).await?;
         let (jobs, rx) = WriteQueue::new();
-        let writer = tokio::spawn(writer_loop(client.clone(), rx, seen));
+        let writer = tokio::spawn(writer_loop(client.clone(), rx, window));
         tracing::info!(%version, database = %client.database(), "ClickHouse events store ready");
         Ok(ClickHouseStore {
             client,

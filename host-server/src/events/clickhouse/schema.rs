@@ -160,7 +160,12 @@ pub(super) async fn build_rollups(client: &ClickHouseClient, schema: RollupSchem
 /// Every relation this engine's schema creates: `events`, the rollup tables and their views, and
 /// the migrations table (ad-hoc SQL reserves them on every engine, see `adhoc::Catalog`).
 pub fn relation_names() -> Vec<String> {
-    let mut names = vec!["events".to_owned(), "emban_migrations".to_owned()];
+    let mut names = vec![
+        "events".to_owned(),
+        "emban_migrations".to_owned(),
+        DEDUP_TABLE.to_owned(),
+        format!("{DEDUP_TABLE}_mv"),
+    ];
     for (table, _, _) in ROLLUPS {
         names.push((*table).to_owned());
         names.push(format!("{table}_mv"));
@@ -174,7 +179,27 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, "events table; hourly and daily rollups (uniqCombined)"),
     (2, "rollups rebuilt: uniqCombined(14), no exact sets, 256-row granules"),
     (3, "rollup views recreated with -StateIf, so current ClickHouse releases accept their rows"),
+    (4, "dedup_ids: client event ids by UTC arrival day, kept by a view on events"),
 ];
+
+/// The table of client event ids by arrival day (the de-duplication window, [`DEDUP_TABLE`]).
+pub const DEDUP_TABLE: &str = "dedup_ids";
+
+/// `dedup_ids` and the view that fills it in the events' own INSERT: a client id is recorded
+/// exactly when its event is (duplicates never reach `events`), one partition per arrival day so
+/// a day leaving the window is dropped whole.
+fn create_dedup_sql() -> [String; 2] {
+    [
+        format!(
+            "CREATE TABLE IF NOT EXISTS {DEDUP_TABLE} (org_id Int64, env_id Int64, event_id String, day Date) \
+             ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (org_id, env_id)"
+        ),
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {DEDUP_TABLE}_mv TO {DEDUP_TABLE} AS \
+             SELECT org_id, env_id, event_id, toDate(now(), 'UTC') AS day FROM events WHERE client_event_id = 1"
+        ),
+    ]
+}
 
 pub(super) async fn apply_migration(client: &ClickHouseClient, version: u32) -> anyhow::Result<()> {
     match version {
@@ -195,6 +220,18 @@ pub(super) async fn apply_migration(client: &ClickHouseClient, version: u32) -> 
                     .await?;
             }
             Ok(())
+        }
+        4 => {
+            for sql in create_dedup_sql() {
+                client.execute(&sql).await?;
+            }
+            // Ids stored before: their arrival is unknown, so they count as arriving today.
+            client
+                .execute(&format!(
+                    "INSERT INTO {DEDUP_TABLE} SELECT org_id, env_id, event_id, toDate(now(), 'UTC') \
+                     FROM events WHERE client_event_id = 1"
+                ))
+                .await
         }
         other => Err(anyhow!("no migration {other}")),
     }

@@ -109,18 +109,67 @@ pub fn encode_event(scope: StoreScope, e: &NewEvent, out: &mut Vec<u8>) {
     }
 }
 
-pub(super) async fn load_client_ids(client: &ClickHouseClient) -> anyhow::Result<DedupSet> {
-    let answer =
-        client.select("SELECT org_id, env_id, event_id FROM events WHERE client_event_id = 1", &[]).await?;
-    let mut seen = DedupSet::default();
+/// Drops the arrival days of `dedup_ids` that left the window on `today` (whole partitions).
+pub(super) async fn prune_window(
+    client: &ClickHouseClient,
+    window: DedupWindow,
+    today: i32,
+) -> anyhow::Result<()> {
+    let first = chrono::DateTime::from_timestamp(i64::from(window.first_day(today)) * 86_400, 0)
+        .map(|t| t.format("%Y%m%d").to_string())
+        .unwrap_or_default();
+    let answer = client
+        .select(
+            &format!(
+                "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = '{DEDUP_TABLE}' \
+                 AND active AND partition < {}",
+                literal(client.database()),
+                literal(&first)
+            ),
+            &[],
+        )
+        .await?;
+    for partition in answer.rows.iter().filter_map(|r| r.first().and_then(json_string)) {
+        if partition.bytes().all(|b| b.is_ascii_digit()) {
+            client.execute(&format!("ALTER TABLE {DEDUP_TABLE} DROP PARTITION {partition}")).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the de-duplication window back from `dedup_ids` (not the whole history of `events`),
+/// after dropping the days that left it.
+pub(super) async fn load_window(client: &ClickHouseClient, window: DedupWindow) -> anyhow::Result<DedupSet> {
+    let started = std::time::Instant::now();
+    let today = dedup::today();
+    prune_window(client, window, today).await?;
+    let answer = client
+        .select(
+            &format!(
+                "SELECT org_id, env_id, event_id, toInt32(day) FROM {DEDUP_TABLE} WHERE toInt32(day) >= {}",
+                window.first_day(today)
+            ),
+            &[],
+        )
+        .await?;
+    let mut seen = DedupSet::new(window);
     for row in &answer.rows {
-        let (Some(org_id), Some(env_id), Some(id)) =
-            (row.first().and_then(json_i64), row.get(1).and_then(json_i64), row.get(2).and_then(json_string))
-        else {
+        let (Some(org_id), Some(env_id), Some(id), Some(day)) = (
+            row.first().and_then(json_i64),
+            row.get(1).and_then(json_i64),
+            row.get(2).and_then(json_string),
+            row.get(3).and_then(json_i64),
+        ) else {
             continue;
         };
-        seen.insert_stored(StoreScope { org_id, env_id }, &id);
+        seen.insert_stored(StoreScope { org_id, env_id }, &id, day as i32);
     }
+    tracing::info!(
+        ids = seen.len(),
+        days = window.days,
+        ms = started.elapsed().as_millis() as u64,
+        "de-duplication window loaded"
+    );
     Ok(seen)
 }
 
@@ -137,8 +186,22 @@ pub(super) struct InFlight {
 pub(super) async fn writer_loop(
     client: ClickHouseClient,
     mut rx: mpsc::Receiver<WriteJob>,
-    mut seen: DedupSet,
+    window: DedupWindow,
 ) {
+    let mut seen = match load_window(&client, window).await {
+        Ok(seen) => seen,
+        Err(e) => {
+            // Storing without the window could store duplicates: refuse every batch instead.
+            let message = format!("{e:#}");
+            tracing::error!(error = %message, "cannot read the de-duplication window; refusing events");
+            while let Some(job) = rx.recv().await {
+                let _ =
+                    job.reply.send(Err(AppError::Internal(anyhow!("events store unavailable: {message}"))));
+            }
+            return;
+        }
+    };
+    let mut pruned_on = dedup::today();
     let columns = insert_columns();
     // Each insert task answers the partitions it wrote and how it ended.
     let mut inserts: JoinSet<(Vec<i32>, Result<()>)> = JoinSet::new();
@@ -154,6 +217,14 @@ pub(super) async fn writer_loop(
                     open = false;
                     continue;
                 };
+                let today = dedup::today();
+                if today != pruned_on {
+                    seen.expire(today);
+                    if let Err(e) = prune_window(&client, window, today).await {
+                        tracing::warn!(error = %format!("{e:#}"), "pruning dedup_ids failed; retried tomorrow");
+                    }
+                    pruned_on = today;
+                }
                 let mut rows = first.events.len();
                 let mut group = vec![first];
                 // Linger briefly for more batches: concurrent clients' requests arrive a few
@@ -271,7 +342,7 @@ pub(super) fn settle(
     };
     match result {
         Ok(()) => {
-            for (job, outcome) in group.into_iter().zip(seen.commit(plan)) {
+            for (job, outcome) in group.into_iter().zip(seen.commit(plan, dedup::today())) {
                 let _ = job.reply.send(Ok(outcome));
             }
         }
@@ -283,7 +354,7 @@ pub(super) fn settle(
                 for (event, _) in job.events.iter().zip(mask).filter(|(e, keep)| **keep && e.client_event_id)
                 {
                     if written.contains(&partition_of(event.timestamp)) {
-                        seen.insert_stored(job.scope, &event.event_id);
+                        seen.insert_stored(job.scope, &event.event_id, dedup::today());
                     }
                 }
             }

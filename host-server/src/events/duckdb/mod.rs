@@ -26,13 +26,14 @@ use tokio::sync::mpsc;
 use super::{
     EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent,
     NumericRangeFilter, QuerySpec, StoreAnswer, StoreRow, StoreScope,
-    dedup::DedupSet,
+    dedup::{self, DedupSet, DedupWindow},
     planner::{self, Plan, RollupMetrics},
     queue::{WriteJob, WriteQueue},
 };
 use crate::error::{AppError, Result};
 
 mod adhoc;
+pub mod dedup_ids;
 pub mod rollup;
 
 /// Most rows one group commit takes before committing.
@@ -93,6 +94,7 @@ fn shard_names() -> Vec<String> {
 pub fn relation_names() -> Vec<String> {
     let mut names = shard_names();
     names.push("events".to_owned());
+    names.push(dedup_ids::TABLE.to_owned());
     names.extend(rollup::relation_names());
     names
 }
@@ -132,6 +134,28 @@ fn numeric_column(key: &str) -> String {
     format!("n_{key}")
 }
 
+/// How to open the embedded store.
+#[derive(Debug, Clone)]
+pub struct DuckOptions {
+    /// DuckDB's `memory_limit` (`512MB`).
+    pub memory_limit: String,
+    /// Whether the daily rollup is kept (and so may answer queries).
+    pub daily_rollup: bool,
+    /// How long client `event_id`s are remembered.
+    pub dedup_window: DedupWindow,
+}
+
+impl DuckOptions {
+    /// Defaults (no rollup, the default window) with this memory limit.
+    pub fn new(memory_limit: &str) -> Self {
+        DuckOptions {
+            memory_limit: memory_limit.to_owned(),
+            daily_rollup: false,
+            dedup_window: DedupWindow::DEFAULT,
+        }
+    }
+}
+
 /// DuckDB-backed [`EventStore`].
 pub struct DuckStore {
     /// Whether the daily rollup is kept (and so may answer queries).
@@ -151,7 +175,15 @@ impl DuckStore {
     /// Opens the DuckDB file at `path`; `daily_rollup` keeps the [`rollup`] (created and
     /// backfilled when missing) or drops it.
     pub fn open_with(path: &Path, memory_limit: &str, daily_rollup: bool) -> anyhow::Result<Self> {
-        let config = Config::default().threads(2)?.max_memory(memory_limit)?;
+        Self::open_opts(path, &DuckOptions { daily_rollup, ..DuckOptions::new(memory_limit) })
+    }
+
+    /// Opens (creating if needed) the DuckDB file at `path` with `options`. Returns before the
+    /// de-duplication window is read back: the writer reads it first, so queries are served at
+    /// once and the first batches wait for it (at most about a second at 10M ids).
+    pub fn open_opts(path: &Path, options: &DuckOptions) -> anyhow::Result<Self> {
+        let daily_rollup = options.daily_rollup;
+        let config = Config::default().threads(2)?.max_memory(&options.memory_limit)?;
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(&create_schema_sql())?;
@@ -160,13 +192,14 @@ impl DuckStore {
         } else if rollup::create(&conn)? {
             rollup::backfill(&conn).context("backfilling the daily rollup")?;
         }
-        let seen = load_client_ids(&conn)?;
+        let backfill = dedup_ids::create(&conn)?;
+        let window = options.dedup_window;
         let writer_conn = conn.try_clone()?;
         let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
         let (jobs, rx) = WriteQueue::new();
         let writer = std::thread::Builder::new()
             .name("duckdb-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, seen, daily_rollup))?;
+            .spawn(move || writer_loop(writer_conn, rx, window, backfill, daily_rollup))?;
         Ok(DuckStore {
             daily_rollup,
             jobs,
@@ -202,29 +235,61 @@ impl DuckStore {
     }
 }
 
-/// Whether the daily rollup's table exists in this file.
-fn self_has_rollup(conn: &Connection) -> Result<bool> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-        [rollup::TABLE],
-        |r| r.get(0),
-    )?;
+/// Whether table `name` exists in this file.
+fn table_exists(conn: &Connection, name: &str) -> duckdb::Result<bool> {
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name], |r| {
+            r.get(0)
+        })?;
     Ok(n > 0)
 }
 
-fn load_client_ids(conn: &Connection) -> anyhow::Result<DedupSet> {
-    let mut stmt = conn.prepare("SELECT org_id, env_id, event_id FROM events WHERE client_event_id")?;
-    let mut rows = stmt.query([])?;
-    let mut seen = DedupSet::default();
-    while let Some(row) = rows.next()? {
-        let scope = StoreScope { org_id: row.get(0)?, env_id: row.get(1)? };
-        let id: String = row.get(2)?;
-        seen.insert_stored(scope, &id);
+/// Whether the daily rollup's table exists in this file.
+fn self_has_rollup(conn: &Connection) -> Result<bool> {
+    Ok(table_exists(conn, rollup::TABLE)?)
+}
+
+/// Reads the de-duplication window back (after copying an older data dir's client ids once).
+fn load_window(conn: &Connection, window: DedupWindow, backfill: bool) -> anyhow::Result<DedupSet> {
+    let started = std::time::Instant::now();
+    let today = dedup::today();
+    if backfill {
+        let copied = dedup_ids::backfill(conn, today)?;
+        if copied > 0 {
+            tracing::info!(ids = copied, "copied stored client event ids into dedup_ids");
+        }
     }
+    let seen = dedup_ids::load(conn, window, today)?;
+    tracing::info!(
+        ids = seen.len(),
+        days = window.days,
+        ms = started.elapsed().as_millis() as u64,
+        "de-duplication window loaded"
+    );
     Ok(seen)
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: DedupSet, rollup: bool) {
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<WriteJob>,
+    window: DedupWindow,
+    backfill: bool,
+    rollup: bool,
+) {
+    let mut seen = match load_window(&conn, window, backfill) {
+        Ok(seen) => seen,
+        Err(e) => {
+            // Storing without the window could store duplicates: refuse every batch instead.
+            let message = format!("{e:#}");
+            tracing::error!(error = %message, "cannot read the de-duplication window; refusing events");
+            while let Some(job) = rx.blocking_recv() {
+                let _ =
+                    job.reply.send(Err(AppError::Internal(anyhow!("events store unavailable: {message}"))));
+            }
+            return;
+        }
+    };
+    let mut pruned_on = dedup::today();
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         let mut rows = group[0].events.len();
@@ -237,17 +302,26 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriteJob>, mut seen: Ded
                 Err(_) => break,
             }
         }
-        commit_group(&conn, group, &mut seen, rollup);
+        let today = dedup::today();
+        if today != pruned_on {
+            // A new arrival day: forget the day that left the window, in memory and on disk.
+            seen.expire(today);
+            if let Err(e) = dedup_ids::prune(&conn, window, today) {
+                tracing::warn!(error = %format!("{e:#}"), "pruning dedup_ids failed; retried tomorrow");
+            }
+            pruned_on = today;
+        }
+        commit_group(&conn, group, &mut seen, today, rollup);
     }
 }
 
 /// Appends every job of the group in one transaction; on failure nothing is stored and every
 /// job gets the error.
-fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet, rollup: bool) {
+fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet, today: i32, rollup: bool) {
     let plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
-    match append_all(conn, &group, &plan.keep, rollup) {
+    match append_all(conn, &group, &plan.keep, (plan.fresh(), today), rollup) {
         Ok(()) => {
-            let outcomes = seen.commit(plan);
+            let outcomes = seen.commit(plan, today);
             for (job, outcome) in group.into_iter().zip(outcomes) {
                 let _ = job.reply.send(Ok(outcome));
             }
@@ -263,7 +337,15 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet, ro
     }
 }
 
-fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>], rollup: bool) -> anyhow::Result<()> {
+/// Appends the kept events of a group and their new client ids (`fresh`, arrived on a day) in
+/// one transaction.
+fn append_all(
+    conn: &Connection,
+    group: &[WriteJob],
+    keep: &[Vec<bool>],
+    fresh: (&[(i64, u128)], i32),
+    rollup: bool,
+) -> anyhow::Result<()> {
     let rows: Vec<(StoreScope, &NewEvent)> = group
         .iter()
         .zip(keep)
@@ -273,6 +355,7 @@ fn append_all(conn: &Connection, group: &[WriteJob], keep: &[Vec<bool>], rollup:
         .collect();
     conn.execute_batch("BEGIN TRANSACTION")?;
     append_rows(conn, &rows)?;
+    dedup_ids::append(conn, fresh.0, fresh.1)?;
     if rollup {
         rollup::add(conn, &rows)?;
     }
@@ -629,6 +712,7 @@ impl EventStore for DuckStore {
         // Appends never conflict with these deletes: they touch other rows.
         self.with_reader(move |conn| {
             let mut tables = shard_names();
+            tables.push(dedup_ids::TABLE.to_owned());
             if self_has_rollup(conn)? {
                 tables.push(rollup::TABLE.to_owned());
             }
