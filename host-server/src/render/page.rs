@@ -236,6 +236,12 @@ fn chart(
             .rev()
             .find_map(|r| r.bucket.as_deref())
             .is_some_and(|last| data::is_partial(last, granularity, &data.meta.to, now));
+        // The previous period as a faint line, as the embed draws it (ungrouped series only).
+        if let Some(rows) = data.previous_series.as_deref().filter(|_| ts.series.len() == 1) {
+            let before = data::time_series(rows, additive, &bucket, ENGLISH);
+            ts.previous = before.series.into_iter().next().map(|s| s.values).unwrap_or_default();
+            ts.previous.resize(ts.labels.len(), None);
+        }
         if ts.series.len() > 1 {
             legend =
                 ts.series.iter().enumerate().map(|(i, s)| (s.name.clone(), style.series_colour(i))).collect();
