@@ -99,6 +99,56 @@ pub struct ServeArgs {
     /// Abuse limits (docs/api.md, "Abuse limits").
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Plans and Paddle billing (docs/billing.md).
+    #[command(flatten)]
+    pub billing: BillingArgs,
+}
+
+/// Paddle's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum PaddleEnvironment {
+    /// Paddle's sandbox (test cards, `sandbox-api.paddle.com`).
+    #[default]
+    Sandbox,
+    /// Live payments (`api.paddle.com`).
+    Production,
+}
+
+/// Plans and Paddle billing (docs/billing.md). Billing is off, and every org unlimited
+/// (`self_hosted`), unless `--billing-enforce` is on or a Paddle key or token is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct BillingArgs {
+    /// Enforce plan limits (new orgs start on `free`) even without Paddle.
+    #[arg(long, env = "EMBAN_BILLING_ENFORCE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub billing_enforce: bool,
+    /// A JSON file overriding the built-in plans' limits and features (docs/billing.md).
+    #[arg(long, env = "EMBAN_BILLING_PLANS")]
+    pub billing_plans: Option<PathBuf>,
+    /// Paddle API key (server side): customer portal sessions.
+    #[arg(long, env = "PADDLE_API_KEY", hide_env_values = true)]
+    pub paddle_api_key: Option<Secret>,
+    /// Paddle client-side token: given to the admin app for Paddle.js checkout.
+    #[arg(long, env = "PADDLE_CLIENT_TOKEN")]
+    pub paddle_client_token: Option<String>,
+    /// The secret key of the Paddle notification destination: verifies `POST /webhooks/paddle`.
+    #[arg(long, env = "PADDLE_NOTIFICATION_KEY", hide_env_values = true)]
+    pub paddle_notification_key: Option<Secret>,
+    /// Paddle environment.
+    #[arg(long, env = "PADDLE_ENVIRONMENT", value_enum, default_value = "sandbox")]
+    pub paddle_environment: PaddleEnvironment,
+    /// Paddle's API base URL; defaults to the environment's (`https://sandbox-api.paddle.com`,
+    /// `https://api.paddle.com`).
+    #[arg(long, env = "PADDLE_API_URL")]
+    pub paddle_api_url: Option<String>,
+    /// Price id (`pri_...`) of the `starter` plan.
+    #[arg(long, env = "PADDLE_PRICE_STARTER")]
+    pub paddle_price_starter: Option<String>,
+    /// Price id (`pri_...`) of the `pro` plan.
+    #[arg(long, env = "PADDLE_PRICE_PRO")]
+    pub paddle_price_pro: Option<String>,
+    /// Accepted age of a webhook's `Paddle-Signature` timestamp, in seconds.
+    #[arg(long, env = "PADDLE_WEBHOOK_TOLERANCE_SECS", default_value_t = 300)]
+    pub paddle_webhook_tolerance_secs: u64,
 }
 
 /// Abuse limits: rate limits, the password-hashing pool and failed-login backoff. A rate of 0
@@ -194,6 +244,7 @@ impl ServeArgs {
             invite_ttl_days: DEFAULT_INVITE_TTL_DAYS,
             smtp_url: None,
             smtp_from: "Emban <no-reply@emban.local>".to_owned(),
+            billing: BillingArgs { paddle_webhook_tolerance_secs: 300, ..BillingArgs::default() },
         }
     }
 }

@@ -38,6 +38,10 @@ pub enum AppError {
     /// 409: collides with existing state.
     #[error("{0}")]
     Conflict(String),
+    /// 402: the org's plan does not allow this (a limit reached or a feature not included); the
+    /// body adds `plan`, `upgrade_to`, `limit` and `used` to the envelope.
+    #[error("{}", .0.message)]
+    PaymentRequired(Box<PlanLimit>),
     /// 413: the body or batch is over a stated limit.
     #[error("{0}")]
     TooLarge(String),
@@ -51,6 +55,18 @@ pub enum AppError {
         message: String,
         /// Seconds after which a retry may succeed (at least 1).
         retry_after_secs: u64,
+    },
+    /// 502: a service the server called (Paddle's API) failed; the message says which, never
+    /// its details.
+    #[error("{0}")]
+    BadGateway(String),
+    /// 503 with its own code: a feature this server is not configured for.
+    #[error("{message}")]
+    Unavailable {
+        /// Stable code, e.g. `paddle_not_configured`.
+        code: &'static str,
+        /// What is missing, for the caller.
+        message: String,
     },
     /// 500: a bug or an unavailable store. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
@@ -67,11 +83,14 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::PaymentRequired(limit) => (StatusCode::PAYMENT_REQUIRED, limit.code),
             AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+            AppError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -105,6 +124,24 @@ impl From<tokio::task::JoinError> for AppError {
     }
 }
 
+/// What a 402 says: the reference's "Plan-limit response shape".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanLimit {
+    /// What was refused, for the caller.
+    #[serde(rename = "error")]
+    pub message: String,
+    /// The gate, e.g. `published_dashboards_limit`.
+    pub code: &'static str,
+    /// The org's plan.
+    pub plan: &'static str,
+    /// The next plan up, if there is one.
+    pub upgrade_to: Option<&'static str>,
+    /// The plan's limit at this gate.
+    pub limit: i64,
+    /// How much of it is in use.
+    pub used: i64,
+}
+
 /// Carries the cause of a 500 to the logging middleware, which runs outside the handler.
 #[derive(Clone)]
 pub struct InternalCause(pub std::sync::Arc<String>);
@@ -112,6 +149,9 @@ pub struct InternalCause(pub std::sync::Arc<String>);
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        if let AppError::PaymentRequired(limit) = &self {
+            return (status, Json(limit)).into_response();
+        }
         let message = match &self {
             AppError::Internal(_) => "internal server error".to_owned(),
             other => other.to_string(),

@@ -16,6 +16,7 @@ pub mod meta;
 // Layer 3: domain rules over store traits.
 pub mod analytics;
 pub mod auth;
+pub mod billing;
 pub mod dashboards;
 pub mod ingest;
 pub mod render;

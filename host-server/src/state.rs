@@ -5,6 +5,7 @@ use std::{ops::Deref, sync::Arc};
 use crate::{
     analytics::adhoc::AdhocGuard,
     auth::{api_keys::KeyCache, origins::OriginPolicy},
+    billing::Billing,
     events::EventStore,
     ingest::IngestBounds,
     limits::Limits,
@@ -68,6 +69,8 @@ pub struct App {
     pub limits: Limits,
     /// Which `Origin` a cookie-authenticated change must come from.
     pub origins: OriginPolicy,
+    /// Plans, their limits and Paddle (`billing`).
+    pub billing: Arc<Billing>,
 }
 
 impl Deref for AppState {

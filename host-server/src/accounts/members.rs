@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     accounts::{bounded_text, validate_email, validate_password},
     auth::{Caller, access::Need, passwords::hash_password},
+    billing::limits::Gate,
     error::{AppError, Result},
     meta::{
         Org, Role, User,
@@ -122,9 +123,11 @@ pub async fn invite(state: &AppState, caller: &Caller, request: InviteRequest) -
     let token = random_token(43);
     let expires_at = chrono::Utc::now() + state.invite_ttl;
     let actor = caller.actor();
+    // An invite holds a seat: members plus pending invites count against the plan's members.
+    let cap = state.billing.cap(caller.org_id, Gate::Members).await?;
     let outcome = state
         .members
-        .create_invite(caller.org_id, &email, role, &sha256_hex(&token), &actor, expires_at)
+        .create_invite(caller.org_id, &email, role, &sha256_hex(&token), &actor, expires_at, cap.limit())
         .await?;
     let invite = match outcome {
         InviteOutcome::Created(invite) => invite,
@@ -134,6 +137,7 @@ pub async fn invite(state: &AppState, caller: &Caller, request: InviteRequest) -
         InviteOutcome::AlreadyMember => {
             return Err(AppError::Conflict(format!("{email} is already a member of this org")));
         }
+        InviteOutcome::OverLimit { used } => return Err(cap.refuse(used)),
     };
     let details =
         json!({ "email": invite.email, "role": invite.role, "expires_at": timestamp(invite.expires_at) });

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::{
     auth::{Caller, Principal},
     error::{AppError, Result},
-    meta::{ApiKey, Environment, KeyGrant, MetaStore, Scope},
+    meta::{ApiKey, Environment, KeyGrant, MetaStore, Scope, billing::Capped},
     secrets::{Secret, random_token, sha256_hex},
 };
 
@@ -38,7 +38,7 @@ impl CreatedKey {
     }
 }
 
-/// Mints and stores a key for the environment.
+/// Mints and stores a key for the environment, whatever the plan allows (sign-up, the demo).
 pub async fn create_key(
     meta: &dyn MetaStore,
     org_id: i64,
@@ -46,10 +46,30 @@ pub async fn create_key(
     label: &str,
     scope: Scope,
 ) -> Result<CreatedKey> {
+    match create_key_capped(meta, org_id, env, label, scope, None).await? {
+        Capped::Done(created) => Ok(created),
+        Capped::OverLimit { .. } => {
+            Err(AppError::Internal(anyhow::anyhow!("an uncapped key create was refused")))
+        }
+    }
+}
+
+/// Mints and stores a key for the environment unless the org already holds `cap` unrevoked
+/// keys (the plan's API-key limit; checked and written atomically).
+pub async fn create_key_capped(
+    meta: &dyn MetaStore,
+    org_id: i64,
+    env: &Environment,
+    label: &str,
+    scope: Scope,
+    cap: Option<i64>,
+) -> Result<Capped<CreatedKey>> {
     let secret = format!("emb_{}_{}", scope.as_str(), random_token(40));
     let prefix: String = secret.chars().take(PREFIX_LEN).collect();
-    let key = meta.create_api_key(org_id, env.id, label, scope, &prefix, &sha256_hex(&secret)).await?;
-    Ok(CreatedKey { key, secret: Secret::new(secret) })
+    Ok(match meta.create_api_key(org_id, env.id, label, scope, &prefix, &sha256_hex(&secret), cap).await? {
+        Capped::Done(key) => Capped::Done(CreatedKey { key, secret: Secret::new(secret) }),
+        Capped::OverLimit { used } => Capped::OverLimit { used },
+    })
 }
 
 /// How long a verified key is trusted without asking the metadata store again.

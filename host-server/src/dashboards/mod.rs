@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use crate::{
     error::{AppError, Result, clip},
     events::StoreScope,
-    meta::dashboards::{DashboardRecord, DashboardStore, SaveOutcome},
+    meta::{
+        billing::Capped,
+        dashboards::{DashboardRecord, DashboardStore, SaveOutcome},
+    },
     secrets::random_token,
     time::timestamp,
 };
@@ -57,6 +60,28 @@ pub async fn save(store: &dyn DashboardStore, mut record: DashboardRecord) -> Re
         SaveOutcome::Stale => {
             Err(AppError::Conflict("the dashboard was changed by another request; reload and retry".into()))
         }
+    }
+}
+
+/// [`save`] for a publish, refused when the org already has `published_cap` published
+/// dashboards and this one is not one of them (checked and written atomically by the store).
+pub async fn save_capped(
+    store: &dyn DashboardStore,
+    mut record: DashboardRecord,
+    published_cap: Option<i64>,
+) -> Result<Capped<DashboardRecord>> {
+    let expected = record.version;
+    record.version += 1;
+    record.updated_at = Utc::now();
+    match store.save_dashboard_capped(&record, expected, published_cap).await? {
+        Capped::Done(SaveOutcome::Saved) => Ok(Capped::Done(record)),
+        Capped::Done(SaveOutcome::Missing) => {
+            Err(AppError::NotFound(format!("no dashboard with id {:?}", clip(&record.id))))
+        }
+        Capped::Done(SaveOutcome::Stale) => {
+            Err(AppError::Conflict("the dashboard was changed by another request; reload and retry".into()))
+        }
+        Capped::OverLimit { used } => Ok(Capped::OverLimit { used }),
     }
 }
 

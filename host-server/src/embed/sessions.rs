@@ -96,6 +96,7 @@ pub async fn mint(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no dashboard with id {:?}", clip(&dashboard_id))))?;
     validate_permissions(state, StoreScope { org_id, env_id }, &dashboard, &mut permissions).await?;
+    state.billing.check_embed_permissions(org_id, &permissions).await?;
 
     let mut issued = Utc::now();
     // A tenant revoked within this second: issue from the next one, so the revocation (which

@@ -115,6 +115,15 @@ pub trait DashboardStore: Send + Sync + 'static {
     async fn save_dashboard(&self, record: &DashboardRecord, expected_version: i64) -> Result<SaveOutcome>;
     /// Deletes a dashboard; `false` when there is none.
     async fn delete_dashboard(&self, org_id: i64, env_id: i64, id: &str) -> Result<bool>;
+    /// Like `save_dashboard`, for a publish: refused (nothing written) when the dashboard is not
+    /// published yet and the org already has `published_cap` published dashboards, counted and
+    /// written in one statement so concurrent publishes cannot both pass.
+    async fn save_dashboard_capped(
+        &self,
+        record: &DashboardRecord,
+        expected_version: i64,
+        published_cap: Option<i64>,
+    ) -> Result<super::billing::Capped<SaveOutcome>>;
 
     /// The environment's standalone widgets, newest first.
     async fn list_widgets(&self, org_id: i64, env_id: i64) -> Result<Vec<WidgetRecord>>;
@@ -251,6 +260,19 @@ impl DashboardStore for CachedDashboards {
         let key = (record.org_id, record.env_id, record.id.clone());
         self.invalidate(&key);
         let saved = self.inner.save_dashboard(record, expected_version).await;
+        self.invalidate(&key);
+        saved
+    }
+
+    async fn save_dashboard_capped(
+        &self,
+        record: &DashboardRecord,
+        expected_version: i64,
+        published_cap: Option<i64>,
+    ) -> Result<super::billing::Capped<SaveOutcome>> {
+        let key = (record.org_id, record.env_id, record.id.clone());
+        self.invalidate(&key);
+        let saved = self.inner.save_dashboard_capped(record, expected_version, published_cap).await;
         self.invalidate(&key);
         saved
     }

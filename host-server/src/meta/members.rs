@@ -66,6 +66,11 @@ pub enum InviteOutcome {
     AlreadyInvited,
     /// The email already belongs to a member.
     AlreadyMember,
+    /// Members plus pending invites already fill the plan's seats: nothing stored.
+    OverLimit {
+        /// Members plus pending, unexpired invites.
+        used: i64,
+    },
 }
 
 /// What accepting an invite did.
@@ -108,7 +113,10 @@ pub trait MemberStore: Send + Sync {
     async fn touch_member(&self, org_id: i64, user_id: i64) -> Result<()>;
 
     /// Stores an invite (its token as `token_hash`) unless one is pending for the email or the
-    /// email belongs to a member. Expired pending invites for the email are retired first.
+    /// email belongs to a member, or members plus pending invites already reach `seat_cap` (the
+    /// plan's members limit, checked in the same transaction). Expired pending invites for the
+    /// email are retired first.
+    #[allow(clippy::too_many_arguments)]
     async fn create_invite(
         &self,
         org_id: i64,
@@ -117,6 +125,7 @@ pub trait MemberStore: Send + Sync {
         token_hash: &str,
         invited_by: &str,
         expires_at: DateTime<Utc>,
+        seat_cap: Option<i64>,
     ) -> Result<InviteOutcome>;
     /// The org's pending, unexpired invites, newest first.
     async fn pending_invites(&self, org_id: i64) -> Result<Vec<Invite>>;

@@ -2,6 +2,7 @@
 //! one trait; SQLite is the embedded engine.
 
 pub mod audit;
+pub mod billing;
 pub mod dashboards;
 pub mod members;
 pub mod org_settings;
@@ -253,7 +254,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Deletes a session.
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
-    /// Stores a new API key by hash.
+    /// Stores a new API key by hash, unless the org already has `cap` unrevoked keys.
+    #[allow(clippy::too_many_arguments)]
     async fn create_api_key(
         &self,
         org_id: i64,
@@ -262,7 +264,8 @@ pub trait MetaStore: Send + Sync + 'static {
         scope: Scope,
         prefix: &str,
         key_hash: &str,
-    ) -> Result<ApiKey>;
+        cap: Option<i64>,
+    ) -> Result<billing::Capped<ApiKey>>;
     /// The unrevoked key with this hash.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<KeyGrant>>;
     /// Records that a key was used.

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use crate::{
     auth::{
         Caller,
-        api_keys::{API_KEY_CREATE, API_KEY_REVOKE, create_key},
+        api_keys::{API_KEY_CREATE, API_KEY_REVOKE, create_key_capped},
     },
+    billing::limits::Gate,
     error::{ApiJson, AppError, Result},
     meta::{Scope, audit},
     state::AppState,
@@ -64,7 +65,9 @@ async fn create_api_key(
             .find(|e| e.name == name)
             .ok_or_else(|| AppError::invalid(format!("environment: no environment named {name:?}")))?,
     };
-    let created = create_key(&*state.meta, caller.org_id, &env, label, scope).await?;
+    let cap = state.billing.cap(caller.org_id, Gate::ApiKeys).await?;
+    let created =
+        cap.enforce(create_key_capped(&*state.meta, caller.org_id, &env, label, scope, cap.limit()).await?)?;
     let details =
         json!({ "scope": scope, "label": label, "prefix": created.key.prefix, "environment": env.name });
     audit::record(

@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::Caller,
+    billing::limits::Gate,
     dashboards::{
-        insert_dashboard, load, new_widget_id, next_slot, save, to_wire,
+        insert_dashboard, load, new_widget_id, next_slot, save, save_capped, to_wire,
         validate::{from_body, validate_config, validate_name},
     },
     error::{ApiJson, AppError, Result, clip},
@@ -119,7 +120,8 @@ async fn publish_dashboard(
     record.published_config = Some(snapshot);
     record.is_published = true;
     record.published_at = Some(Utc::now());
-    save(&*state.dashboards, record).await?;
+    let cap = state.billing.cap(caller.org_id, Gate::PublishedDashboards).await?;
+    cap.enforce(save_capped(&*state.dashboards, record, cap.limit()).await?)?;
     audit::record(
         &*state.dashboards,
         caller.audit("dashboard.publish", format!("dashboard:{id}"), json!({ "widgets": widgets })),

@@ -32,7 +32,11 @@ async fn post_events(
     let request = parse_request(&bytes)?;
     let events = validate(request, Utc::now(), state.ingest_bounds)?;
     let scope = caller.scope();
-    let outcome = state.events.insert(scope, events).await?;
+    // The month's cap refuses the whole batch before anything is stored.
+    let reservation = state.billing.reserve_events(caller.org_id, events.len()).await?;
+    let outcome = state.events.insert(scope, events).await;
+    state.billing.settle(reservation, outcome.as_ref().map_or(0, |o| o.stored));
+    let outcome = outcome?;
     state.usage.add(caller.org_id, caller.env.id, EVENTS_INGESTED, outcome.stored as i64);
     Ok(Json(IngestResponse {
         accepted: outcome.stored,

@@ -6,6 +6,7 @@ mod accounts;
 mod adhoc;
 mod api_keys;
 mod audit;
+mod billing;
 mod dashboards;
 mod datasets;
 mod discover;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(embed::router())
         .merge(discover::router())
         .merge(audit::router())
+        .merge(billing::router())
         .merge(embed::page::router())
         .merge(www::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))

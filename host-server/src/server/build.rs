@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::{
     analytics::adhoc::{AdhocGuard, Catalog},
     auth::origins::OriginPolicy,
+    billing::Billing,
     config::{EventsBackend, ServeArgs},
     embed::LEEWAY_SECS,
     events::{self, EventStore, duckdb::DuckStore},
@@ -35,6 +36,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
     let members: Arc<dyn meta::members::MemberStore> = sqlite.clone();
     let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
+    let billing_store: Arc<dyn meta::billing::BillingStore> = sqlite.clone();
     let revocations = Revocations::new(sqlite.clone(), LEEWAY_SECS);
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
     let dedup_window = events::dedup::DedupWindow { days: args.dedup_window_days };
@@ -58,7 +60,10 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     );
     let public_url = public_url.trim_end_matches('/').to_owned();
     let origins = OriginPolicy::new(&public_url, args.public_url.is_none());
+    let usage = UsageRecorder::new(meta.clone());
+    let billing = Arc::new(Billing::new(&args.billing, billing_store, meta.clone(), usage.clone())?);
     Ok(AppState(Arc::new(App {
+        billing,
         adhoc,
         demo: args.demo,
         mailer: args
@@ -70,7 +75,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         limits: Limits::new(&args.limits),
         origins,
         secure_cookies: public_url.starts_with("https://"),
-        usage: UsageRecorder::new(meta.clone()),
+        usage,
         key_cache: Default::default(),
         meta,
         events,

@@ -413,8 +413,11 @@ async fn every_route_admits_exactly_whom_the_access_table_says() {
             let resp = app.send(method.clone(), &path, auth, body.as_ref()).await;
             let denied = matches!(resp.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED);
             if admitted(rule.need, who) {
+                // Paddle is not configured here: its routes answer 503 `paddle_not_configured`.
+                let unconfigured = resp.status == StatusCode::SERVICE_UNAVAILABLE
+                    && resp.text.contains("paddle_not_configured");
                 assert!(
-                    !denied && resp.status.as_u16() < 500,
+                    !denied && (resp.status.as_u16() < 500 || unconfigured),
                     "{who} on {} {path}: {} {}",
                     rule.method,
                     resp.status,

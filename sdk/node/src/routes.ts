@@ -59,6 +59,10 @@ export const ROUTES = {
   'members.updateRole': ['PATCH', '/v1/members/{id}'],
   'members.remove': ['DELETE', '/v1/members/{id}'],
   'members.cancelInvite': ['DELETE', '/v1/members/invites/{id}'],
+  'billing.get': ['GET', '/v1/billing'],
+  'billing.plans': ['GET', '/v1/billing/plans'],
+  'billing.checkoutConfig': ['GET', '/v1/billing/checkout-config'],
+  'billing.portal': ['GET', '/v1/billing/portal'],
   // Routes of the reference (api-reference.txt) the server does not serve yet: see PLANNED_ROUTES.
   'alerts.list': ['GET', '/v1/alerts'],
   'alerts.get': ['GET', '/v1/alerts/{alert_id}'],
@@ -72,10 +76,6 @@ export const ROUTES = {
   'reports.create': ['POST', '/v1/reports'],
   'reports.update': ['PATCH', '/v1/reports/{report_id}'],
   'reports.delete': ['DELETE', '/v1/reports/{report_id}'],
-  'billing.get': ['GET', '/v1/billing'],
-  'billing.plans': ['GET', '/v1/billing/plans'],
-  'billing.checkoutConfig': ['GET', '/v1/billing/checkout-config'],
-  'billing.portal': ['GET', '/v1/billing/portal'],
   'webhooks.deliveries': ['GET', '/v1/webhooks'],
 } as const satisfies Record<string, Route>;
 
@@ -98,10 +98,6 @@ export const PLANNED_ROUTES: ReadonlySet<string> = new Set([
   'reports.create',
   'reports.update',
   'reports.delete',
-  'billing.get',
-  'billing.plans',
-  'billing.checkoutConfig',
-  'billing.portal',
   'webhooks.deliveries',
 ]);
 
@@ -115,7 +111,7 @@ export type RouteName = keyof typeof ROUTES;
 export const EXCLUDED_ROUTES: readonly { method: HttpMethod; path: string; reason: string; planned?: boolean }[] = [
   { method: 'POST', path: '/v1/auth/accept-invite', reason: "the invitee's own sign-up: takes the invite token and sets a session cookie" },
   { method: 'POST', path: '/v1/auth/switch-org', reason: 'moves a console session to another org of its user; API keys belong to one org' },
-  { method: 'POST', path: '/webhooks/paddle', reason: 'called by Paddle, authenticated by its signature, not by an API key', planned: true },
+  { method: 'POST', path: '/webhooks/paddle', reason: 'called by Paddle, authenticated by its signature, not by an API key' },
   { method: 'POST', path: '/v1/auth/register', reason: 'console sign-up: creates a user and sets a session cookie; a backend holding an API key already has an org' },
   { method: 'POST', path: '/v1/auth/login', reason: 'console sign-in: sets the emban_session cookie, not an API-key call' },
   { method: 'POST', path: '/v1/auth/logout', reason: 'console sign-out: clears the session cookie' },

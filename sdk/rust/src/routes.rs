@@ -131,13 +131,13 @@ pub enum RouteName {
     ReportsUpdate,
     /// `DELETE /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
     ReportsDelete,
-    /// `GET /v1/billing` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/billing`.
     BillingGet,
-    /// `GET /v1/billing/plans` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/billing/plans`.
     BillingPlans,
-    /// `GET /v1/billing/checkout-config` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/billing/checkout-config`.
     BillingCheckoutConfig,
-    /// `GET /v1/billing/portal` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/billing/portal`.
     BillingPortal,
     /// `GET /v1/webhooks` (planned: the reference documents it, the server does not serve it yet).
     WebhooksDeliveries,

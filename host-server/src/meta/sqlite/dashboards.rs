@@ -14,6 +14,7 @@ use crate::{
     error::{AppError, Result},
     meta::{
         AuditEntry,
+        billing::Capped,
         dashboards::{
             DashboardRecord, DashboardStore, EMBED_SESSION_CREATE, NewAuditRow, SaveOutcome, WidgetRecord,
         },
@@ -164,6 +165,64 @@ impl DashboardStore for SqliteMeta {
         .execute(self.pool())
         .await?;
         self.save_outcome("dashboards", done.rows_affected(), &r.id, r.org_id, r.env_id).await
+    }
+
+    async fn save_dashboard_capped(
+        &self,
+        r: &DashboardRecord,
+        expected_version: i64,
+        published_cap: Option<i64>,
+    ) -> Result<Capped<SaveOutcome>> {
+        // The row's own `is_published` is its state before this write: republishing a published
+        // dashboard takes no new slot.
+        let done = sqlx::query(&format!(
+            "UPDATE dashboards SET name = ?, config = ?, published_config = ?, is_published = ?, \
+             published_at = ?, version = ?, updated_at = ? \
+             WHERE id = ? AND org_id = ? AND env_id = ? AND version = ? \
+             AND (is_published OR ? IS NULL OR ({}) < ?)",
+            super::billing::PUBLISHED_SQL
+        ))
+        .bind(&r.name)
+        .bind(to_json(&r.config)?)
+        .bind(r.published_config.as_ref().map(to_json).transpose()?)
+        .bind(r.is_published)
+        .bind(r.published_at)
+        .bind(r.version)
+        .bind(r.updated_at)
+        .bind(&r.id)
+        .bind(r.org_id)
+        .bind(r.env_id)
+        .bind(expected_version)
+        .bind(published_cap)
+        .bind(r.org_id)
+        .bind(published_cap)
+        .execute(self.pool())
+        .await?;
+        let outcome =
+            self.save_outcome("dashboards", done.rows_affected(), &r.id, r.org_id, r.env_id).await?;
+        if outcome == SaveOutcome::Stale && published_cap.is_some() {
+            // Not saved though the row exists: a newer version, or the cap. Tell which.
+            let row = sqlx::query(
+                "SELECT version, is_published FROM dashboards WHERE id = ? AND org_id = ? AND env_id = ?",
+            )
+            .bind(&r.id)
+            .bind(r.org_id)
+            .bind(r.env_id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = row {
+                let version: i64 = row.try_get("version")?;
+                let published: bool = row.try_get("is_published")?;
+                if version == expected_version && !published {
+                    let used = sqlx::query_scalar(super::billing::PUBLISHED_SQL)
+                        .bind(r.org_id)
+                        .fetch_one(self.pool())
+                        .await?;
+                    return Ok(Capped::OverLimit { used });
+                }
+            }
+        }
+        Ok(Capped::Done(outcome))
     }
 
     async fn delete_dashboard(&self, org_id: i64, env_id: i64, id: &str) -> Result<bool> {

@@ -145,6 +145,7 @@ impl MemberStore for SqliteMeta {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn create_invite(
         &self,
         org_id: i64,
@@ -153,6 +154,7 @@ impl MemberStore for SqliteMeta {
         token_hash: &str,
         invited_by: &str,
         expires_at: DateTime<Utc>,
+        seat_cap: Option<i64>,
     ) -> Result<InviteOutcome> {
         let now = Utc::now();
         // The first statement writes, so the transaction holds the write lock from the start (a
@@ -179,6 +181,16 @@ impl MemberStore for SqliteMeta {
         .await?;
         if member {
             return Ok(InviteOutcome::AlreadyMember);
+        }
+        if let Some(cap) = seat_cap {
+            let used: i64 = sqlx::query_scalar(super::billing::SEATS_SQL)
+                .bind(org_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            if used >= cap {
+                return Ok(InviteOutcome::OverLimit { used });
+            }
         }
         let inserted = sqlx::query(
             "INSERT INTO invites (org_id, email, role, token_hash, invited_by, created_at, expires_at) \

@@ -10,6 +10,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 
+mod billing;
 mod dashboards;
 mod members;
 mod org_settings;
@@ -20,7 +21,7 @@ use crate::{
     error::{AppError, Result},
     meta::{
         ApiKey, AuditEntry, Environment, KeyGrant, MetaStore, NewAccount, Org, Role, Scope, SessionGrant,
-        UsageRow, User,
+        UsageRow, User, billing::Capped,
     },
 };
 
@@ -245,6 +246,7 @@ impl MetaStore for SqliteMeta {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn create_api_key(
         &self,
         org_id: i64,
@@ -253,11 +255,14 @@ impl MetaStore for SqliteMeta {
         scope: Scope,
         prefix: &str,
         key_hash: &str,
-    ) -> Result<ApiKey> {
-        let id = sqlx::query(
+        cap: Option<i64>,
+    ) -> Result<Capped<ApiKey>> {
+        // One statement counts and inserts, so concurrent creates cannot both pass the cap.
+        let done = sqlx::query(&format!(
             "INSERT INTO api_keys (org_id, env_id, label, scope, prefix, key_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE ? IS NULL OR ({}) < ?",
+            billing::API_KEYS_SQL
+        ))
         .bind(org_id)
         .bind(env_id)
         .bind(label)
@@ -265,16 +270,23 @@ impl MetaStore for SqliteMeta {
         .bind(prefix)
         .bind(key_hash)
         .bind(Utc::now())
+        .bind(cap)
+        .bind(org_id)
+        .bind(cap)
         .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+        .await?;
+        if done.rows_affected() == 0 {
+            let used = sqlx::query_scalar(billing::API_KEYS_SQL).bind(org_id).fetch_one(&self.pool).await?;
+            return Ok(Capped::OverLimit { used });
+        }
+        let id = done.last_insert_rowid();
         let row = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN environments e ON e.id = k.env_id WHERE k.id = ?"
         ))
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        key_from(&row)
+        key_from(&row).map(Capped::Done)
     }
 
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<KeyGrant>> {
