@@ -4,6 +4,7 @@
 
 mod accounts;
 mod adhoc;
+mod alerts;
 mod api_keys;
 mod audit;
 mod dashboards;
@@ -15,10 +16,12 @@ pub mod files;
 mod ingest;
 pub mod middleware;
 mod query;
+mod reports;
 mod saved_queries;
 mod settings;
 mod team;
 mod usage;
+mod webhooks;
 mod widgets;
 mod www;
 
@@ -58,6 +61,9 @@ pub fn app(state: AppState) -> Router {
         .merge(embed::router())
         .merge(discover::router())
         .merge(audit::router())
+        .merge(alerts::router())
+        .merge(reports::router())
+        .merge(webhooks::router())
         .merge(embed::page::router())
         .merge(www::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))

@@ -8,7 +8,9 @@ use anyhow::Context;
 use crate::{
     analytics::adhoc::{AdhocGuard, Catalog},
     auth::origins::OriginPolicy,
+    clock::Clock,
     config::{EventsBackend, ServeArgs},
+    delivery::{ssrf::SsrfGuard, webhook::WebhookSender},
     embed::LEEWAY_SECS,
     events::{self, EventStore, duckdb::DuckStore},
     ingest::IngestBounds,
@@ -20,6 +22,7 @@ use crate::{
         sqlite::SqliteMeta,
         usage::UsageRecorder,
     },
+    outbox::{self, WebhookPolicy},
     secrets,
     settings::FramingCache,
     state::{App, AppState},
@@ -35,6 +38,10 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let saved_queries: Arc<dyn meta::saved_queries::SavedQueryStore> = sqlite.clone();
     let members: Arc<dyn meta::members::MemberStore> = sqlite.clone();
     let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
+    let alerts: Arc<dyn meta::alerts::AlertStore> = sqlite.clone();
+    let reports: Arc<dyn meta::reports::ReportStore> = sqlite.clone();
+    let jobs: Arc<dyn meta::jobs::JobStore> = sqlite.clone();
+    let webhooks: Arc<dyn meta::webhooks::WebhookStore> = sqlite.clone();
     let revocations = Revocations::new(sqlite.clone(), LEEWAY_SECS);
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
     let events: Arc<dyn EventStore> = match (&args.events_url, args.events_store) {
@@ -53,6 +60,18 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         args.adhoc_concurrency_per_org,
     );
     let public_url = public_url.trim_end_matches('/').to_owned();
+    let clock = match args.test_clock.as_deref() {
+        None => Clock::System,
+        Some("now") => Clock::manual(chrono::Utc::now()),
+        Some(t) => Clock::manual(
+            chrono::DateTime::parse_from_rfc3339(t).context("--test-clock: not an RFC 3339 time")?.to_utc(),
+        ),
+    };
+    let webhook_policy = WebhookPolicy {
+        sender: WebhookSender::new(SsrfGuard::new(args.webhook_allow_cidrs.clone())),
+        retry_delays: outbox::parse_schedule(&args.webhook_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
+    };
     let origins = OriginPolicy::new(&public_url, args.public_url.is_none());
     Ok(AppState(Arc::new(App {
         adhoc,
@@ -85,5 +104,13 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         runtime_dir: args.runtime_dir.clone(),
         www_dir: args.www_dir.clone(),
         helper_dir: args.helper_dir.clone(),
+        alerts,
+        reports,
+        jobs,
+        webhooks,
+        clock: Arc::new(clock),
+        webhook_policy,
+        scheduler_owner: format!("emban-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        alert_interval: chrono::Duration::seconds(i64::from(args.alert_interval_secs)),
     })))
 }
