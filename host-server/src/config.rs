@@ -96,6 +96,24 @@ pub struct ServeArgs {
     /// Sender of the server's mail.
     #[arg(long, env = "EMBAN_SMTP_FROM", default_value = "Emban <no-reply@emban.local>")]
     pub smtp_from: String,
+    /// Networks webhooks may be delivered to although the SSRF guard refuses them (private,
+    /// loopback...), comma-separated, e.g. `10.0.0.0/8,127.0.0.1/32`: for self-hosters whose
+    /// receivers live inside their network. Empty: public addresses only (docs/alerts.md).
+    #[arg(long, env = "EMBAN_WEBHOOK_ALLOW_CIDRS", value_delimiter = ',')]
+    pub webhook_allow_cidrs: Vec<ipnet::IpNet>,
+    /// Delays between webhook attempts, comma-separated (`30s`, `5m`, `1h`, `1d`); the default
+    /// makes 8 attempts over about 22 hours.
+    #[arg(long, env = "EMBAN_WEBHOOK_RETRY_SCHEDULE", default_value = DEFAULT_WEBHOOK_RETRY_SCHEDULE)]
+    pub webhook_retry_schedule: String,
+    /// How often each enabled alert is evaluated, in seconds.
+    #[arg(long, env = "EMBAN_ALERT_INTERVAL_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(10..=86_400))]
+    pub alert_interval_secs: u32,
+    /// Tests only: freeze the scheduler's clock at this RFC 3339 instant (or `now`); it then
+    /// moves only when the test advances it, and the scheduler ticks only when driven
+    /// (docs/alerts.md, "Testing with a frozen clock").
+    #[arg(long, env = "EMBAN_TEST_CLOCK", hide = true)]
+    pub test_clock: Option<String>,
     /// Abuse limits (docs/api.md, "Abuse limits").
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -150,6 +168,9 @@ pub struct BillingArgs {
     #[arg(long, env = "PADDLE_WEBHOOK_TOLERANCE_SECS", default_value_t = 300)]
     pub paddle_webhook_tolerance_secs: u64,
 }
+
+/// Default of `--webhook-retry-schedule`: 8 attempts over about 22 hours.
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &str = "1m,5m,30m,1h,3h,6h,12h";
 
 /// Abuse limits: rate limits, the password-hashing pool and failed-login backoff. A rate of 0
 /// turns that limit off.
@@ -245,6 +266,10 @@ impl ServeArgs {
             smtp_url: None,
             smtp_from: "Emban <no-reply@emban.local>".to_owned(),
             billing: BillingArgs { paddle_webhook_tolerance_secs: 300, ..BillingArgs::default() },
+            webhook_allow_cidrs: Vec::new(),
+            webhook_retry_schedule: DEFAULT_WEBHOOK_RETRY_SCHEDULE.to_owned(),
+            alert_interval_secs: 60,
+            test_clock: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 // Layer 1: the ground.
+pub mod clock;
 pub mod error;
 pub mod secrets;
 pub mod time;
@@ -20,12 +21,15 @@ pub mod billing;
 pub mod dashboards;
 pub mod ingest;
 pub mod render;
+pub mod outbox;
 pub mod settings;
 // What every handler shares: the stores, chosen once, and the limits.
 pub mod state;
 // Layer 4: use cases that combine areas.
 pub mod accounts;
+pub mod alerts;
 pub mod embed;
+pub mod reports;
 // Layer 5: the demo.
 pub mod demo;
 // Layer 6: HTTP.

@@ -6,13 +6,16 @@ use crate::{
     analytics::adhoc::AdhocGuard,
     auth::{api_keys::KeyCache, origins::OriginPolicy},
     billing::Billing,
+    clock::Clock,
     events::EventStore,
     ingest::IngestBounds,
     limits::Limits,
     meta::{
-        MetaStore, dashboards::DashboardStore, members::MemberStore, org_settings::OrgSettingsStore,
-        revocations::Revocations, saved_queries::SavedQueryStore, usage::UsageRecorder,
+        MetaStore, alerts::AlertStore, dashboards::DashboardStore, jobs::JobStore, members::MemberStore,
+        org_settings::OrgSettingsStore, reports::ReportStore, revocations::Revocations,
+        saved_queries::SavedQueryStore, usage::UsageRecorder, webhooks::WebhookStore,
     },
+    outbox::WebhookPolicy,
     secrets::Secret,
     settings::FramingCache,
 };
@@ -71,6 +74,22 @@ pub struct App {
     pub origins: OriginPolicy,
     /// Plans, their limits and Paddle (`billing`).
     pub billing: Arc<Billing>,
+    /// Alert rules, their states and events.
+    pub alerts: Arc<dyn AlertStore>,
+    /// Scheduled report rules and their runs.
+    pub reports: Arc<dyn ReportStore>,
+    /// The scheduler's durable jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// The webhook outbox and signing secrets.
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// The scheduler's clock (frozen under `--test-clock`).
+    pub clock: Arc<Clock>,
+    /// How webhooks are sent and retried.
+    pub webhook_policy: WebhookPolicy,
+    /// This process's name on the scheduler's leases.
+    pub scheduler_owner: String,
+    /// How often each alert is evaluated.
+    pub alert_interval: chrono::Duration,
 }
 
 impl Deref for AppState {

@@ -248,7 +248,19 @@ pub async fn evaluate(
     filters: &ResolvedFilters,
     started: Instant,
 ) -> Result<WidgetData> {
-    let now = Utc::now();
+    evaluate_at(events, scope, tenant_id, widget, filters, started, Utc::now()).await
+}
+
+/// [`evaluate`] with the window ending at `now` (scheduled reports run on the scheduler's clock).
+pub async fn evaluate_at(
+    events: &dyn EventStore,
+    scope: StoreScope,
+    tenant_id: &str,
+    widget: &Widget,
+    filters: &ResolvedFilters,
+    started: Instant,
+    now: DateTime<Utc>,
+) -> Result<WidgetData> {
     let (request, spec) = widget_spec(tenant_id, widget, filters, now);
     let ranges = &filters.numeric_ranges;
     let mut before = spec.clone();

@@ -117,6 +117,21 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/v1/members/invites/{id}", Need::Admin),
     rule("PATCH", "/v1/members/{id}", Need::Owner),
     rule("DELETE", "/v1/members/{id}", Need::Admin),
+    rule("GET", "/v1/alerts", Need::Viewer),
+    rule("POST", "/v1/alerts", Need::Admin),
+    rule("GET", "/v1/alerts/{id}", Need::Viewer),
+    rule("PATCH", "/v1/alerts/{id}", Need::Admin),
+    rule("DELETE", "/v1/alerts/{id}", Need::Admin),
+    rule("GET", "/v1/alerts/{id}/events", Need::Viewer),
+    rule("GET", "/v1/reports", Need::Viewer),
+    rule("POST", "/v1/reports", Need::Admin),
+    rule("GET", "/v1/reports/{id}", Need::Viewer),
+    rule("PATCH", "/v1/reports/{id}", Need::Admin),
+    rule("DELETE", "/v1/reports/{id}", Need::Admin),
+    rule("GET", "/v1/reports/{id}/runs", Need::Viewer),
+    rule("GET", "/v1/webhooks", Need::Admin),
+    rule("POST", "/v1/webhooks/secret", Need::Admin),
+    rule("POST", "/v1/webhooks/test", Need::Admin),
 ];
 
 /// The rule of `method path` (the router's spelling of the path), if the table has one.

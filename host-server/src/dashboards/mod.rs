@@ -121,3 +121,12 @@ pub fn next_slot(config: &DashboardConfig) -> Value {
     let y = config.widgets.iter().map(|w| w.layout.y.saturating_add(w.layout.h)).max().unwrap_or(0);
     json!({ "x": 0, "y": y.min(MAX_LAYOUT_Y), "w": GRID_COLUMNS / 2, "h": 4 })
 }
+
+/// The content alerts and reports read: the published snapshot when the dashboard is published
+/// (what tenants see), else the draft.
+pub fn effective_config(dashboard: &DashboardRecord) -> &DashboardConfig {
+    match (&dashboard.published_config, dashboard.is_published) {
+        (Some(published), true) => published,
+        _ => &dashboard.config,
+    }
+}

@@ -1,4 +1,6 @@
-//! Delivery to the outside world: mail now (`email`); signed webhooks and their SSRF guard come
-//! with alerts and reports.
+//! Delivery to the outside world: mail (`email`), signed webhooks (`webhook`) and the SSRF
+//! guard every webhook target passes (`ssrf`).
 
 pub mod email;
+pub mod ssrf;
+pub mod webhook;

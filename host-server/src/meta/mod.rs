@@ -1,15 +1,19 @@
 //! Metadata (orgs, users, memberships, environments, sessions, API keys, audit, usage) behind
 //! one trait; SQLite is the embedded engine.
 
+pub mod alerts;
 pub mod audit;
 pub mod billing;
 pub mod dashboards;
+pub mod jobs;
 pub mod members;
 pub mod org_settings;
+pub mod reports;
 pub mod revocations;
 pub mod saved_queries;
 pub mod sqlite;
 pub mod usage;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

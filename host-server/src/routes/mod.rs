@@ -4,6 +4,7 @@
 
 mod accounts;
 mod adhoc;
+mod alerts;
 mod api_keys;
 mod audit;
 mod billing;
@@ -16,10 +17,12 @@ pub mod files;
 mod ingest;
 pub mod middleware;
 mod query;
+mod reports;
 mod saved_queries;
 mod settings;
 mod team;
 mod usage;
+mod webhooks;
 mod widgets;
 mod www;
 
@@ -60,6 +63,9 @@ pub fn app(state: AppState) -> Router {
         .merge(discover::router())
         .merge(audit::router())
         .merge(billing::router())
+        .merge(alerts::router())
+        .merge(reports::router())
+        .merge(webhooks::router())
         .merge(embed::page::router())
         .merge(www::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))

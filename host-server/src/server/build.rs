@@ -9,7 +9,9 @@ use crate::{
     analytics::adhoc::{AdhocGuard, Catalog},
     auth::origins::OriginPolicy,
     billing::Billing,
+    clock::Clock,
     config::{EventsBackend, ServeArgs},
+    delivery::{ssrf::SsrfGuard, webhook::WebhookSender},
     embed::LEEWAY_SECS,
     events::{self, EventStore, duckdb::DuckStore},
     ingest::IngestBounds,
@@ -21,6 +23,7 @@ use crate::{
         sqlite::SqliteMeta,
         usage::UsageRecorder,
     },
+    outbox::{self, WebhookPolicy},
     secrets,
     settings::FramingCache,
     state::{App, AppState},
@@ -37,6 +40,10 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
     let members: Arc<dyn meta::members::MemberStore> = sqlite.clone();
     let org_settings: Arc<dyn meta::org_settings::OrgSettingsStore> = sqlite.clone();
     let billing_store: Arc<dyn meta::billing::BillingStore> = sqlite.clone();
+    let alerts: Arc<dyn meta::alerts::AlertStore> = sqlite.clone();
+    let reports: Arc<dyn meta::reports::ReportStore> = sqlite.clone();
+    let jobs: Arc<dyn meta::jobs::JobStore> = sqlite.clone();
+    let webhooks: Arc<dyn meta::webhooks::WebhookStore> = sqlite.clone();
     let revocations = Revocations::new(sqlite.clone(), LEEWAY_SECS);
     let dashboards: Arc<dyn DashboardStore> = Arc::new(CachedDashboards::new(sqlite));
     let dedup_window = events::dedup::DedupWindow { days: args.dedup_window_days };
@@ -59,6 +66,18 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         args.adhoc_concurrency_per_org,
     );
     let public_url = public_url.trim_end_matches('/').to_owned();
+    let clock = match args.test_clock.as_deref() {
+        None => Clock::System,
+        Some("now") => Clock::manual(chrono::Utc::now()),
+        Some(t) => Clock::manual(
+            chrono::DateTime::parse_from_rfc3339(t).context("--test-clock: not an RFC 3339 time")?.to_utc(),
+        ),
+    };
+    let webhook_policy = WebhookPolicy {
+        sender: WebhookSender::new(SsrfGuard::new(args.webhook_allow_cidrs.clone())),
+        retry_delays: outbox::parse_schedule(&args.webhook_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
+    };
     let origins = OriginPolicy::new(&public_url, args.public_url.is_none());
     let usage = UsageRecorder::new(meta.clone());
     let billing = Arc::new(Billing::new(&args.billing, billing_store, meta.clone(), usage.clone())?);
@@ -94,5 +113,13 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
         runtime_dir: args.runtime_dir.clone(),
         www_dir: args.www_dir.clone(),
         helper_dir: args.helper_dir.clone(),
+        alerts,
+        reports,
+        jobs,
+        webhooks,
+        clock: Arc::new(clock),
+        webhook_policy,
+        scheduler_owner: format!("emban-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        alert_interval: chrono::Duration::seconds(i64::from(args.alert_interval_secs)),
     })))
 }

@@ -1,7 +1,9 @@
 //! Starting, serving and stopping the server: bind, open the stores (`build`), seed the demo
-//! when asked, run the background tasks (usage flusher, limit sweeper), drain on shutdown.
+//! when asked, run the background tasks (usage flusher, limit sweeper, scheduler), drain on
+//! shutdown.
 
 pub mod build;
+pub mod scheduler;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -59,11 +61,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let flusher = state.usage.spawn_flusher();
     let sweeper = spawn_sweeper(state.clone());
+    let scheduler = scheduler::spawn(state.clone());
     // The peer address is the client IP the rate limits key on.
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     flusher.abort();
     sweeper.abort();
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     if let Err(e) = state.usage.flush().await {
         tracing::warn!(error = %e, "final usage flush failed");
     }

@@ -382,6 +382,10 @@ export class EmbanClient {
   /** Delivery observability of alert and report webhooks. */
   readonly webhooks = {
     deliveries: (): Promise<JsonObject> => this.call('webhooks.deliveries'),
+    /** Creates or rotates the org's signing secret (`whsec_…`, shown once); the old one keeps signing for 24 h. */
+    rotateSecret: (): Promise<JsonObject> => this.call('webhooks.rotateSecret', { body: {} }),
+    /** Queues a signed test message to `url`. */
+    test: (url: string): Promise<JsonObject> => this.call('webhooks.test', { body: { url } }),
   };
 
   // -- Scoping ----------------------------------------------------------------------------------

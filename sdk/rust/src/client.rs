@@ -935,6 +935,18 @@ impl Client {
     pub async fn webhook_deliveries(&self) -> Result<Value, Error> {
         self.call(RouteName::WebhooksDeliveries, &[], Vec::new(), None).await
     }
+
+    /// Creates or rotates the org's webhook signing secret (`whsec_…`, shown once); the old one
+    /// keeps signing for 24 hours.
+    pub async fn rotate_webhook_secret(&self) -> Result<Value, Error> {
+        self.call(RouteName::WebhooksRotateSecret, &[], Vec::new(), Some(json(&serde_json::json!({}))?)).await
+    }
+
+    /// Queues a signed test message to `url`.
+    pub async fn test_webhook(&self, url: &str) -> Result<Value, Error> {
+        self.call(RouteName::WebhooksTest, &[], Vec::new(), Some(json(&serde_json::json!({ "url": url }))?))
+            .await
+    }
 }
 
 /// Checks an event and fills in its `event_id` (and, when `stamp_time`, its `timestamp`).

@@ -107,29 +107,29 @@ pub enum RouteName {
     MembersRemove,
     /// `DELETE /v1/members/invites/{id}` (an extension: cancels a pending invite).
     MembersCancelInvite,
-    /// `GET /v1/alerts` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/alerts`.
     AlertsList,
-    /// `GET /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/alerts/{alert_id}`.
     AlertsGet,
-    /// `GET /v1/alerts/{alert_id}/events` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/alerts/{alert_id}/events`.
     AlertsEvents,
-    /// `POST /v1/alerts` (planned: the reference documents it, the server does not serve it yet).
+    /// `POST /v1/alerts`.
     AlertsCreate,
-    /// `PATCH /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `PATCH /v1/alerts/{alert_id}`.
     AlertsUpdate,
-    /// `DELETE /v1/alerts/{alert_id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `DELETE /v1/alerts/{alert_id}`.
     AlertsDelete,
-    /// `GET /v1/reports` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/reports`.
     ReportsList,
-    /// `GET /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/reports/{report_id}`.
     ReportsGet,
-    /// `GET /v1/reports/{report_id}/runs` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/reports/{report_id}/runs`.
     ReportsRuns,
-    /// `POST /v1/reports` (planned: the reference documents it, the server does not serve it yet).
+    /// `POST /v1/reports`.
     ReportsCreate,
-    /// `PATCH /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `PATCH /v1/reports/{report_id}`.
     ReportsUpdate,
-    /// `DELETE /v1/reports/{report_id}` (planned: the reference documents it, the server does not serve it yet).
+    /// `DELETE /v1/reports/{report_id}`.
     ReportsDelete,
     /// `GET /v1/billing`.
     BillingGet,
@@ -139,8 +139,12 @@ pub enum RouteName {
     BillingCheckoutConfig,
     /// `GET /v1/billing/portal`.
     BillingPortal,
-    /// `GET /v1/webhooks` (planned: the reference documents it, the server does not serve it yet).
+    /// `GET /v1/webhooks`.
     WebhooksDeliveries,
+    /// `POST /v1/webhooks/secret` (an extension: creates or rotates the signing secret).
+    WebhooksRotateSecret,
+    /// `POST /v1/webhooks/test` (an extension: queues a signed test message).
+    WebhooksTest,
 }
 
 /// `(call, name in the Node SDK, method, path)`; `{name}` marks a path parameter.
@@ -226,6 +230,8 @@ pub const ROUTES: &[(RouteName, &str, &str, &str)] = &[
     (RouteName::BillingCheckoutConfig, "billing.checkoutConfig", "GET", "/v1/billing/checkout-config"),
     (RouteName::BillingPortal, "billing.portal", "GET", "/v1/billing/portal"),
     (RouteName::WebhooksDeliveries, "webhooks.deliveries", "GET", "/v1/webhooks"),
+    (RouteName::WebhooksRotateSecret, "webhooks.rotateSecret", "POST", "/v1/webhooks/secret"),
+    (RouteName::WebhooksTest, "webhooks.test", "POST", "/v1/webhooks/test"),
 ];
 
 /// The method and filled-in path of a call; `params` fill the `{...}` parameters in order.

@@ -11,11 +11,15 @@ use sqlx::{
 };
 
 mod billing;
+mod alerts;
 mod dashboards;
+mod jobs;
 mod members;
 mod org_settings;
+mod reports;
 mod revocations;
 mod saved_queries;
+mod webhooks;
 
 use crate::{
     error::{AppError, Result},
@@ -53,6 +57,12 @@ impl SqliteMeta {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// Times the scheduler compares in SQL (due times, leases), written with a fixed width so text
+/// order is time order.
+pub(crate) fn fixed_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 fn user_from(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
