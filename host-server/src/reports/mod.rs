@@ -8,6 +8,7 @@ pub mod csv;
 
 use std::{collections::BTreeMap, str::FromStr, time::Instant};
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use contract::query::Period;
@@ -19,6 +20,7 @@ use crate::{
     auth::Caller,
     dashboards::effective_config,
     error::{AppError, Result, clip},
+    render,
     events::{StoreScope, valid_prop_key},
     meta::{
         audit,
@@ -40,8 +42,9 @@ pub const RUNS_LISTED: u32 = 100;
 pub const NEXT_RUNS_SHOWN: usize = 3;
 /// Largest export put inline in the webhook payload.
 pub const MAX_INLINE_BYTES: usize = 256 * 1024;
-/// The formats rendered today.
-pub const FORMATS: &[&str] = &["csv"];
+/// The formats a report is delivered in: CSV (one section per widget), or the dashboard drawn as
+/// the embed draws it (`render`) as a PNG or a one-page PDF.
+pub const FORMATS: &[&str] = &["csv", "png", "pdf"];
 
 const FIELDS: &[&str] = &[
     "dashboard_id",
@@ -162,13 +165,8 @@ async fn apply(state: &AppState, rule: &mut ReportRule, body: &Value, creating: 
     }
     if let Some(v) = body.string("format", 8)? {
         let v = v.to_ascii_lowercase();
-        if matches!(v.as_str(), "png" | "pdf") {
-            return Err(AppError::invalid(format!(
-                "format: {v} is not available yet (server-side chart rendering is still to come); use csv"
-            )));
-        }
         if !FORMATS.contains(&v.as_str()) {
-            return Err(AppError::invalid(format!("format: must be csv (got {:?})", clip(&v))));
+            return Err(AppError::invalid(format!("format: must be csv, png or pdf (got {:?})", clip(&v))));
         }
         rule.format = v;
     }
@@ -436,9 +434,10 @@ async fn render_and_deliver(
         run.error = Some("every widget was empty (skip_if_empty)".to_owned());
         return Ok(());
     }
-    let document = csv::render(rule, &dashboard, &sections, now);
+    let (document, content_type, extension) = document(rule, &dashboard, &sections, now).await?;
     run.bytes = Some(i64::try_from(document.len()).unwrap_or(i64::MAX));
-    let filename = format!("report-{}-{}.csv", rule.id, scheduled_stamp(run.scheduled_for, &rule.timezone));
+    let filename =
+        format!("report-{}-{}.{extension}", rule.id, scheduled_stamp(run.scheduled_for, &rule.timezone));
     let mut failures = Vec::new();
     let failed_widgets: Vec<String> = sections
         .iter()
@@ -465,7 +464,7 @@ async fn render_and_deliver(
                         &rule.email_to,
                         &subject,
                         body,
-                        Some((filename.as_str(), "text/csv", document.clone().into_bytes())),
+                        Some((filename.as_str(), content_type, document.clone())),
                     )
                     .await
                 {
@@ -482,6 +481,12 @@ async fn render_and_deliver(
     }
     if let Some(url) = &rule.webhook_url {
         let inline = document.len() <= MAX_INLINE_BYTES;
+        // CSV inline as text; a PNG or PDF as base64.
+        let text = (content_type == "text/csv").then(|| String::from_utf8_lossy(&document).into_owned());
+        let base64 = match &text {
+            None if inline => Some(base64::engine::general_purpose::STANDARD.encode(&document)),
+            _ => None,
+        };
         let data = json!({
             "report_id": rule.id,
             "run_id": run.id,
@@ -492,9 +497,10 @@ async fn render_and_deliver(
             "scheduled_for": timestamp(run.scheduled_for),
             "format": rule.format,
             "filename": filename,
-            "content_type": "text/csv",
+            "content_type": content_type,
             "bytes": document.len(),
-            "content": if inline { Some(&document) } else { None },
+            "content": if inline { text } else { None },
+            "content_base64": base64,
         });
         outbox::enqueue(
             &*state.webhooks,
@@ -510,6 +516,42 @@ async fn render_and_deliver(
     run.status = if failures.is_empty() { "succeeded" } else { "failed" }.to_owned();
     run.error = (!failures.is_empty()).then(|| failures.join("; "));
     Ok(())
+}
+
+/// The run's document in the rule's format: (bytes, content type, file extension). PNG and PDF
+/// are drawn by `render` (the embed runtime's chart code) on the blocking pool.
+async fn document(
+    rule: &ReportRule,
+    dashboard: &DashboardRecord,
+    sections: &[(&contract::dashboard::Widget, Result<contract::dashboard::WidgetData>)],
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, &'static str, &'static str)> {
+    if !matches!(rule.format.as_str(), "png" | "pdf") {
+        return Ok((csv::render(rule, dashboard, sections, now).into_bytes(), "text/csv", "csv"));
+    }
+    let mut subtitle = format!("Tenant {} · period {} · {}", rule.tenant_id, rule.period, timestamp(now));
+    for (key, value) in &rule.filters {
+        subtitle.push_str(&format!(" · {key} = {value}"));
+    }
+    let page = render::ReportPage {
+        title: &dashboard.name,
+        subtitle: &subtitle,
+        locale: "en-US",
+        now: now.timestamp(),
+        widgets: sections
+            .iter()
+            .map(|(widget, data)| render::ReportWidget {
+                widget,
+                data: data.as_ref().map_err(|e| e.to_string()),
+            })
+            .collect(),
+    };
+    let svg = render::svg(&page);
+    let pdf = rule.format == "pdf";
+    let drawn = tokio::task::spawn_blocking(move || if pdf { render::pdf(&svg) } else { render::png(&svg, 2.0) })
+        .await?
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok(if pdf { (drawn, "application/pdf", "pdf") } else { (drawn, "image/png", "png") })
 }
 
 fn scheduled_stamp(t: DateTime<Utc>, timezone: &str) -> String {

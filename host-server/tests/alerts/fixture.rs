@@ -348,7 +348,8 @@ impl Smtp {
     }
 
     /// The messages received, each parsed by Python's `email` package into JSON:
-    /// `{to, subject, body, attachments: [{filename, content_type, content}]}`.
+    /// `{to, subject, body, attachments: [{filename, content_type, content}]}` (a text attachment's
+    /// content as text, a binary one's as base64).
     pub fn messages(&self) -> Vec<Value> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
         let mut out = Vec::new();
@@ -370,8 +371,11 @@ import email, json, sys
 from email import policy
 m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
 body = m.get_body(preferencelist=('plain',))
-atts = [{'filename': p.get_filename(), 'content_type': p.get_content_type(),
-         'content': p.get_content() if isinstance(p.get_content(), str) else p.get_content().decode()}
+import base64
+def content(p):
+    c = p.get_content()
+    return c if isinstance(c, str) else base64.b64encode(c).decode()
+atts = [{'filename': p.get_filename(), 'content_type': p.get_content_type(), 'content': content(p)}
         for p in m.iter_attachments()]
 print(json.dumps({'to': m['to'], 'subject': m['subject'], 'body': body.get_content() if body else '',
                   'attachments': atts}))

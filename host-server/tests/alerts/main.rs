@@ -7,4 +7,5 @@ mod crud;
 mod delivery;
 mod firing;
 mod fixture;
+mod render;
 mod restart;
