@@ -19,7 +19,7 @@ export function load() {
   })());
 }
 
-const EVENTS = ['ready', 'resize', 'filter', 'period-change', 'drill', 'error', 'theme', 'session-swapped', 'session-expiring'];
+const EVENTS = ['ready', 'resize', 'filter', 'period-change', 'drill', 'error', 'theme', 'export', 'session-swapped', 'session-expiring'];
 // Error codes after which the session cannot become ready without a new signed URL.
 const FATAL = ['session_expired', 'not_published', 'load_failed'];
 const noop = () => {};

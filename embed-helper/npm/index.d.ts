@@ -1,7 +1,7 @@
 // Types of `@emban/embed-helper` (index.js). Event payloads follow the runtime's postMessage
 // contract (contract/src/messages.rs); every event carries `_emban: true` and its `type`.
 
-/** Theme tokens of `setTheme`, each a CSS colour; a token left out keeps its value. */
+/** Theme tokens of `setTheme`: CSS colours, and the built-in scheme under them; a token left out keeps its value. */
 export interface EmbanTheme {
   primaryColor?: string;
   backgroundColor?: string;
@@ -9,6 +9,8 @@ export interface EmbanTheme {
   cardBorder?: string;
   textColor?: string;
   mutedColor?: string;
+  /** Beyond the reference: the built-in scheme under the colours (and of native controls); any other value throws. */
+  colorScheme?: 'light' | 'dark';
 }
 
 /** An inclusive numeric range; an end left out is open. */
@@ -99,6 +101,11 @@ export interface EmbanErrorEvent extends EmbanMessage<'error'> {
 export interface EmbanThemeEvent extends EmbanMessage<'theme'> {
   theme: EmbanTheme;
 }
+/** Beyond the reference: the viewer exported a widget, or (`widgetId: null`) the whole dashboard; posted after the file was made. */
+export interface EmbanExportEvent extends EmbanMessage<'export'> {
+  widgetId: string | null;
+  format: 'csv' | 'svg' | 'png';
+}
 /** Helper-only: a new signed URL is live (after `setEmbedUrl` or a `fetchEmbedUrl` refresh). */
 export interface EmbanSessionSwappedEvent {
   type: 'session-swapped';
@@ -122,6 +129,7 @@ export interface EmbanEventMap {
   drill: EmbanDrillEvent;
   error: EmbanErrorEvent;
   theme: EmbanThemeEvent;
+  export: EmbanExportEvent;
   'session-swapped': EmbanSessionSwappedEvent;
   'session-expiring': EmbanSessionExpiringEvent;
 }

@@ -5,6 +5,7 @@ import type {
   EmbanEmbed,
   EmbanErrorEvent,
   EmbanEvent,
+  EmbanExportEvent,
   EmbanFilterEvent,
   EmbanFilters,
   EmbanPeriodChangeEvent,
@@ -50,6 +51,7 @@ export interface EmbanEmbedFrameProps {
   onDrill?: (event: EmbanDrillEvent) => void;
   onError?: (event: EmbanErrorEvent) => void;
   onTheme?: (event: EmbanThemeEvent) => void;
+  onExport?: (event: EmbanExportEvent) => void;
   onSessionSwapped?: (event: EmbanSessionSwappedEvent) => void;
   onSessionExpiring?: (event: EmbanSessionExpiringEvent) => void;
   /** Receives the live helper instance once mounted (also given to `ref`). */

@@ -16,6 +16,7 @@ const EVENT_PROPS = {
   onDrill: 'drill',
   onError: 'error',
   onTheme: 'theme',
+  onExport: 'export',
   onSessionSwapped: 'session-swapped',
   onSessionExpiring: 'session-expiring',
 };

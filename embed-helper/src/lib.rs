@@ -36,6 +36,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "drill",
     "error",
     "theme",
+    "export",
     "session-swapped",
     "session-expiring",
 ];
@@ -46,6 +47,24 @@ pub const FILTER_KEYS: [&str; 4] = ["period", "dimensions", "numericRanges", "da
 /// The six theme tokens of `setTheme` (`contract::messages::Theme` on the wire), each a CSS colour.
 pub const THEME_KEYS: [&str; 6] =
     ["primaryColor", "backgroundColor", "cardBackground", "cardBorder", "textColor", "mutedColor"];
+
+/// The `setTheme` extension token naming the built-in scheme under the colours
+/// (`contract::messages::Theme::color_scheme`), and the values it takes.
+pub const COLOR_SCHEME_KEY: &str = "colorScheme";
+
+/// The values of [`COLOR_SCHEME_KEY`].
+pub const COLOR_SCHEMES: [&str; 2] = ["light", "dark"];
+
+/// Every key a `setTheme` payload may hold: the colour tokens, then `colorScheme`.
+pub const THEME_PAYLOAD_KEYS: [&str; 7] = [
+    THEME_KEYS[0],
+    THEME_KEYS[1],
+    THEME_KEYS[2],
+    THEME_KEYS[3],
+    THEME_KEYS[4],
+    THEME_KEYS[5],
+    COLOR_SCHEME_KEY,
+];
 
 /// How long before the token's expiry the helper asks `fetchEmbedUrl` for a fresh URL, at most.
 pub const REFRESH_LEAD_MS: f64 = 60_000.0;
@@ -264,7 +283,7 @@ mod tests {
         assert_eq!(
             err,
             "EmbanEmbed: unknown event \"redy\"; expected one of ready, resize, filter, period-change, \
-             drill, error, theme, session-swapped, session-expiring"
+             drill, error, theme, export, session-swapped, session-expiring"
         );
     }
 
@@ -345,10 +364,27 @@ mod tests {
             card_border: some(),
             text_color: some(),
             muted_color: some(),
-            color_scheme: None,
+            color_scheme: Some("dark".to_owned()),
         };
         let names: Vec<&str> = theme.tokens().into_iter().map(|(name, _)| name).collect();
         assert_eq!(names, THEME_KEYS);
+        // Every key of the wire form is one the helper accepts, `colorScheme` included, and each
+        // scheme the helper lets through is one the contract reads.
+        let json = serde_json::to_value(&theme).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = THEME_PAYLOAD_KEYS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        for scheme in COLOR_SCHEMES {
+            let theme: Theme = serde_json::from_value(serde_json::json!({ "colorScheme": scheme })).unwrap();
+            assert_eq!(theme.color_scheme.as_deref(), Some(scheme));
+        }
+        // The `export` event the helper forwards is the contract's.
+        use contract::messages::Event;
+        let json =
+            serde_json::to_value(Envelope::new(Event::Export { widget_id: None, format: "csv".into() }))
+                .unwrap();
+        assert!(EVENT_NAMES.contains(&json["type"].as_str().unwrap()));
         let json = serde_json::to_value(Envelope::new(Command::Reload {})).unwrap();
         assert_eq!(json, serde_json::json!({"_emban": true, "type": "reload"}));
     }

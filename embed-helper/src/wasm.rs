@@ -14,8 +14,8 @@ use wasm_bindgen::{JsCast, closure::Closure, prelude::*};
 use web_sys::{Element, HtmlIFrameElement, MessageEvent, Window};
 
 use crate::{
-    FILTER_KEYS, HelperError, THEME_KEYS, backoff_ms, check_event_name, css_px, embed_origin,
-    refresh_delay_ms, token_expiry,
+    COLOR_SCHEME_KEY, COLOR_SCHEMES, FILTER_KEYS, HelperError, THEME_PAYLOAD_KEYS, backoff_ms,
+    check_event_name, css_px, embed_origin, refresh_delay_ms, token_expiry,
 };
 
 // The published module is `no_std` (lib.rs): it brings its own allocator (the one std uses on
@@ -40,10 +40,11 @@ extern "C" {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
-/** Theme tokens of `setTheme`, each a CSS colour; a token left out keeps its value. */
+/** Theme tokens of `setTheme`, each a CSS colour (and the built-in scheme under them); a token left out keeps its value. */
 export interface EmbanTheme {
   primaryColor?: string; backgroundColor?: string; cardBackground?: string;
   cardBorder?: string; textColor?: string; mutedColor?: string;
+  colorScheme?: "light" | "dark";
 }
 /** The payload of `setFilters`. */
 export interface EmbanFilters {
@@ -71,7 +72,7 @@ export interface EmbanMountOptions {
 }
 /** Events `on` accepts: the runtime's, then the helper's own. */
 export type EmbanEventName = "ready" | "resize" | "filter" | "period-change" | "drill" | "error"
-  | "theme" | "session-swapped" | "session-expiring";
+  | "theme" | "export" | "session-swapped" | "session-expiring";
 /** The last state the runtime reported (the `filter` event's fields). */
 export interface EmbanState {
   period: string; filters: Record<string, string>;
@@ -256,9 +257,22 @@ fn filters_payload(path: &str, value: &JsValue) -> Result<Object, HelperError> {
     Ok(out)
 }
 
-/// The six theme tokens, each a string when given, checked and copied.
+/// `colorScheme`: `"light"` or `"dark"`.
+fn color_scheme(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
+    match value.as_string() {
+        Some(scheme) if COLOR_SCHEMES.contains(&scheme.as_str()) => Ok(value),
+        _ => Err(must(path, "\"light\" or \"dark\"")),
+    }
+}
+
+/// A theme token at `path`: `colorScheme`, or a colour (any string; the runtime parses it).
+fn theme_token(path: &str, value: JsValue) -> Result<JsValue, HelperError> {
+    if path.ends_with(COLOR_SCHEME_KEY) { color_scheme(path, value) } else { string(path, value) }
+}
+
+/// The six colour tokens, each a string when given, and `colorScheme`, checked and copied.
 fn theme_payload(path: &str, value: &JsValue) -> Result<Object, HelperError> {
-    fields(path, value, &THEME_KEYS, string)
+    fields(path, value, &THEME_PAYLOAD_KEYS, theme_token)
 }
 
 /// Folds a request into what the helper carries to the next session: each part the (checked,
@@ -418,7 +432,7 @@ fn on_message(rc: &Rc<RefCell<Inner>>, event: MessageEvent) {
                 s.state = Some(state_of(&data));
                 Some("filter")
             }
-            "period-change" | "drill" | "error" | "theme" => Some(kind.as_str()),
+            "period-change" | "drill" | "error" | "theme" | "export" => Some(kind.as_str()),
             _ => return,
         };
         if let Some(kind) = kind {

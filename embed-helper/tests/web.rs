@@ -323,9 +323,81 @@ async fn bad_payloads_throw_and_send_nothing() {
         error_message(embed.set_theme(obj(r#"{"font": "x"}"#), None))
             .starts_with("EmbanEmbed: setTheme(theme) has an unknown key \"font\"; expected primaryColor, "),
     );
+    for scheme in [r#""sepia""#, r#""Dark""#, "true", "1"] {
+        assert_eq!(
+            error_message(embed.set_theme(obj(&format!(r#"{{"colorScheme": {scheme}}}"#)), None)),
+            "EmbanEmbed: setTheme(theme).colorScheme must be \"light\" or \"dark\"",
+            "{scheme}"
+        );
+    }
     embed.reload(None).unwrap();
     let got = wait_received(&iframe, 1).await;
     assert_eq!(got, [json!({"_emban": true, "type": "reload"})], "a refused payload is not sent");
+    embed.destroy();
+}
+
+/// `colorScheme` (an extension token) is checked, sent with the colours, validated at mount, and
+/// carried into a swapped-in session like the colours.
+#[wasm_bindgen_test]
+async fn color_scheme_is_a_theme_token_light_or_dark() {
+    let (embed, iframe) = mounted(r##"{"theme": {"colorScheme": "dark", "primaryColor": "#0f9d58"}}"##).await;
+    ready(&embed, &iframe, "dash_123").await;
+    embed.set_theme(obj(r#"{"colorScheme": "light"}"#), None).unwrap();
+    embed.set_theme(obj(r##"{"colorScheme": null, "textColor": "#111"}"##), None).unwrap();
+    let got = wait_received(&iframe, 3).await;
+    assert_eq!(
+        got,
+        [
+            json!({"_emban": true, "type": "setTheme", "theme": {"primaryColor": "#0f9d58", "colorScheme": "dark"}}),
+            json!({"_emban": true, "type": "setTheme", "theme": {"colorScheme": "light"}}),
+            json!({"_emban": true, "type": "setTheme", "theme": {"textColor": "#111"}}),
+        ]
+    );
+    // A new session gets every token set so far, the scheme included.
+    embed.set_embed_url(&embed_url("/embed/dash_123?token=t2")).unwrap();
+    load_page(&iframe).await;
+    ready(&embed, &iframe, "dash_123").await;
+    let got = wait_received(&iframe, 1).await;
+    assert_eq!(
+        got,
+        [json!({"_emban": true, "type": "setTheme", "theme": {
+            "primaryColor": "#0f9d58", "colorScheme": "light", "textColor": "#111",
+        }})]
+    );
+    embed.destroy();
+
+    let options =
+        format!(r#"{{"embedUrl": "{}", "theme": {{"colorScheme": "auto"}}}}"#, embed_url("/embed/x"));
+    assert_eq!(
+        error_message(EmbanEmbed::mount(container().into(), obj(&options))),
+        "EmbanEmbed: theme.colorScheme must be \"light\" or \"dark\""
+    );
+}
+
+/// The runtime's `export` event reaches `on("export")` listeners as posted (widget or whole
+/// dashboard), and only from the embed's own frame.
+#[wasm_bindgen_test]
+async fn export_events_reach_listeners() {
+    let (embed, iframe) = mounted("{}").await;
+    let exports = record(&embed, "export");
+    ready(&embed, &iframe, "dash_123").await;
+    window()
+        .post_message(
+            &obj(r#"{"_emban": true, "type": "export", "widgetId": "forged", "format": "csv"}"#),
+            "*",
+        )
+        .unwrap();
+    frame_posts(&iframe, r#"{"_emban": true, "type": "export", "widgetId": "trend", "format": "png"}"#);
+    frame_posts(&iframe, r#"{"_emban": true, "type": "export", "widgetId": null, "format": "csv"}"#);
+    wait_for("two export events", || exports.borrow().len() == 2).await;
+    sleep(50).await;
+    assert_eq!(
+        *exports.borrow(),
+        [
+            json!({"_emban": true, "type": "export", "widgetId": "trend", "format": "png"}),
+            json!({"_emban": true, "type": "export", "widgetId": null, "format": "csv"}),
+        ]
+    );
     embed.destroy();
 }
 

@@ -248,6 +248,18 @@ async fn promises_settle(emban: &Emban, client: &Client, host: &str) {
     assert_eq!(theme["value"]["theme"]["primaryColor"], "#0f9d58", "{theme}");
     let bad_theme = settle(&page, "window.embed.setTheme({ primaryColor: 'url(x)' })", vec![]).await;
     assert_eq!(bad_theme["code"], "invalid_theme", "{bad_theme}");
+    // The `colorScheme` extension token goes through the helper to the real runtime, which
+    // answers with it in effect; a value other than light/dark throws in the helper, unsent.
+    let dark = settle(&page, "window.embed.setTheme({ colorScheme: 'dark' })", vec![]).await;
+    assert_eq!(dark["value"]["theme"]["colorScheme"], "dark", "{dark}");
+    assert_eq!(dark["value"]["theme"]["primaryColor"], "#0f9d58", "the earlier token stays: {dark}");
+    let sepia = page
+        .host_script(
+            "try { window.embed.setTheme({ colorScheme: 'sepia' }); return 'sent'; } catch (e) { return e.message; }",
+            vec![],
+        )
+        .await;
+    assert_eq!(sepia, json!("EmbanEmbed: setTheme(theme).colorScheme must be \"light\" or \"dark\""));
     let reloaded = settle(&page, "window.embed.reload()", vec![]).await;
     assert_eq!(reloaded["value"]["type"], "filter", "{reloaded}");
     assert_eq!(reloaded["value"]["filters"]["model"], "gpt-4", "the reload keeps the filters: {reloaded}");

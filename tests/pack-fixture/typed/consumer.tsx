@@ -22,6 +22,11 @@ export async function plain(container: HTMLElement, embedUrl: string): Promise<s
   });
   embed.on('session-expiring', (e) => new Date(e.expiresAt));
   embed.on('error', (e) => e.code === 'filter_refused' && e.recoverable);
+  embed.on('export', (e) => {
+    const widget: string | null = e.widgetId;
+    const format: 'csv' | 'svg' | 'png' = e.format;
+    void widget, format;
+  });
   // @ts-expect-error: a resize event has no period
   embed.on('resize', (e) => e.period);
   // @ts-expect-error: no such event
@@ -32,7 +37,9 @@ export async function plain(container: HTMLElement, embedUrl: string): Promise<s
   void embed.setFilters({ filters: { model: 'gpt-4' } });
   // @ts-expect-error: theme tokens are strings
   void embed.setTheme({ primaryColor: 1 });
-  const theme = await embed.setTheme({ primaryColor: '#0f9d58' });
+  // @ts-expect-error: colorScheme is 'light' or 'dark'
+  void embed.setTheme({ colorScheme: 'sepia' });
+  const theme = await embed.setTheme({ primaryColor: '#0f9d58', colorScheme: 'dark' });
   const swapped = await embed.setEmbedUrl(embedUrl);
   const next = await embed.once('period-change');
   try {
@@ -57,6 +64,7 @@ export function Analytics({ embedUrl }: { embedUrl: string | null }) {
       title="Usage"
       onFilter={(e) => console.log(e.period, e.filters)}
       onSessionSwapped={(e) => console.log(e.dashboardId)}
+      onExport={(e) => console.log(e.widgetId ?? 'dashboard', e.format)}
       onReady={() => ref.current?.setFilters({ period: '30d' })}
       // @ts-expect-error: a drill event has no height
       onDrill={(e) => e.height}
