@@ -20,8 +20,8 @@ pub mod auth;
 pub mod billing;
 pub mod dashboards;
 pub mod ingest;
-pub mod render;
 pub mod outbox;
+pub mod render;
 pub mod settings;
 // What every handler shares: the stores, chosen once, and the limits.
 pub mod state;

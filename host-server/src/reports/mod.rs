@@ -20,7 +20,6 @@ use crate::{
     auth::Caller,
     dashboards::effective_config,
     error::{AppError, Result, clip},
-    render,
     events::{StoreScope, valid_prop_key},
     meta::{
         audit,
@@ -32,6 +31,7 @@ use crate::{
         self,
         fields::{Body, check_email_to, check_webhook_url},
     },
+    render,
     state::AppState,
     time::timestamp,
 };
@@ -548,9 +548,10 @@ async fn document(
     };
     let svg = render::svg(&page);
     let pdf = rule.format == "pdf";
-    let drawn = tokio::task::spawn_blocking(move || if pdf { render::pdf(&svg) } else { render::png(&svg, 2.0) })
-        .await?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let drawn =
+        tokio::task::spawn_blocking(move || if pdf { render::pdf(&svg) } else { render::png(&svg, 2.0) })
+            .await?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
     Ok(if pdf { (drawn, "application/pdf", "pdf") } else { (drawn, "image/png", "png") })
 }
 

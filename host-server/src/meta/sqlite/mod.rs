@@ -10,8 +10,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 
-mod billing;
 mod alerts;
+mod billing;
 mod dashboards;
 mod jobs;
 mod members;
