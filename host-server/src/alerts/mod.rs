@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::Caller,
+    billing::limits::Gate,
     dashboards::effective_config,
     error::{AppError, Result, clip},
     meta::{
@@ -384,7 +385,8 @@ pub async fn create(state: &AppState, caller: &Caller, body: &Value) -> Result<V
         updated_at: now,
     };
     apply(state, &mut rule, body, true).await?;
-    let rule = state.alerts.create_alert(&rule).await?;
+    let cap = state.billing.cap(caller.org_id, Gate::Alerts).await?;
+    let rule = cap.enforce(state.alerts.create_alert(&rule, cap.limit()).await?)?;
     reschedule(state, &rule, state.clock.now()).await?;
     audit::record(
         &*state.dashboards,

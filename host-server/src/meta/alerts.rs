@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::Result;
+use crate::{error::Result, meta::billing::Capped};
 
 /// One alert rule, as stored. The enums are kept in their wire spelling; `alerts` parses them.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +112,7 @@ pub trait AlertStore: Send + Sync + 'static {
     /// Any org's alert, for the scheduler.
     async fn alert_by_id(&self, id: i64) -> Result<Option<AlertRule>>;
     /// Stores a new rule (its `id` is ignored) and returns it with its id.
-    async fn create_alert(&self, rule: &AlertRule) -> Result<AlertRule>;
+    async fn create_alert(&self, rule: &AlertRule, cap: Option<i64>) -> Result<Capped<AlertRule>>;
     /// Replaces a rule's fields; whether it existed.
     async fn update_alert(&self, rule: &AlertRule) -> Result<bool>;
     /// Deletes one (states and events with it); whether it existed.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::Result;
+use crate::{error::Result, meta::billing::Capped};
 
 /// One report rule, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +86,7 @@ pub trait ReportStore: Send + Sync + 'static {
     /// Any org's report, for the scheduler.
     async fn report_by_id(&self, id: i64) -> Result<Option<ReportRule>>;
     /// Stores a new rule and returns it with its id.
-    async fn create_report(&self, rule: &ReportRule) -> Result<ReportRule>;
+    async fn create_report(&self, rule: &ReportRule, cap: Option<i64>) -> Result<Capped<ReportRule>>;
     /// Replaces a rule's fields; whether it existed.
     async fn update_report(&self, rule: &ReportRule) -> Result<bool>;
     /// Deletes one (runs with it); whether it existed.

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::{
     analytics::widget::{ResolvedFilters, evaluate_at},
     auth::Caller,
+    billing::limits::Gate,
     dashboards::effective_config,
     error::{AppError, Result, clip},
     events::{StoreScope, valid_prop_key},
@@ -319,7 +320,8 @@ pub async fn create(state: &AppState, caller: &Caller, body: &Value) -> Result<V
         updated_at: now,
     };
     apply(state, &mut rule, body, true).await?;
-    let rule = state.reports.create_report(&rule).await?;
+    let cap = state.billing.cap(caller.org_id, Gate::Reports).await?;
+    let rule = cap.enforce(state.reports.create_report(&rule, cap.limit()).await?)?;
     reschedule(state, &rule).await?;
     audit::record(
         &*state.dashboards,

@@ -227,7 +227,8 @@ fn small_plans(dir: &std::path::Path) -> PathBuf {
     std::fs::write(
         &path,
         json!({ "plans": { "free": { "limits": {
-            "published_dashboards": 2, "api_keys": 2, "members": 2, "events_per_month": 10
+            "published_dashboards": 2, "api_keys": 2, "members": 2, "events_per_month": 10,
+            "alerts": 1, "reports": 1
         } } } })
         .to_string(),
     )
@@ -463,6 +464,22 @@ async fn every_gate_refuses_at_its_limit_and_admits_one_below() {
         0,
         2,
     );
+
+    // Alerts and reports: 1 each (a draft dashboard with one metric widget to watch).
+    let widget = json!({ "id": "calls", "kind": "metric", "title": "Calls",
+                         "query": { "event_name": "api.call", "metric": "count" },
+                         "viz": { "type": "number" }, "layout": { "x": 0, "y": 0, "w": 4, "h": 2 } });
+    let watched = app.post("/v1/dashboards", &json!({ "name": "w", "widgets": [widget] })).await;
+    let watched = watched.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let alert = json!({ "dashboard_id": watched, "widget_id": "calls", "tenant_id": "t", "name": "a",
+                        "condition_type": "threshold", "operator": "gt", "threshold_value": 1,
+                        "email_to": ["ops@example.com"] });
+    app.post("/v1/alerts", &alert).await.ok(StatusCode::CREATED);
+    app.post("/v1/alerts", &alert).await.plan_limit("alerts_limit", "free", json!("starter"), 1, 1);
+    let report = json!({ "dashboard_id": watched, "tenant_id": "t", "schedule": "0 9 * * *",
+                         "email_to": ["ops@example.com"] });
+    app.post("/v1/reports", &report).await.ok(StatusCode::CREATED);
+    app.post("/v1/reports", &report).await.plan_limit("reports_limit", "free", json!("starter"), 1, 1);
 
     // Events: 10 a month; a batch that would pass the cap is refused whole.
     app.ingest("t", 6).await.ok(StatusCode::OK);

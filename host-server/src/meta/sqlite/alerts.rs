@@ -6,7 +6,10 @@ use sqlx::{Row, sqlite::SqliteRow};
 use super::{SqliteMeta, fixed_time};
 use crate::{
     error::{AppError, Result},
-    meta::alerts::{AlertEvent, AlertRule, AlertState, AlertStore},
+    meta::{
+        alerts::{AlertEvent, AlertRule, AlertState, AlertStore},
+        billing::Capped,
+    },
 };
 
 const COLUMNS: &str = "id, org_id, env_id, dashboard_id, widget_id, name, condition_type, operator, \
@@ -103,12 +106,15 @@ impl AlertStore for SqliteMeta {
         row.as_ref().map(rule_from).transpose()
     }
 
-    async fn create_alert(&self, r: &AlertRule) -> Result<AlertRule> {
+    async fn create_alert(&self, r: &AlertRule, cap: Option<i64>) -> Result<Capped<AlertRule>> {
+        // One statement counts the org's alerts and inserts, so concurrent creates cannot both
+        // pass the plan's cap.
         let row = sqlx::query(&format!(
             "INSERT INTO alerts (org_id, env_id, dashboard_id, widget_id, name, condition_type, operator, \
              threshold_value, lookback_minutes, tenant_ids, email_to, webhook_url, enabled, pending_minutes, \
              notify_on_resolve, repeat_interval_minutes, created_by, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             WHERE ? IS NULL OR (SELECT count(*) FROM alerts WHERE org_id = ?) < ? RETURNING {COLUMNS}"
         ))
         .bind(r.org_id)
         .bind(r.env_id)
@@ -129,9 +135,21 @@ impl AlertStore for SqliteMeta {
         .bind(&r.created_by)
         .bind(r.created_at)
         .bind(r.updated_at)
-        .fetch_one(self.pool())
+        .bind(cap)
+        .bind(r.org_id)
+        .bind(cap)
+        .fetch_optional(self.pool())
         .await?;
-        rule_from(&row)
+        match row {
+            Some(row) => rule_from(&row).map(Capped::Done),
+            None => {
+                let used = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE org_id = ?")
+                    .bind(r.org_id)
+                    .fetch_one(self.pool())
+                    .await?;
+                Ok(Capped::OverLimit { used })
+            }
+        }
     }
 
     async fn update_alert(&self, r: &AlertRule) -> Result<bool> {

@@ -10,7 +10,10 @@ use super::{
 };
 use crate::{
     error::{AppError, Result},
-    meta::reports::{ReportRule, ReportRun, ReportStore},
+    meta::{
+        billing::Capped,
+        reports::{ReportRule, ReportRun, ReportStore},
+    },
 };
 
 const COLUMNS: &str = "id, org_id, env_id, dashboard_id, tenant_id, name, period, filters, schedule, \
@@ -88,11 +91,13 @@ impl ReportStore for SqliteMeta {
         row.as_ref().map(rule_from).transpose()
     }
 
-    async fn create_report(&self, r: &ReportRule) -> Result<ReportRule> {
+    async fn create_report(&self, r: &ReportRule, cap: Option<i64>) -> Result<Capped<ReportRule>> {
+        // One statement counts the org's reports and inserts (the plan's cap holds under races).
         let row = sqlx::query(&format!(
             "INSERT INTO reports (org_id, env_id, dashboard_id, tenant_id, name, period, filters, schedule, \
              timezone, format, email_to, webhook_url, enabled, skip_if_empty, created_by, created_at, \
-             updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             WHERE ? IS NULL OR (SELECT count(*) FROM reports WHERE org_id = ?) < ? RETURNING {COLUMNS}"
         ))
         .bind(r.org_id)
         .bind(r.env_id)
@@ -111,9 +116,21 @@ impl ReportStore for SqliteMeta {
         .bind(&r.created_by)
         .bind(r.created_at)
         .bind(r.updated_at)
-        .fetch_one(self.pool())
+        .bind(cap)
+        .bind(r.org_id)
+        .bind(cap)
+        .fetch_optional(self.pool())
         .await?;
-        rule_from(&row)
+        match row {
+            Some(row) => rule_from(&row).map(Capped::Done),
+            None => {
+                let used = sqlx::query_scalar("SELECT count(*) FROM reports WHERE org_id = ?")
+                    .bind(r.org_id)
+                    .fetch_one(self.pool())
+                    .await?;
+                Ok(Capped::OverLimit { used })
+            }
+        }
     }
 
     async fn update_report(&self, r: &ReportRule) -> Result<bool> {
