@@ -287,6 +287,8 @@ impl Billing {
             "published_dashboards": self.store.published_dashboards(org_id).await?,
             "api_keys": self.store.api_keys_used(org_id).await?,
             "members": self.store.seats_used(org_id).await?,
+            "alerts": self.store.alerts_used(org_id).await?,
+            "reports": self.store.reports_used(org_id).await?,
             "events_this_month": self.events_this_month(org_id).await?,
         });
         Ok(json!({

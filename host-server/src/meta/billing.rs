@@ -113,4 +113,8 @@ pub trait BillingStore: Send + Sync + 'static {
     async fn api_keys_used(&self, org_id: i64) -> Result<i64>;
     /// How many published dashboards the org has, all environments together.
     async fn published_dashboards(&self, org_id: i64) -> Result<i64>;
+    /// How many alerts the org has (what the alerts limit counts).
+    async fn alerts_used(&self, org_id: i64) -> Result<i64>;
+    /// How many scheduled reports the org has (what the reports limit counts).
+    async fn reports_used(&self, org_id: i64) -> Result<i64>;
 }

@@ -492,7 +492,8 @@ async fn every_gate_refuses_at_its_limit_and_admits_one_below() {
     let usage = app.billing().await["usage"].clone();
     assert_eq!(
         usage,
-        json!({ "published_dashboards": 2, "api_keys": 2, "members": 2, "events_this_month": 10 })
+        json!({ "published_dashboards": 2, "api_keys": 2, "members": 2, "alerts": 1, "reports": 1,
+                "events_this_month": 10 })
     );
 }
 

@@ -143,7 +143,7 @@ impl AlertStore for SqliteMeta {
         match row {
             Some(row) => rule_from(&row).map(Capped::Done),
             None => {
-                let used = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE org_id = ?")
+                let used = sqlx::query_scalar(super::billing::ALERTS_SQL)
                     .bind(r.org_id)
                     .fetch_one(self.pool())
                     .await?;

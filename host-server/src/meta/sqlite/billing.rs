@@ -20,6 +20,8 @@ pub(super) const SEATS_SQL: &str = "SELECT (SELECT COUNT(*) FROM memberships WHE
 pub(super) const API_KEYS_SQL: &str = "SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND revoked_at IS NULL";
 
 /// Published dashboards of the org, every environment.
+pub(super) const ALERTS_SQL: &str = "SELECT count(*) FROM alerts WHERE org_id = ?";
+pub(super) const REPORTS_SQL: &str = "SELECT count(*) FROM reports WHERE org_id = ?";
 pub(super) const PUBLISHED_SQL: &str = "SELECT COUNT(*) FROM dashboards WHERE org_id = ? AND is_published";
 
 #[async_trait]
@@ -150,5 +152,13 @@ impl BillingStore for SqliteMeta {
 
     async fn published_dashboards(&self, org_id: i64) -> Result<i64> {
         Ok(sqlx::query_scalar(PUBLISHED_SQL).bind(org_id).fetch_one(self.pool()).await?)
+    }
+
+    async fn alerts_used(&self, org_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(ALERTS_SQL).bind(org_id).fetch_one(self.pool()).await?)
+    }
+
+    async fn reports_used(&self, org_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(REPORTS_SQL).bind(org_id).fetch_one(self.pool()).await?)
     }
 }

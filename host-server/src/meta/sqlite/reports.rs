@@ -124,7 +124,7 @@ impl ReportStore for SqliteMeta {
         match row {
             Some(row) => rule_from(&row).map(Capped::Done),
             None => {
-                let used = sqlx::query_scalar("SELECT count(*) FROM reports WHERE org_id = ?")
+                let used = sqlx::query_scalar(super::billing::REPORTS_SQL)
                     .bind(r.org_id)
                     .fetch_one(self.pool())
                     .await?;
