@@ -5,36 +5,13 @@ use contract::query::{Granularity, QueryRow};
 
 use crate::{
     charts::{Category, Series, TimeSeries},
-    i18n::fill,
+    i18n::{Words, fill},
 };
 
 /// Most series a time chart draws; the smallest groups beyond it are folded into "Other".
 pub const MAX_SERIES: usize = 6;
 /// Most categories a breakdown draws.
 pub const MAX_CATEGORIES: usize = 10;
-
-/// Words the shaping needs, in the viewer's language.
-#[derive(Debug, Clone, Copy)]
-pub struct Words<'a> {
-    /// Label of folded-together small groups.
-    pub other: &'a str,
-    /// Label of events without the grouped prop.
-    pub none: &'a str,
-    /// Name of the single series of an ungrouped chart.
-    pub value: &'a str,
-    /// Summary of a chart without data: title, chart.
-    pub no_data: &'a str,
-    /// A time chart's summary: title, chart, count, first and last bucket.
-    pub points: &'a str,
-    /// One series in it: name, latest, peak, peak's bucket.
-    pub series: &'a str,
-    /// Series beyond the fourth: their count.
-    pub more_series: &'a str,
-    /// The still-filling bucket: its label.
-    pub partial: &'a str,
-    /// A breakdown's summary: title, chart, count, the largest parts.
-    pub categories: &'a str,
-}
 
 /// English words (`i18n::EN`).
 pub const ENGLISH: Words<'static> = crate::i18n::EN.words;

@@ -3,7 +3,28 @@
 //! posted to the host stay English (they are for developers, and documented). Templates number
 //! their parts: `{0}`, `{1}`… ([`fill`]).
 
-use crate::data::Words;
+/// Words the shaping needs, in the viewer's language.
+#[derive(Debug, Clone, Copy)]
+pub struct Words<'a> {
+    /// Label of folded-together small groups.
+    pub other: &'a str,
+    /// Label of events without the grouped prop.
+    pub none: &'a str,
+    /// Name of the single series of an ungrouped chart.
+    pub value: &'a str,
+    /// Summary of a chart without data: title, chart.
+    pub no_data: &'a str,
+    /// A time chart's summary: title, chart, count, first and last bucket.
+    pub points: &'a str,
+    /// One series in it: name, latest, peak, peak's bucket.
+    pub series: &'a str,
+    /// Series beyond the fourth: their count.
+    pub more_series: &'a str,
+    /// The still-filling bucket: its label.
+    pub partial: &'a str,
+    /// A breakdown's summary: title, chart, count, the largest parts.
+    pub categories: &'a str,
+}
 
 /// The runtime's strings in one language.
 #[derive(Debug, Clone, Copy)]
