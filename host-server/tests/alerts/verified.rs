@@ -1,7 +1,7 @@
 //! Signatures checked by an independent implementation: a receiver in Python that verifies each
 //! delivery with PyPI's `standardwebhooks` (the Standard Webhooks project's own library), for a
-//! test message, an alert's webhook and a rotation's two secrets, and that rejects a tampered
-//! delivery.
+//! test message, an alert's and a report's webhook and a rotation's two secrets, and that rejects
+//! a tampered delivery.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::Duration;
@@ -66,6 +66,29 @@ async fn the_standardwebhooks_library_verifies_deliveries_across_a_rotation_and_
     );
     assert_eq!(last_attempt(&app, &org, &alert_url).await, (Some(204), Value::Null));
 
+    // A report's webhook: every minute, so the frozen clock stays within the library's 5 minutes
+    // of the real time.
+    let report_url = format!("{}/report", receiver.base);
+    app.post(
+        "/v1/reports",
+        &org.key,
+        &json!({ "dashboard_id": dash, "tenant_id": "acme", "schedule": "* * * * *", "format": "csv",
+                 "webhook_url": report_url }),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+    app.advance(Duration::seconds(61));
+    assert_eq!(app.tick().await.1, 1, "the report runs and its webhook goes out (the alert stays firing)");
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(
+        (hits[2]["path"].as_str(), &hits[2]["results"]),
+        (Some("/report"), &json!(["ok"])),
+        "{hits:?}"
+    );
+    assert_eq!(VerifyingReceiver::body(&hits[2])["type"], "report.completed");
+    assert_eq!(last_attempt(&app, &org, &report_url).await, (Some(204), Value::Null));
+
     // The receiver is not a rubber stamp: with a secret the server does not have, the library
     // refuses and the server records the 400.
     let stranger = format!("whsec_{}", STANDARD.encode([7u8; 32]));
@@ -73,7 +96,7 @@ async fn the_standardwebhooks_library_verifies_deliveries_across_a_rotation_and_
     let wrong_url = format!("{}/wrong-secret", receiver.base);
     app.post("/v1/webhooks/test", &org.key, &json!({ "url": wrong_url })).await.ok(StatusCode::ACCEPTED);
     assert_eq!(app.tick().await.1, 1);
-    let result = receiver.hits()[2]["results"][0].as_str().expect("result").to_owned();
+    let result = receiver.hits()[3]["results"][0].as_str().expect("result").to_owned();
     assert!(result.contains("No matching signature found"), "{result}");
     assert_eq!(last_attempt(&app, &org, &wrong_url).await, (Some(400), json!("HTTP 400")));
 
@@ -86,15 +109,15 @@ async fn the_standardwebhooks_library_verifies_deliveries_across_a_rotation_and_
     app.post("/v1/webhooks/test", &org.key, &json!({ "url": rotated_url })).await.ok(StatusCode::ACCEPTED);
     assert_eq!(app.tick().await.1, 1);
     let hits = receiver.hits();
-    assert_eq!(hits.len(), 4);
-    assert_eq!(hits[3]["results"], json!(["ok", "ok"]), "new and old secret verify: {:?}", hits[3]);
-    assert_eq!(hits[3]["headers"]["webhook-signature"].as_str().expect("signature").split(' ').count(), 2);
+    assert_eq!(hits.len(), 5);
+    assert_eq!(hits[4]["results"], json!(["ok", "ok"]), "new and old secret verify: {:?}", hits[4]);
+    assert_eq!(hits[4]["headers"]["webhook-signature"].as_str().expect("signature").split(' ').count(), 2);
     assert_eq!(last_attempt(&app, &org, &rotated_url).await, (Some(204), Value::Null));
 
     // Tampering, checked in Python on the recorded deliveries: as received they verify with each
     // valid secret; a changed or appended body byte, another message id, a moved timestamp or a
     // stale one do not.
-    for (index, secret) in [(1, &first), (3, &second), (3, &first)] {
+    for (index, secret) in [(1, &first), (2, &first), (4, &second), (4, &first)] {
         let checked = receiver.check(secret, index);
         assert_eq!(checked["as_received"], "ok", "{checked}");
         let tampered = checked["tampered"].as_object().expect("tampered");
