@@ -225,3 +225,21 @@ setup_chdb() {
   /usr/bin/python3 -m venv "$CHDB_VENV"
   "$CHDB_VENV/bin/pip" install --quiet --disable-pip-version-check "chdb-core==$CHDB_VERSION"
 }
+
+# PyPI's standardwebhooks, the Standard Webhooks project's own Python library: the webhook
+# receiver of the alerts tests verifies the server's signatures with it, an implementation
+# independent of the server's (host-server/tests/alerts/standardwebhooks_receiver.py). Pure
+# Python without dependencies, in its own venv like chdb's; quick when already installed.
+STANDARDWEBHOOKS_VERSION="1.3.0"
+STANDARDWEBHOOKS_VENV="$EMBAN_TOOLS_DIR/standardwebhooks-venv"
+export EMBAN_STANDARDWEBHOOKS_PYTHON="$STANDARDWEBHOOKS_VENV/bin/python"
+setup_standardwebhooks() {
+  if "$EMBAN_STANDARDWEBHOOKS_PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  apt_install python3-venv
+  log "pip install standardwebhooks==$STANDARDWEBHOOKS_VERSION (verifies webhook signatures in the tests)"
+  rm -rf "$STANDARDWEBHOOKS_VENV"
+  /usr/bin/python3 -m venv "$STANDARDWEBHOOKS_VENV"
+  "$STANDARDWEBHOOKS_VENV/bin/pip" install --quiet --disable-pip-version-check "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+}

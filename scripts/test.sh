@@ -7,6 +7,7 @@ source scripts/setup.sh
 trap phase_summary EXIT
 phase "install: compilers, libduckdb, crates" setup_server
 phase "install: ClickHouse" setup_clickhouse
+phase "install: standardwebhooks (PyPI; verifies webhook signatures in the tests)" setup_standardwebhooks
 phase "install: browser toolchain (Chromium, wasm-opt, wasm-bindgen, Trunk, esbuild)" setup_browser
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy (native)" cargo clippy --workspace --all-targets -- -D warnings

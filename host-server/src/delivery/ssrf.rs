@@ -9,6 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use ipnet::IpNet;
 use reqwest::Url;
 
+/// The end of every refusal.
+const PUBLIC_ONLY: &str = "webhooks may only go to public addresses";
+
 /// Why an IPv4 address is refused, if it is.
 fn v4_refusal(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, c, _] = ip.octets();
@@ -74,6 +77,11 @@ impl SsrfGuard {
 
     /// Why `ip` may not be delivered to, if it may not.
     pub fn refused(&self, ip: IpAddr) -> Option<String> {
+        self.verdict(ip).map(|(ip, why)| format!("{ip} is {why}; {PUBLIC_ONLY}"))
+    }
+
+    /// The address as judged (an IPv4-mapped one as its IPv4 address) and why it is refused.
+    fn verdict(&self, ip: IpAddr) -> Option<(IpAddr, &'static str)> {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
@@ -81,7 +89,7 @@ impl SsrfGuard {
         if self.allowed.iter().any(|net| net.contains(&ip)) {
             return None;
         }
-        refusal(ip).map(|why| format!("{ip} is {why}; webhooks may only go to public addresses"))
+        refusal(ip).map(|why| (ip, why))
     }
 
     /// The URL's syntax: absolute http or https with a host, no credentials. The message says
@@ -117,12 +125,13 @@ impl SsrfGuard {
                 .collect(),
         };
         let first = *addrs.first().ok_or_else(|| format!("{host:?} has no address"))?;
+        let named = host.parse::<IpAddr>().is_err();
         for addr in &addrs {
-            if let Some(why) = self.refused(addr.ip()) {
-                return Err(if host.parse::<IpAddr>().is_ok() {
-                    why
+            if let Some((ip, why)) = self.verdict(addr.ip()) {
+                return Err(if named {
+                    format!("{host} resolves to {ip}, which is {why}; {PUBLIC_ONLY}")
                 } else {
-                    format!("{host} resolves to {why}")
+                    format!("{ip} is {why}; {PUBLIC_ONLY}")
                 });
             }
         }

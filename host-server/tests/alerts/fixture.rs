@@ -387,3 +387,104 @@ impl Drop for Smtp {
         let _ = self.child.wait();
     }
 }
+
+/// The Python of the venv `setup_standardwebhooks` (scripts/setup.sh) makes, with PyPI's
+/// `standardwebhooks`. The test fails, naming the fix, when the package is missing: the test
+/// script installs it, so missing means a broken setup, not a reason to skip.
+pub fn standardwebhooks_python() -> PathBuf {
+    let python = std::env::var_os("EMBAN_STANDARDWEBHOOKS_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/emban-tools/standardwebhooks-venv/bin/python")
+    });
+    let import = std::process::Command::new(&python).args(["-c", "import standardwebhooks"]).output();
+    let error = match &import {
+        Ok(out) if out.status.success() => return python,
+        Ok(out) => String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_owned(),
+        Err(e) => e.to_string(),
+    };
+    panic!(
+        "PyPI's standardwebhooks cannot be imported with {} ({}): run \
+         `source scripts/setup.sh && setup_standardwebhooks` (scripts/test.sh does)",
+        python.display(),
+        error.trim()
+    );
+}
+
+const STANDARDWEBHOOKS_RECEIVER: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/alerts/standardwebhooks_receiver.py");
+
+/// A webhook receiver in Python on a free loopback port that verifies every request with PyPI's
+/// `standardwebhooks` (tests/alerts/standardwebhooks_receiver.py) against the secrets it is
+/// given, answering 204 when all of them verify and 400 otherwise, and records each request.
+pub struct VerifyingReceiver {
+    pub base: String,
+    python: PathBuf,
+    child: std::process::Child,
+    dir: TempDir,
+}
+
+impl VerifyingReceiver {
+    pub async fn start() -> VerifyingReceiver {
+        let python = standardwebhooks_python();
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("secrets"), "").expect("secrets file");
+        let mut child = std::process::Command::new(&python)
+            .arg(STANDARDWEBHOOKS_RECEIVER)
+            .arg("serve")
+            .arg(dir.path())
+            .spawn()
+            .expect("starting standardwebhooks_receiver.py");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let port = loop {
+            if let Ok(port) = std::fs::read_to_string(dir.path().join("port")) {
+                break port;
+            }
+            if let Some(status) = child.try_wait().expect("receiver status") {
+                panic!("standardwebhooks_receiver.py exited: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "standardwebhooks_receiver.py did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        VerifyingReceiver { base: format!("http://127.0.0.1:{}", port.trim()), python, child, dir }
+    }
+
+    /// The secrets every later request must verify with.
+    pub fn expect_secrets(&self, secrets: &[&str]) {
+        std::fs::write(self.dir.path().join("secrets"), secrets.join("\n")).expect("secrets file");
+    }
+
+    /// The requests received: `{path, headers, body_b64, results}`, `results` one per expected
+    /// secret, `"ok"` or the library's error.
+    pub fn hits(&self) -> Vec<Value> {
+        let Ok(text) = std::fs::read_to_string(self.dir.path().join("hits.jsonl")) else { return Vec::new() };
+        text.lines().map(|l| serde_json::from_str(l).expect("a hit")).collect()
+    }
+
+    /// The body of a recorded request, parsed.
+    pub fn body(hit: &Value) -> Value {
+        let bytes = STANDARD.decode(hit["body_b64"].as_str().expect("body_b64")).expect("base64");
+        serde_json::from_slice(&bytes).expect("a JSON body")
+    }
+
+    /// Verifies recorded request `index` again with `secret` in Python, as received and
+    /// tampered with: `{"as_received", "tampered": {case: "ok" or the error}}`.
+    pub fn check(&self, secret: &str, index: usize) -> Value {
+        let out = std::process::Command::new(&self.python)
+            .arg(STANDARDWEBHOOKS_RECEIVER)
+            .arg("check")
+            .arg(secret)
+            .arg(self.dir.path().join("hits.jsonl"))
+            .arg(index.to_string())
+            .output()
+            .expect("running standardwebhooks_receiver.py check");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("check's JSON")
+    }
+}
+
+impl Drop for VerifyingReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
