@@ -782,3 +782,25 @@ async fn report_runs(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_size_reads_what_the_renderer_drew() {
+        let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20"><rect width="30" height="20"/></svg>"#;
+        let png = render::png(svg, 2.0).expect("renders");
+        assert_eq!(png_size(&png), Some((60, 40)));
+        assert_eq!(png_size(&png[..10]), None);
+    }
+
+    #[test]
+    fn delta_reads_two_windows() {
+        assert_eq!(queries_per_reading("delta"), 2);
+        assert_eq!(queries_per_reading("threshold"), 1);
+        assert_eq!(queries_per_reading("no_data"), 1);
+        let pairs: usize = CONDITIONS.iter().map(|c| 100 * queries_per_reading(c.condition)).sum();
+        assert_eq!(pairs, 1300, "the recorded runs' 1,300 queries per pass");
+    }
+}
