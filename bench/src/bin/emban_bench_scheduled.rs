@@ -6,17 +6,21 @@
 //!    very function the demo seeding calls).
 //! 2. Loads `--events` sample events (the ingest benchmark's generator and tenants: 1,000
 //!    Zipf-sized tenants, 30 days, all `api.call`) through the events store's own insert path
-//!    (validated as `POST /v1/events` validates them; no HTTP, so the load is quick).
-//! 3. Render: the demo dashboard for one tenant, as a scheduled report draws it
-//!    (`reports::document`): each widget's query (`analytics::widget::evaluate_at`), the SVG page
-//!    (`render::svg`), then the PNG at scale 2 (`render::png`) or the PDF (`render::pdf`),
-//!    each step timed on its own over `--render-runs` runs per format.
+//!    (validated as `POST /v1/events` validates them; no HTTP, so its rate is no ingest figure).
+//! 3. Render: the demo dashboard for each of `--render-tenant-ranks`, as a scheduled report
+//!    draws it (`reports::document`): each widget's query (`analytics::widget::evaluate_at`),
+//!    the SVG page (`render::svg`), then the PNG at scale 2 (`render::png`) or the PDF
+//!    (`render::pdf`), each step timed on its own over `--render-runs` runs per format.
 //! 4. Alerts: `--alerts` alerts over the dashboard's evaluable widgets (threshold, delta and
 //!    no_data mixed), created through `POST /v1/alerts`, each watching `--tenants-per-alert`
-//!    tenants; the clock is advanced and `scheduler::tick` runs one full evaluation pass (wall
-//!    and CPU time), twice (the first pass writes every state; the second finds them). Then
-//!    each pair's reading (`alerts::evaluate::read`, what the pass calls per tenant) is timed on
-//!    its own for per-pair percentiles, and the same shape through `GET /v1/query` for reference.
+//!    tenants. `scheduler::tick` runs one full evaluation pass (wall and CPU time) at once, then
+//!    another one alert interval later (the first writes every state; the second finds them).
+//!    Then each pair's reading (`alerts::evaluate::read`, what the pass calls per tenant) and
+//!    state write are timed on their own, and the same shape through `GET /v1/query`.
+//! 5. Report runs end to end: the alerts deleted, a report per format through
+//!    `POST /v1/reports`, run `--report-runs` times by `scheduler::tick` a minute apart.
+//!
+//! BENCHMARKS.md ("Report rendering and alert evaluation") records the figures.
 
 use std::{
     path::{Path, PathBuf},
