@@ -196,6 +196,42 @@ async fn assets_go_precompressed_as_the_browser_accepts() {
     server.stop().await.unwrap();
 }
 
+/// The page (dynamic: framing and inlined first answers) is compressed per request as accepted,
+/// and keeps its headers.
+#[tokio::test]
+async fn the_page_goes_compressed_as_the_browser_accepts() {
+    use std::io::Read;
+    let (data, dist) = (Dir::new("data"), Dir::new("dist"));
+    fake_build(&dist.0);
+    let server = server(&dist.0, &data).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/embed/dash_1", server.url());
+    let plain = client.get(&url).send().await.unwrap();
+    assert_eq!(header(&plain, "content-encoding"), "");
+    let plain = plain.text().await.unwrap();
+    assert!(plain.contains("<title>Emban</title>"), "{plain}");
+    for (accept, encoding) in [("gzip, deflate, br, zstd", "br"), ("gzip", "gzip"), ("identity", "")] {
+        let response = client.get(&url).header("accept-encoding", accept).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{accept}");
+        assert_eq!(header(&response, "content-encoding"), encoding, "{accept}");
+        assert!(header(&response, "vary").to_ascii_lowercase().contains("accept-encoding"), "{accept}");
+        assert_eq!(header(&response, "cache-control"), "no-store", "{accept}");
+        assert!(header(&response, "content-type").starts_with("text/html"), "{accept}");
+        assert!(header(&response, "content-security-policy").contains("frame-ancestors"), "{accept}");
+        let body = response.bytes().await.unwrap();
+        match encoding {
+            "gzip" => {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(body.as_ref()).read_to_string(&mut text).unwrap();
+                assert_eq!(text, plain);
+            }
+            "br" => assert_ne!(body.as_ref(), plain.as_bytes(), "brotli bytes, not the plain page"),
+            _ => assert_eq!(body.as_ref(), plain.as_bytes()),
+        }
+    }
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn without_a_build_the_page_says_so() {
     let (data, dist) = (Dir::new("data"), Dir::new("empty"));

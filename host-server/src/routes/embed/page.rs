@@ -10,6 +10,7 @@ use axum::{
     routing::get,
 };
 use serde::Deserialize;
+use tower_http::compression::CompressionLayer;
 
 use crate::{
     embed::page::{initial_data, page_csp, page_framing, page_with_framing, page_with_initial_data},
@@ -20,7 +21,14 @@ use crate::{
 /// The runtime's page and assets.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/embed/{dashboard_id}", get(get_embed_page))
+        // The page carries the dashboard and its first answers inline (about 14 KB for the
+        // demo): compressed per request, brotli or gzip as accepted (the assets come
+        // precompressed instead). Its content is fixed by the signed session, not by the
+        // request, so there is no attacker-chosen text to mix with it (BREACH).
+        .route(
+            "/embed/{dashboard_id}",
+            get(get_embed_page).layer(CompressionLayer::new().br(true).gzip(true)),
+        )
         .route("/embed-assets/{*file}", get(get_asset))
 }
 
