@@ -24,7 +24,7 @@ use anyhow::{Context, anyhow, bail, ensure};
 use chrono::Utc;
 use clap::Parser;
 use contract::events::{IngestEvent, IngestRequest};
-use duckdb::{Config, Connection};
+use duckdb::Connection;
 use emban_bench::{
     http,
     machine::{self, Machine, ProcStatus, gib, machine_busy_secs, self_cpu_secs, thread_cpu},
@@ -34,8 +34,8 @@ use emban_host_server::{
     analytics::query::QueryRequest,
     demo::sample::{self, SampleGenerator},
     events::{
-        NewEvent, StoreScope,
-        duckdb::{append_rows, create_schema_sql, query_sql, run_query_sql},
+        NewEvent, StoreScope, columnar,
+        duckdb::{append_rows, create_schema_sql, create_table_sql, duckdb_config, query_sql, run_query_sql},
     },
     ingest,
 };
@@ -48,6 +48,11 @@ const GOAL_PEAK_RSS_BYTES: u64 = 1536 * 1024 * 1024;
 const GOAL_LARGEST_TENANT_SHARE: f64 = 0.10;
 const GOAL_SERVER_OVER_DIRECT: f64 = 1.2;
 const GOAL_SERVER_OVER_DIRECT_SLACK_MS: f64 = 2.0;
+/// Issue 19: events visible to queries within 2 s of their acknowledgement.
+const GOAL_VISIBILITY_LAG_MS: f64 = 2000.0;
+/// The probe events' tenant and name (kept apart from the load's tenants and `api.call`).
+const LAG_TENANT: &str = "bench_lag_probe";
+const LAG_EVENT: &str = "bench.lag";
 
 /// Placeholder written into every pool body's event ids; overwritten per request.
 const ID_PREFIX: &str = "\"event_id\":\"evt_";
@@ -86,6 +91,15 @@ struct Args {
     /// Skip the raw-appender baseline.
     #[arg(long)]
     skip_raw: bool,
+    /// Requests per transaction in the raw-appender baselines.
+    #[arg(long, default_value_t = 50)]
+    raw_group: u64,
+    /// Stop after the raw-appender baseline (to compare store settings quickly).
+    #[arg(long)]
+    raw_only: bool,
+    /// Milliseconds between two visibility probes during ingest (0: no probes).
+    #[arg(long, default_value_t = 500)]
+    lag_probe_ms: u64,
     /// The server binary. Default: `emban` next to this binary.
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -142,7 +156,13 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     );
 
     // ---------------------------------------------------------------- raw appender baseline
-    let raw_rate = if args.skip_raw { None } else { Some(raw_appender(args, dir, &pool)?) };
+    let raw_rate =
+        if args.skip_raw { None } else { Some(raw_appender(args, dir, &pool, RawLayout::Shards)?) };
+    let raw_one_table =
+        if args.skip_raw { None } else { Some(raw_appender(args, dir, &pool, RawLayout::OneTable)?) };
+    if args.raw_only {
+        return Ok(());
+    }
 
     // ---------------------------------------------------------------- server + ingest
     let server_dir = dir.join("server");
@@ -150,9 +170,10 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let keys = rt.block_on(register(&server.url))?;
     let bench_cpu_before = self_cpu_secs();
-    let server_cpu_before: f64 = thread_cpu(server.pid()).values().sum();
+    let threads_before = thread_cpu(server.pid());
+    let server_cpu_before: f64 = threads_before.values().sum();
     let machine_before = machine_busy_secs();
-    let ingest = rt.block_on(ingest_load(args, &server.url, &keys.ingest, &pool))?;
+    let ingest = rt.block_on(ingest_load(args, &server.url, &keys, &pool))?;
     let bench_cpu = self_cpu_secs() - bench_cpu_before;
     let machine_busy = machine_busy_secs() - machine_before;
     let rss = ProcStatus::read(server.pid())?;
@@ -192,6 +213,28 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
         others.max(0.0) / ingest.secs
     );
     println!("  server VmHWM {:.2} GiB, VmRSS {:.2} GiB", gib(rss.hwm), gib(rss.rss));
+    let split = CpuSplit::new(&threads_before, &threads, ingest.accepted);
+    println!(
+        "  CPU per event: HTTP+JSON+validation (tokio workers) {:.2} us, store (duckdb-writer) {:.2} us, \
+         other server threads {:.2} us; total {:.2} us (2 cores allow {:.0} events/s at that cost)",
+        split.http_us,
+        split.store_us,
+        split.other_us,
+        split.total_us(),
+        machine::cpus() as f64 * 1e6 / split.total_us().max(1e-9)
+    );
+    let lag = &ingest.lag_ms;
+    if lag.is_empty() {
+        println!("  visibility lag: no probes");
+    } else {
+        println!(
+            "  visibility lag (a batch's 2xx until GET /v1/query counts it), {} probes during ingest: \
+             p50 {:.1} ms, max {:.1} ms",
+            lag.len(),
+            pct(lag, 0.5),
+            pct(lag, 1.0)
+        );
+    }
     ensure!(
         ingest.duplicates == 0,
         "the server reported {} duplicates; the event ids must be distinct",
@@ -214,20 +257,44 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
         Some(raw) => {
             let share = ratio(ingest.rate(), raw);
             println!("  raw appender {raw:.0} events/s; server reaches {:.1}% of it", share * 100.0);
-            summary.add("raw appender, events/s", format!("{raw:.0}"), "(baseline)".into(), None);
+            summary.add("raw appender (shards), events/s", format!("{raw:.0}"), "(baseline)".into(), None);
             summary.add(
-                "ingest / raw appender",
+                "ingest / raw appender (shards)",
                 format!("{:.1}%", share * 100.0),
                 format!(">= {:.0}%", GOAL_SHARE_OF_RAW * 100.0),
                 Some(share >= GOAL_SHARE_OF_RAW),
             );
         }
         None => summary.add(
-            "ingest / raw appender",
+            "ingest / raw appender (shards)",
             "skipped".into(),
             format!(">= {:.0}%", GOAL_SHARE_OF_RAW * 100.0),
             None,
         ),
+    }
+    if let Some(raw) = raw_one_table {
+        let share = ratio(ingest.rate(), raw);
+        println!(
+            "  raw appender, one table without shards: {raw:.0} events/s; server reaches {:.1}% of it",
+            share * 100.0
+        );
+        summary.add("raw appender (one table), events/s", format!("{raw:.0}"), "(reference)".into(), None);
+        summary.add("ingest / raw (one table)", format!("{:.1}%", share * 100.0), "(reported)".into(), None);
+    }
+    summary.add(
+        "CPU/event: HTTP+JSON+validation, us",
+        format!("{:.2}", split.http_us),
+        "(reported)".into(),
+        None,
+    );
+    summary.add("CPU/event: store (writer), us", format!("{:.2}", split.store_us), "(reported)".into(), None);
+    if !lag.is_empty() {
+        summary.add(
+            "visibility lag p50 / max, ms",
+            format!("{:.1} / {:.1}", pct(lag, 0.5), pct(lag, 1.0)),
+            format!("<= {GOAL_VISIBILITY_LAG_MS:.0} max"),
+            Some(pct(lag, 1.0) <= GOAL_VISIBILITY_LAG_MS),
+        );
     }
     summary.add(
         "server peak RSS after ingest",
@@ -448,26 +515,35 @@ fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
 
 // ==================================================================== raw appender baseline
 
-/// Requests per raw-baseline transaction.
-const RAW_GROUP: u64 = 50;
+/// How the raw baseline lays the rows out.
+#[derive(Clone, Copy, PartialEq)]
+enum RawLayout {
+    /// The server's append path (`append_rows`: Arrow batches into the tenant shards).
+    Shards,
+    /// The physical reference of issue 19: one table, no shards, one Arrow appender.
+    OneTable,
+}
 
-/// Appends every row the server will receive through the server's own append path
-/// (`append_rows`: Arrow batches into the tenant shards), on one thread, 50 requests per transaction,
-/// into a fresh DuckDB file with the server's schema and settings. Returns rows per second.
-fn raw_appender(args: &Args, dir: &Path, pool: &Pool) -> anyhow::Result<f64> {
+/// Appends every row the server will receive, on one thread, 50 requests per transaction, into
+/// a fresh DuckDB file with the server's settings, laid out as `layout` says. Returns rows per
+/// second.
+fn raw_appender(args: &Args, dir: &Path, pool: &Pool, layout: RawLayout) -> anyhow::Result<f64> {
     let path = dir.join("raw-appender.duckdb");
     let _ = std::fs::remove_file(&path);
     let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
-    let conn = Connection::open_with_flags(&path, Config::default().threads(2)?.max_memory(limit)?)?;
-    conn.execute_batch(&create_schema_sql())?;
+    let conn = Connection::open_with_flags(&path, duckdb_config(limit)?)?;
+    conn.execute_batch(&match layout {
+        RawLayout::Shards => create_schema_sql(),
+        RawLayout::OneTable => create_table_sql(),
+    })?;
     let scope = StoreScope { org_id: 1, env_id: 1 };
     let requests = args.events / args.batch as u64;
     let started = Instant::now();
-    // One transaction per RAW_GROUP requests, as the server's writer commits a group of
+    // One transaction per --raw-group requests, as the server's writer commits a group of
     // waiting requests at a time.
     let mut r = 0;
     while r < requests {
-        let end = (r + RAW_GROUP).min(requests);
+        let end = (r + args.raw_group.max(1)).min(requests);
         let rows: Vec<NewEvent> = (r..end)
             .flat_map(|q| {
                 pool.rows[(q % pool.rows.len() as u64) as usize].iter().enumerate().map(move |(i, row)| {
@@ -477,7 +553,16 @@ fn raw_appender(args: &Args, dir: &Path, pool: &Pool) -> anyhow::Result<f64> {
             .collect();
         let refs: Vec<(StoreScope, &NewEvent)> = rows.iter().map(|e| (scope, e)).collect();
         conn.execute_batch("BEGIN TRANSACTION")?;
-        append_rows(&conn, &refs)?;
+        match layout {
+            RawLayout::Shards => append_rows(&conn, &refs)?,
+            RawLayout::OneTable => {
+                let mut appender = conn.appender("events")?;
+                for chunk in refs.chunks(16_384) {
+                    appender.append_record_batch(columnar::record_batch(chunk.iter().copied())?)?;
+                }
+                appender.flush()?;
+            }
+        }
         conn.execute_batch("COMMIT")?;
         r = end;
     }
@@ -490,11 +575,16 @@ fn raw_appender(args: &Args, dir: &Path, pool: &Pool) -> anyhow::Result<f64> {
     let _ = std::fs::remove_file(path.with_extension("duckdb.wal"));
     let rate = rate(args.events, secs);
     println!(
-        "\n[raw appender] {} rows in {:.1}s = {:.0} rows/s (one thread, the server's append path, \
-         50 requests per commit; file {:.0} MiB)",
+        "\n[raw appender, {}] {} rows in {:.1}s = {:.0} rows/s (one thread, {} requests per commit; \
+         file {:.0} MiB)",
+        match layout {
+            RawLayout::Shards => "the server's append path into 8 shards",
+            RawLayout::OneTable => "one table, no shards",
+        },
         args.events,
         secs,
         rate,
+        args.raw_group,
         size as f64 / 1048576.0
     );
     Ok(rate)
@@ -655,6 +745,36 @@ fn restart(args: &Args, server_dir: &Path, log: &Path, keys: &Keys) -> anyhow::R
 
 // ==================================================================== ingest
 
+/// Server CPU during ingest, per accepted event, by the threads' roles.
+struct CpuSplit {
+    /// Tokio workers: HTTP, auth, JSON parsing, validation.
+    http_us: f64,
+    /// The DuckDB writer thread: de-duplication, batch building, appends, commits.
+    store_us: f64,
+    /// Every other thread (DuckDB's own, the blocking pool).
+    other_us: f64,
+}
+
+impl CpuSplit {
+    fn new(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, events: u64) -> CpuSplit {
+        let mut split = CpuSplit { http_us: 0.0, store_us: 0.0, other_us: 0.0 };
+        let per_event = 1e6 / events.max(1) as f64;
+        for (name, secs) in after {
+            let used = (secs - before.get(name).copied().unwrap_or(0.0)).max(0.0) * per_event;
+            match name.as_str() {
+                "tokio-rt-worker" => split.http_us += used,
+                "duckdb-writer" => split.store_us += used,
+                _ => split.other_us += used,
+            }
+        }
+        split
+    }
+
+    fn total_us(&self) -> f64 {
+        self.http_us + self.store_us + self.other_us
+    }
+}
+
 struct IngestResult {
     accepted: u64,
     duplicates: u64,
@@ -663,6 +783,8 @@ struct IngestResult {
     latencies_ms: Vec<f64>,
     /// (slowest, fastest) rate over 10-second windows.
     slowest_window: Option<(f64, f64)>,
+    /// Visibility lag of each probe, sorted.
+    lag_ms: Vec<f64>,
 }
 
 impl IngestResult {
@@ -671,7 +793,8 @@ impl IngestResult {
     }
 }
 
-async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::Result<IngestResult> {
+async fn ingest_load(args: &Args, url: &str, keys: &Keys, pool: &Pool) -> anyhow::Result<IngestResult> {
+    let key = keys.ingest.as_str();
     let requests = args.events / args.batch as u64;
     let next = AtomicU64::new(0);
     let accepted = AtomicU64::new(0);
@@ -736,13 +859,51 @@ async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::
         samples
     };
 
+    // Every --lag-probe-ms, one single-event batch of its own tenant; after its 2xx, counts that
+    // tenant through GET /v1/query until the event shows: the time from 2xx to visible.
+    let probe = async {
+        let mut lags = Vec::new();
+        if args.lag_probe_ms == 0 {
+            return anyhow::Ok(lags);
+        }
+        let client = http::client()?;
+        let query =
+            format!("{url}/v1/query?event_name={LAG_EVENT}&tenant_id={LAG_TENANT}&metric=count&period=24h");
+        let mut n = 0u64;
+        while !done.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(args.lag_probe_ms)).await;
+            let body = json!({"events": [{"tenant_id": LAG_TENANT, "event_name": LAG_EVENT, "event_id": format!("lag-{n}")}]});
+            http::expect(client.post(endpoint.as_str()).bearer_auth(key).json(&body), 200, "lag probe")
+                .await?;
+            let acknowledged = Instant::now();
+            n += 1;
+            loop {
+                let answer =
+                    http::expect(client.get(query.as_str()).bearer_auth(&keys.admin), 200, "lag query")
+                        .await?;
+                let seen: f64 = answer["data"]
+                    .as_array()
+                    .map_or(0.0, |rows| rows.iter().filter_map(|r| r["value"].as_f64()).sum());
+                if seen as u64 >= n {
+                    break;
+                }
+                ensure!(acknowledged.elapsed() < Duration::from_secs(60), "probe {n} not visible after 60 s");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            lags.push(ms_since(acknowledged));
+        }
+        lags.sort_by(f64::total_cmp);
+        anyhow::Ok(lags)
+    };
+
     let clients = async {
         let results = futures_join_all((0..args.clients).map(client_task).collect()).await;
         let secs = started.elapsed().as_secs_f64();
         done.store(true, Ordering::Relaxed);
         (results, secs)
     };
-    let ((results, secs), samples) = tokio::join!(clients, sampler);
+    let ((results, secs), samples, lag_ms) = tokio::join!(clients, sampler, probe);
+    let lag_ms = lag_ms?;
     let mut latencies_ms = Vec::new();
     for r in results {
         latencies_ms.extend(r?);
@@ -760,6 +921,7 @@ async fn ingest_load(args: &Args, url: &str, key: &str, pool: &Pool) -> anyhow::
         secs,
         latencies_ms,
         slowest_window,
+        lag_ms,
     })
 }
 
@@ -896,7 +1058,7 @@ impl Direct {
 /// Opens the server's DuckDB file (the server has stopped) and times the server's own SQL.
 fn direct_runs(args: &Args, path: &Path, cases: &[Case]) -> anyhow::Result<Direct> {
     let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
-    let conn = Connection::open_with_flags(path, Config::default().threads(2)?.max_memory(limit)?)?;
+    let conn = Connection::open_with_flags(path, duckdb_config(limit)?)?;
     let scopes: Vec<(i64, i64)> = {
         let mut stmt = conn.prepare("SELECT DISTINCT org_id, env_id FROM events")?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?

@@ -106,5 +106,40 @@ pub fn record_batch<'a>(
     columns.push(("sp_vals".into(), Arc::new(sp_vals.finish())));
     columns.push(("np_keys".into(), Arc::new(np_keys.finish())));
     columns.push(("np_vals".into(), Arc::new(np_vals.finish())));
-    RecordBatch::try_from_iter(columns)
+    // Every column nullable, whatever this batch holds: the writer joins the batches of several
+    // requests into one append, which needs one schema for all of them.
+    RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(name, array)| (name, array, true)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(user: Option<&str>, props: bool) -> NewEvent {
+        NewEvent {
+            tenant_id: "t".into(),
+            event_name: "e".into(),
+            timestamp: chrono::Utc::now(),
+            event_id: "id".into(),
+            client_event_id: true,
+            user_id: user.map(str::to_owned),
+            string_props: if props {
+                vec![("model".into(), "m".into()), ("x".into(), "y".into())]
+            } else {
+                vec![]
+            },
+            numeric_props: if props { vec![("tokens".into(), 1.0)] } else { vec![] },
+        }
+    }
+
+    #[test]
+    fn batches_with_and_without_nulls_share_one_schema() {
+        let scope = StoreScope { org_id: 1, env_id: 1 };
+        let (full, bare) = (event(Some("u"), true), event(None, false));
+        let a = record_batch([(scope, &full)].into_iter()).expect("batch");
+        let b = record_batch([(scope, &bare)].into_iter()).expect("batch");
+        assert_eq!(a.schema(), b.schema());
+        let joined = duckdb::arrow::compute::concat_batches(&a.schema(), &[a, b]).expect("concat");
+        assert_eq!(joined.num_rows(), 2);
+    }
 }

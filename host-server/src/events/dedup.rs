@@ -34,11 +34,24 @@ type IdSet = HashSet<u128, BuildHasherDefault<FingerprintHasher>>;
 
 /// A 128-bit fingerprint of (org, environment, client event id): the de-duplication key.
 pub fn fingerprint(scope: StoreScope, event_id: &str) -> u128 {
-    let mut buf = Vec::with_capacity(event_id.len() + 16);
-    buf.extend_from_slice(&scope.org_id.to_le_bytes());
-    buf.extend_from_slice(&scope.env_id.to_le_bytes());
-    buf.extend_from_slice(event_id.as_bytes());
-    xxhash_rust::xxh3::xxh3_128(&buf)
+    let id = event_id.as_bytes();
+    let mut stack = [0u8; 256];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if id.len() + 16 <= stack.len() {
+        &mut stack[..id.len() + 16]
+    } else {
+        heap.resize(id.len() + 16, 0);
+        &mut heap
+    };
+    buf[..8].copy_from_slice(&scope.org_id.to_le_bytes());
+    buf[8..16].copy_from_slice(&scope.env_id.to_le_bytes());
+    buf[16..].copy_from_slice(id);
+    xxhash_rust::xxh3::xxh3_128(buf)
+}
+
+/// Each event's de-duplication key: its fingerprint when it has a client id, else `None`.
+pub fn keys(scope: StoreScope, events: &[NewEvent]) -> Vec<Option<u128>> {
+    events.iter().map(|e| e.client_event_id.then(|| fingerprint(scope, &e.event_id))).collect()
 }
 
 /// How long a client `event_id` is remembered, in UTC days of arrival (`--dedup-window-days`).
@@ -161,6 +174,17 @@ impl DedupSet {
     /// Decides which events of a group are new: events without a client id always are; a client
     /// id remembered, or repeated earlier in the group, is a duplicate.
     pub fn plan<'a>(&self, batches: impl IntoIterator<Item = (StoreScope, &'a [NewEvent])>) -> GroupPlan {
+        let keys: Vec<(StoreScope, Vec<Option<u128>>)> =
+            batches.into_iter().map(|(scope, events)| (scope, keys(scope, events))).collect();
+        self.plan_keys(keys.iter().map(|(scope, keys)| (*scope, keys.as_slice())))
+    }
+
+    /// [`plan`](Self::plan) over keys computed beforehand (by [`keys`], on the request's task):
+    /// `None` for an event without a client id.
+    pub fn plan_keys<'a>(
+        &self,
+        batches: impl IntoIterator<Item = (StoreScope, &'a [Option<u128>])>,
+    ) -> GroupPlan {
         let mut plan = GroupPlan {
             keep: Vec::new(),
             outcomes: Vec::new(),
@@ -168,20 +192,19 @@ impl DedupSet {
             fresh: IdSet::default(),
             fresh_rows: Vec::new(),
         };
-        for (scope, events) in batches {
+        for (scope, keys) in batches {
             let mut outcome = InsertOutcome::default();
-            let mask: Vec<bool> = events
+            let mask: Vec<bool> = keys
                 .iter()
-                .map(|event| {
-                    let new = !event.client_event_id || {
-                        let key = fingerprint(scope, &event.event_id);
+                .map(|key| {
+                    let new = key.is_none_or(|key| {
                         plan.waits_on_pending |= self.pending.contains(&key);
                         let new = !self.contains(&key) && plan.fresh.insert(key);
                         if new {
                             plan.fresh_rows.push((scope.org_id, key));
                         }
                         new
-                    };
+                    });
                     if new {
                         outcome.stored += 1;
                     } else {

@@ -12,28 +12,29 @@ use crate::error::{AppError, Result};
 /// Batches waiting at most, before submitters wait for room.
 const CAPACITY: usize = 1024;
 
-/// One submitted batch and where its outcome goes.
-pub struct WriteJob {
+/// One submitted batch and where its outcome goes. A store may submit its batches in a
+/// prepared form of its own (`T`), built on the request's task rather than on the writer.
+pub struct WriteJob<T = Vec<NewEvent>> {
     /// Whose events.
     pub scope: StoreScope,
     /// The events.
-    pub events: Vec<NewEvent>,
+    pub events: T,
     /// Answered by the writer after the commit (or its failure).
     pub reply: oneshot::Sender<Result<InsertOutcome>>,
 }
 
 /// The submitting side; the writer owns the receiver.
-pub struct WriteQueue(Mutex<Option<mpsc::Sender<WriteJob>>>);
+pub struct WriteQueue<T = Vec<NewEvent>>(Mutex<Option<mpsc::Sender<WriteJob<T>>>>);
 
-impl WriteQueue {
+impl<T> WriteQueue<T> {
     /// A queue and the receiver its writer drains.
-    pub fn new() -> (Self, mpsc::Receiver<WriteJob>) {
+    pub fn new() -> (Self, mpsc::Receiver<WriteJob<T>>) {
         let (jobs, rx) = mpsc::channel(CAPACITY);
         (WriteQueue(Mutex::new(Some(jobs))), rx)
     }
 
     /// Submits a batch and waits for its outcome.
-    pub async fn submit(&self, scope: StoreScope, events: Vec<NewEvent>) -> Result<InsertOutcome> {
+    pub async fn submit(&self, scope: StoreScope, events: T) -> Result<InsertOutcome> {
         let (reply, answer) = oneshot::channel();
         let jobs = self.0.lock().ok().and_then(|j| j.clone());
         let jobs = jobs.ok_or_else(|| AppError::Internal(anyhow!("events store is closed")))?;

@@ -1,9 +1,13 @@
 //! What `POST /v1/events` accepts: the body parsed with errors that name the event index and
 //! field, timestamps within the server's bounds, and the rows handed to the events store.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use contract::events::{IngestEvent, IngestRequest};
 use serde_json::Value;
+
+mod wire;
 
 use crate::{
     config::{DEFAULT_INGEST_MAX_AGE_DAYS, DEFAULT_INGEST_MAX_FUTURE_SECS},
@@ -132,16 +136,33 @@ fn too_many(n: usize) -> AppError {
     AppError::TooLarge(format!("events: at most {MAX_EVENTS} events per request (got {n})"))
 }
 
+/// Parses and checks a `POST /v1/events` body into rows. The fast path reads the body with
+/// borrowed strings and props straight into lists ([`wire`]); a body it cannot read goes through
+/// [`parse_request`] and [`validate`], whose errors name the event and field.
+pub fn parse_events(bytes: &[u8], now: DateTime<Utc>, bounds: IngestBounds) -> Result<Vec<NewEvent>> {
+    match wire::parse(bytes) {
+        Some(events) => validate_all(events, now, bounds),
+        None => validate(parse_request(bytes)?, now, bounds),
+    }
+}
+
 /// Checks every event and turns the batch into rows; the first failure names its event.
 pub fn validate(request: IngestRequest, now: DateTime<Utc>, bounds: IngestBounds) -> Result<Vec<NewEvent>> {
-    if request.events.is_empty() {
+    validate_all(request.events.into_iter().map(EventParts::from).collect(), now, bounds)
+}
+
+fn validate_all(
+    events: Vec<EventParts<'_>>,
+    now: DateTime<Utc>,
+    bounds: IngestBounds,
+) -> Result<Vec<NewEvent>> {
+    if events.is_empty() {
         return Err(AppError::invalid("events: must contain at least one event"));
     }
-    if request.events.len() > MAX_EVENTS {
-        return Err(too_many(request.events.len()));
+    if events.len() > MAX_EVENTS {
+        return Err(too_many(events.len()));
     }
-    request
-        .events
+    events
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
@@ -150,14 +171,46 @@ pub fn validate(request: IngestRequest, now: DateTime<Utc>, bounds: IngestBounds
         .collect()
 }
 
+/// One event's fields as both parsers hand them over: strings borrowed from the body where they
+/// can be, props as lists in any order with each key once.
+pub(crate) struct EventParts<'a> {
+    tenant_id: Cow<'a, str>,
+    event_name: Cow<'a, str>,
+    timestamp: Option<Cow<'a, str>>,
+    event_id: Option<Cow<'a, str>>,
+    user_id: Option<Cow<'a, str>>,
+    string_props: Vec<(String, String)>,
+    numeric_props: Vec<(String, f64)>,
+}
+
+impl From<IngestEvent> for EventParts<'static> {
+    fn from(e: IngestEvent) -> Self {
+        EventParts {
+            tenant_id: Cow::Owned(e.tenant_id),
+            event_name: Cow::Owned(e.event_name),
+            timestamp: e.timestamp.map(Cow::Owned),
+            event_id: e.event_id.map(Cow::Owned),
+            user_id: e.user_id.map(Cow::Owned),
+            string_props: e.string_props.unwrap_or_default().into_iter().collect(),
+            numeric_props: e.numeric_props.unwrap_or_default().into_iter().collect(),
+        }
+    }
+}
+
+/// Whether `s` has more than `max` characters, without counting them when its bytes already
+/// say it cannot (a character is 1 to 4 bytes).
+fn over_chars(s: &str, max: usize) -> bool {
+    s.len() > max && (s.len() > 4 * max || s.chars().count() > max)
+}
+
 fn name_field(field: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() || value.chars().count() > MAX_NAME_CHARS {
+    if value.trim().is_empty() || over_chars(value, MAX_NAME_CHARS) {
         return Err(format!("{field}: must be a non-empty string of at most {MAX_NAME_CHARS} characters"));
     }
     Ok(())
 }
 
-fn validate_event(e: IngestEvent, now: DateTime<Utc>, bounds: IngestBounds) -> Result<NewEvent, String> {
+fn validate_event(e: EventParts<'_>, now: DateTime<Utc>, bounds: IngestBounds) -> Result<NewEvent, String> {
     check_tenant_id(&e.tenant_id).map_err(|m| format!("tenant_id: {m}"))?;
     name_field("event_name", &e.event_name)?;
     let timestamp = match e.timestamp.as_deref() {
@@ -176,7 +229,7 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>, bounds: IngestBounds) -> R
     if let Some(user) = &e.user_id {
         name_field("user_id", user)?;
     }
-    let mut string_props: Vec<(String, String)> = e.string_props.unwrap_or_default().into_iter().collect();
+    let mut string_props = e.string_props;
     if string_props.len() > MAX_PROPS {
         return Err(format!("string_props: at most {MAX_PROPS} props per event"));
     }
@@ -186,12 +239,12 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>, bounds: IngestBounds) -> R
                 "string_props: key {k:?} must be 1 to 200 characters without control characters"
             ));
         }
-        if v.chars().count() > MAX_VALUE_CHARS {
+        if over_chars(v, MAX_VALUE_CHARS) {
             return Err(format!("string_props.{k}: at most {MAX_VALUE_CHARS} characters"));
         }
     }
     string_props.sort_unstable();
-    let mut numeric_props: Vec<(String, f64)> = e.numeric_props.unwrap_or_default().into_iter().collect();
+    let mut numeric_props = e.numeric_props;
     if numeric_props.len() > MAX_PROPS {
         return Err(format!("numeric_props: at most {MAX_PROPS} props per event"));
     }
@@ -207,16 +260,16 @@ fn validate_event(e: IngestEvent, now: DateTime<Utc>, bounds: IngestBounds) -> R
     }
     numeric_props.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let (event_id, client_event_id) = match e.event_id {
-        Some(id) => (id, true),
+        Some(id) => (id.into_owned(), true),
         None => (uuid::Uuid::now_v7().to_string(), false),
     };
     Ok(NewEvent {
-        tenant_id: e.tenant_id,
-        event_name: e.event_name,
+        tenant_id: e.tenant_id.into_owned(),
+        event_name: e.event_name.into_owned(),
         timestamp,
         event_id,
         client_event_id,
-        user_id: e.user_id,
+        user_id: e.user_id.map(Cow::into_owned),
         string_props,
         numeric_props,
     })

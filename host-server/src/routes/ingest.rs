@@ -7,7 +7,7 @@ use contract::events::IngestResponse;
 use crate::{
     auth::Caller,
     error::{AppError, Result},
-    ingest::{MAX_BODY_BYTES, parse_request, validate},
+    ingest::{MAX_BODY_BYTES, parse_events},
     meta::usage::EVENTS_INGESTED,
     routes::extract::require_json,
     state::AppState,
@@ -29,8 +29,7 @@ async fn post_events(
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         AppError::TooLarge(format!("request body is over the limit of {MAX_BODY_BYTES} bytes (10 MiB)"))
     })?;
-    let request = parse_request(&bytes)?;
-    let events = validate(request, Utc::now(), state.ingest_bounds)?;
+    let events = parse_events(&bytes, Utc::now(), state.ingest_bounds)?;
     let scope = caller.scope();
     // The month's cap refuses the whole batch before anything is stored.
     let reservation = state.billing.reserve_events(caller.org_id, events.len()).await?;

@@ -208,6 +208,146 @@ async fn acknowledged_events_survive_sigkill() {
     server.kill();
 }
 
+/// Registers an account on `url`; returns its admin key and a new ingest key.
+async fn admin_and_ingest(client: &reqwest::Client, url: &str) -> (Auth, Auth) {
+    let body = json!({ "email": unique_email(), "password": "correct horse battery" });
+    let resp = post(client, format!("{url}/v1/auth/register"), &Auth::None, &body).await;
+    let admin = Auth::Key(resp.ok(StatusCode::CREATED)["api_key"]["key"].as_str().expect("key").to_owned());
+    let body = json!({ "label": "ingest", "scope": "ingest" });
+    let resp = post(client, format!("{url}/v1/api-keys"), &admin, &body).await;
+    let ingest = Auth::Key(resp.ok(StatusCode::CREATED)["key"].as_str().expect("key").to_owned());
+    (admin, ingest)
+}
+
+/// Batch `b` of load client `c`: its own tenant, ids `c{c}-b{b}-e{i}`.
+fn load_batch(c: usize, b: usize, size: usize) -> Vec<Event> {
+    let now = Utc::now();
+    (0..size)
+        .map(|i| {
+            Event::new(&format!("load{c}"), "api.call", now - Duration::seconds((i % 3_600) as i64 + 1))
+                .id(&format!("c{c}-b{b}-e{i}"))
+                .s("model", "gpt-4")
+                .n("tokens", 1.0)
+        })
+        .collect()
+}
+
+/// One load client's record: batches answered 2xx, and the one in doubt (sent, no answer).
+#[derive(Default)]
+struct LoadRecord {
+    acknowledged: Vec<usize>,
+    in_doubt: Option<usize>,
+}
+
+/// Eight clients post batches back to back at the real binary; after a few seconds of that
+/// sustained load it is SIGKILLed with requests in flight. After a restart on the same data dir,
+/// every acknowledged event is stored exactly once, a batch in doubt is stored whole or not at
+/// all, and nothing else is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_sigkill_under_sustained_multi_client_load() {
+    const CLIENTS: usize = 8;
+    const BATCH: usize = 250;
+    let dir = TempDir::new();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(StdDuration::from_secs(30))
+        .build()
+        .expect("HTTP client");
+    let mut server = Binary::start(&data, &dir.path().join("first.log"));
+    let (admin, ingest) = admin_and_ingest(&client, &server.url).await;
+
+    let mut loads = Vec::new();
+    for c in 0..CLIENTS {
+        let (client, url, ingest) = (client.clone(), format!("{}/v1/events", server.url), ingest.clone());
+        loads.push(tokio::spawn(async move {
+            let mut record = LoadRecord::default();
+            for b in 0.. {
+                let body = batch(&load_batch(c, b, BATCH));
+                let answer = match ingest.apply(client.post(url.as_str()).json(&body)).send().await {
+                    Ok(response) if response.status() == StatusCode::OK => response.json::<Value>().await,
+                    Ok(response) => panic!("client {c} batch {b}: {}", response.status()),
+                    Err(e) => Err(e),
+                };
+                match answer {
+                    Ok(answer) => {
+                        assert_eq!(answer["accepted"], BATCH, "client {c} batch {b}: {answer}");
+                        record.acknowledged.push(b);
+                    }
+                    // The kill: this batch was sent and not answered.
+                    Err(_) => {
+                        record.in_doubt = Some(b);
+                        break;
+                    }
+                }
+            }
+            record
+        }));
+    }
+    // Sustained load, then SIGKILL while every client has a batch in flight.
+    tokio::time::sleep(StdDuration::from_secs(4)).await;
+    server.kill();
+    let mut records = Vec::new();
+    for load in loads {
+        records.push(load.await.expect("load client"));
+    }
+    let acknowledged: usize = records.iter().map(|r| r.acknowledged.len()).sum();
+    eprintln!("{} events acknowledged by {CLIENTS} clients before the kill", acknowledged * BATCH);
+    assert!(
+        records.iter().all(|r| r.acknowledged.len() >= 2 && r.in_doubt.is_some()),
+        "every client had batches acknowledged before the kill, then one unanswered: {:?}",
+        records.iter().map(|r| (r.acknowledged.len(), r.in_doubt)).collect::<Vec<_>>()
+    );
+
+    // Restart on the same data: counts per client tenant through the API.
+    let mut server = Binary::start(&data, &dir.path().join("second.log"));
+    let mut stored_batches = 0;
+    for (c, record) in records.iter().enumerate() {
+        let url =
+            format!("{}/v1/query?event_name=api.call&tenant_id=load{c}&metric=count&period=24h", server.url);
+        let resp = Resp::read(admin.apply(client.get(url)).send().await.expect("query")).await;
+        let rows = resp.ok(StatusCode::OK)["data"].as_array().expect("data").clone();
+        let count: u64 = rows.iter().map(|r| r["value"].as_f64().expect("value") as u64).sum();
+        let acked = (record.acknowledged.len() * BATCH) as u64;
+        assert!(
+            count == acked || count == acked + BATCH as u64,
+            "client {c}: {count} events stored, {acked} acknowledged (plus at most the batch in doubt)"
+        );
+        stored_batches += count as usize / BATCH;
+        // The de-duplication window survived too: a resent acknowledged batch stores nothing.
+        let last = *record.acknowledged.last().expect("acknowledged");
+        let resp =
+            post(&client, format!("{}/v1/events", server.url), &ingest, &batch(&load_batch(c, last, BATCH)))
+                .await;
+        assert_eq!(resp.ok(StatusCode::OK), &json!({ "accepted": 0, "status": "ok", "duplicates": BATCH }));
+    }
+    server.kill();
+
+    // Id by id, in the store file itself: each acknowledged id once, nothing unsent.
+    let conn = duckdb::Connection::open(data.join("events.duckdb")).expect("opening events.duckdb");
+    let mut stmt = conn
+        .prepare("SELECT event_id, count(*) FROM events WHERE tenant_id LIKE 'load%' GROUP BY event_id")
+        .expect("prepare");
+    let mut stored = std::collections::HashMap::new();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).expect("query") {
+        let (id, n) = row.expect("row");
+        stored.insert(id, n);
+    }
+    assert!(stored.values().all(|n| *n == 1), "an event is stored twice");
+    assert_eq!(stored.len(), stored_batches * BATCH, "the API's counts and the file agree");
+    for (c, record) in records.iter().enumerate() {
+        for b in record.acknowledged.iter().copied().chain(record.in_doubt) {
+            let present = (0..BATCH).filter(|i| stored.contains_key(&format!("c{c}-b{b}-e{i}"))).count();
+            if record.in_doubt == Some(b) {
+                assert!(present == 0 || present == BATCH, "client {c}'s batch in doubt is partly stored");
+            } else {
+                assert_eq!(present, BATCH, "client {c} batch {b} was acknowledged");
+            }
+        }
+    }
+    assert!(acknowledged * BATCH <= stored.len() && stored.len() <= (acknowledged + CLIENTS) * BATCH);
+}
+
 #[tokio::test]
 async fn a_graceful_restart_keeps_events_keys_dedup_and_usage() {
     let app = TestApp::spawn().await;

@@ -19,6 +19,7 @@ use contract::{
 };
 use duckdb::{
     Config, Connection, ToSql,
+    arrow::{compute::concat_batches, record_batch::RecordBatch},
     types::{TimeUnit, Value},
 };
 use tokio::sync::mpsc;
@@ -52,11 +53,20 @@ pub const SHARDS: u64 = 8;
 
 /// The shard table holding `tenant_id` of the org and environment.
 pub fn shard_table(scope: StoreScope, tenant_id: &str) -> String {
+    shard_name(shard_index(scope, tenant_id))
+}
+
+/// The number of the shard holding `tenant_id` of the org and environment.
+pub fn shard_index(scope: StoreScope, tenant_id: &str) -> usize {
     let mut key = Vec::with_capacity(tenant_id.len() + 16);
     key.extend_from_slice(&scope.org_id.to_le_bytes());
     key.extend_from_slice(&scope.env_id.to_le_bytes());
     key.extend_from_slice(tenant_id.as_bytes());
-    format!("events_s{:02}", xxhash_rust::xxh3::xxh3_64(&key) % SHARDS)
+    (xxhash_rust::xxh3::xxh3_64(&key) % SHARDS) as usize
+}
+
+fn shard_name(shard: usize) -> String {
+    format!("events_s{shard:02}")
 }
 
 fn column_definitions() -> String {
@@ -86,7 +96,7 @@ pub fn create_table_sql() -> String {
 
 /// The shard tables' names.
 fn shard_names() -> Vec<String> {
-    (0..SHARDS).map(|s| format!("events_s{s:02}")).collect()
+    (0..SHARDS as usize).map(shard_name).collect()
 }
 
 /// Every relation this engine's schema creates: the shards, the `events` view and the rollup's
@@ -110,14 +120,15 @@ pub fn create_schema_sql() -> String {
     sql
 }
 
-/// Appends rows in one transaction's worth of Arrow batches, each to its tenant's shard.
+/// Appends rows in one transaction's worth of Arrow batches, each to its tenant's shard (the
+/// benchmark's raw baseline; the writer appends [`PreparedBatch`]es).
 pub fn append_rows(conn: &Connection, rows: &[(StoreScope, &NewEvent)]) -> anyhow::Result<()> {
-    let mut by_shard: std::collections::BTreeMap<String, Vec<(StoreScope, &NewEvent)>> = Default::default();
+    let mut by_shard: Vec<Vec<(StoreScope, &NewEvent)>> = vec![Vec::new(); SHARDS as usize];
     for (scope, event) in rows {
-        by_shard.entry(shard_table(*scope, &event.tenant_id)).or_default().push((*scope, *event));
+        by_shard[shard_index(*scope, &event.tenant_id)].push((*scope, *event));
     }
-    for (table, rows) in by_shard {
-        let mut appender = conn.appender(&table)?;
+    for (shard, rows) in by_shard.into_iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
+        let mut appender = conn.appender(&shard_name(shard))?;
         for chunk in rows.chunks(APPEND_BATCH_ROWS) {
             appender.append_record_batch(super::columnar::record_batch(chunk.iter().copied())?)?;
         }
@@ -126,12 +137,45 @@ pub fn append_rows(conn: &Connection, rows: &[(StoreScope, &NewEvent)]) -> anyho
     Ok(())
 }
 
+/// A request's batch as the writer takes it, prepared on the request's own task (so in parallel,
+/// off the single writer): each event's de-duplication key, and one Arrow batch per shard the
+/// request touches. The writer is left with the dedup check, the appends and the commit.
+pub struct PreparedBatch {
+    events: Vec<NewEvent>,
+    keys: Vec<Option<u128>>,
+    /// (shard, the indices of its events in `events`, those events as one Arrow batch).
+    shards: Vec<(usize, Vec<u32>, RecordBatch)>,
+}
+
+impl PreparedBatch {
+    /// Prepares `events` of `scope`.
+    pub fn new(scope: StoreScope, events: Vec<NewEvent>) -> anyhow::Result<PreparedBatch> {
+        let keys = dedup::keys(scope, &events);
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); SHARDS as usize];
+        for (i, event) in events.iter().enumerate() {
+            members[shard_index(scope, &event.tenant_id)].push(i as u32);
+        }
+        let mut shards = Vec::new();
+        for (shard, members) in members.into_iter().enumerate().filter(|(_, m)| !m.is_empty()) {
+            let batch = super::columnar::record_batch(members.iter().map(|&i| (scope, &events[i as usize])))?;
+            shards.push((shard, members, batch));
+        }
+        Ok(PreparedBatch { events, keys, shards })
+    }
+}
+
 fn string_column(key: &str) -> String {
     format!("s_{key}")
 }
 
 fn numeric_column(key: &str) -> String {
     format!("n_{key}")
+}
+
+/// The DuckDB settings of the events database (the benchmark opens its raw baseline with the
+/// same): 2 threads and `memory_limit`.
+pub fn duckdb_config(memory_limit: &str) -> duckdb::Result<Config> {
+    Config::default().threads(2)?.max_memory(memory_limit)
 }
 
 /// How to open the embedded store.
@@ -160,7 +204,7 @@ impl DuckOptions {
 pub struct DuckStore {
     /// Whether the daily rollup is kept (and so may answer queries).
     daily_rollup: bool,
-    jobs: WriteQueue,
+    jobs: WriteQueue<PreparedBatch>,
     readers: Arc<Mutex<Vec<Connection>>>,
     template: Arc<Mutex<Connection>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -183,7 +227,7 @@ impl DuckStore {
     /// once and the first batches wait for it (at most about a second at 10M ids).
     pub fn open_opts(path: &Path, options: &DuckOptions) -> anyhow::Result<Self> {
         let daily_rollup = options.daily_rollup;
-        let config = Config::default().threads(2)?.max_memory(&options.memory_limit)?;
+        let config = duckdb_config(&options.memory_limit)?;
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(&create_schema_sql())?;
@@ -271,7 +315,7 @@ fn load_window(conn: &Connection, window: DedupWindow, backfill: bool) -> anyhow
 
 fn writer_loop(
     conn: Connection,
-    mut rx: mpsc::Receiver<WriteJob>,
+    mut rx: mpsc::Receiver<WriteJob<PreparedBatch>>,
     window: DedupWindow,
     backfill: bool,
     rollup: bool,
@@ -292,11 +336,11 @@ fn writer_loop(
     let mut pruned_on = dedup::today();
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
-        let mut rows = group[0].events.len();
+        let mut rows = group[0].events.events.len();
         while rows < GROUP_COMMIT_ROWS {
             match rx.try_recv() {
                 Ok(job) => {
-                    rows += job.events.len();
+                    rows += job.events.events.len();
                     group.push(job);
                 }
                 Err(_) => break,
@@ -317,8 +361,14 @@ fn writer_loop(
 
 /// Appends every job of the group in one transaction; on failure nothing is stored and every
 /// job gets the error.
-fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet, today: i32, rollup: bool) {
-    let plan = seen.plan(group.iter().map(|job| (job.scope, job.events.as_slice())));
+fn commit_group(
+    conn: &Connection,
+    group: Vec<WriteJob<PreparedBatch>>,
+    seen: &mut DedupSet,
+    today: i32,
+    rollup: bool,
+) {
+    let plan = seen.plan_keys(group.iter().map(|job| (job.scope, job.events.keys.as_slice())));
     match append_all(conn, &group, &plan.keep, (plan.fresh(), today), rollup) {
         Ok(()) => {
             let outcomes = seen.commit(plan, today);
@@ -341,22 +391,55 @@ fn commit_group(conn: &Connection, group: Vec<WriteJob>, seen: &mut DedupSet, to
 /// one transaction.
 fn append_all(
     conn: &Connection,
-    group: &[WriteJob],
+    group: &[WriteJob<PreparedBatch>],
     keep: &[Vec<bool>],
     fresh: (&[(i64, u128)], i32),
     rollup: bool,
 ) -> anyhow::Result<()> {
-    let rows: Vec<(StoreScope, &NewEvent)> = group
-        .iter()
-        .zip(keep)
-        .flat_map(|(job, mask)| {
-            job.events.iter().zip(mask).filter(|(_, k)| **k).map(move |(e, _)| (job.scope, e))
-        })
-        .collect();
+    // Each shard's batches: as prepared, or rebuilt without the duplicates (rare).
+    let mut by_shard: Vec<Vec<RecordBatch>> = vec![Vec::new(); SHARDS as usize];
+    for (job, mask) in group.iter().zip(keep) {
+        let all = mask.iter().all(|k| *k);
+        for (shard, members, batch) in &job.events.shards {
+            if all {
+                by_shard[*shard].push(batch.clone());
+                continue;
+            }
+            let kept: Vec<(StoreScope, &NewEvent)> = members
+                .iter()
+                .filter(|&&i| mask[i as usize])
+                .map(|&i| (job.scope, &job.events.events[i as usize]))
+                .collect();
+            if !kept.is_empty() {
+                by_shard[*shard].push(super::columnar::record_batch(kept.into_iter())?);
+            }
+        }
+    }
     conn.execute_batch("BEGIN TRANSACTION")?;
-    append_rows(conn, &rows)?;
+    for (shard, batches) in by_shard.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+        let mut appender = conn.appender(&shard_name(shard))?;
+        // Requests' small batches joined into appends of up to APPEND_BATCH_ROWS rows.
+        let mut start = 0;
+        while start < batches.len() {
+            let (mut end, mut n) = (start, 0);
+            while end < batches.len() && (end == start || n + batches[end].num_rows() <= APPEND_BATCH_ROWS) {
+                n += batches[end].num_rows();
+                end += 1;
+            }
+            appender.append_record_batch(concat_batches(&batches[start].schema(), &batches[start..end])?)?;
+            start = end;
+        }
+        appender.flush()?;
+    }
     dedup_ids::append(conn, fresh.0, fresh.1)?;
     if rollup {
+        let rows: Vec<(StoreScope, &NewEvent)> = group
+            .iter()
+            .zip(keep)
+            .flat_map(|(job, mask)| {
+                job.events.events.iter().zip(mask).filter(|(_, k)| **k).map(move |(e, _)| (job.scope, e))
+            })
+            .collect();
         rollup::add(conn, &rows)?;
     }
     conn.execute_batch("COMMIT")?;
@@ -665,7 +748,8 @@ pub fn run_query_sql(conn: &Connection, sql: &str, params: &[Value]) -> Result<(
 #[async_trait]
 impl EventStore for DuckStore {
     async fn insert(&self, scope: StoreScope, events: Vec<NewEvent>) -> Result<InsertOutcome> {
-        self.jobs.submit(scope, events).await
+        let prepared = PreparedBatch::new(scope, events).map_err(AppError::Internal)?;
+        self.jobs.submit(scope, prepared).await
     }
 
     async fn query(&self, scope: StoreScope, spec: &QuerySpec) -> Result<StoreAnswer> {
