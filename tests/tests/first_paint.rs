@@ -46,8 +46,12 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     let body = to_bytes(request.into_body(), 1 << 20).await.unwrap();
     let answer = upstream.body(body).send().await.unwrap();
     let mut response = Response::builder().status(answer.status().as_u16());
+    // Hop-by-hop framing stays with each hop: the upstream may stream (the compressed page comes
+    // chunked) while this answer is one buffered body.
     for (name, value) in answer.headers() {
-        response = response.header(name, value);
+        if !matches!(name.as_str(), "transfer-encoding" | "connection" | "keep-alive" | "content-length") {
+            response = response.header(name, value);
+        }
     }
     response.body(Body::from(answer.bytes().await.unwrap())).unwrap()
 }
