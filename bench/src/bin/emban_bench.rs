@@ -103,9 +103,17 @@ struct Args {
     /// The server binary. Default: `emban` next to this binary.
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// After the queries, SIGKILL the server instead of stopping it, and time its recovery (the
+    /// WAL left behind is replayed) before the usual clean restart.
+    #[arg(long)]
+    crash_restart: bool,
     /// Passed to the server as --duckdb-memory-limit (server default when absent).
     #[arg(long)]
     duckdb_memory_limit: Option<String>,
+    /// Passed to the server as --duckdb-checkpoint-threshold (server default when absent); the
+    /// raw baselines use it too (else the server's default, 256MB).
+    #[arg(long)]
+    duckdb_checkpoint_threshold: Option<String>,
     /// Generator seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -325,9 +333,25 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     println!("\n  server VmHWM after queries {:.2} GiB", gib(rss_end.hwm));
     drop(rt);
 
-    let stop_started = Instant::now();
-    server.stop()?;
-    println!("  server stopped (SIGTERM) in {:.1}s", stop_started.elapsed().as_secs_f64());
+    if args.crash_restart {
+        let wal = std::fs::metadata(server_dir.join("events.duckdb.wal")).map(|m| m.len()).unwrap_or(0);
+        server.kill()?;
+        let crash =
+            restart(args, &server_dir, &dir.join("server-crash-restart.log"), &keys, "crash-probe-1")?;
+        println!(
+            "\n[crash restart] SIGKILL with {:.1} MiB of DuckDB WAL; listening after {:.2} s; first batch \
+             acknowledged after {:.2} s; a resent id answered as duplicate: {}; VmHWM {:.2} GiB",
+            wal as f64 / (1024.0 * 1024.0),
+            crash.listening_secs,
+            crash.first_ack_secs,
+            crash.resend_is_duplicate,
+            gib(crash.hwm)
+        );
+    } else {
+        let stop_started = Instant::now();
+        server.stop()?;
+        println!("  server stopped (SIGTERM) in {:.1}s", stop_started.elapsed().as_secs_f64());
+    }
 
     // ---------------------------------------------------------------- the same SQL, directly
     let direct = direct_runs(args, &server_dir.join("events.duckdb"), &cases)?;
@@ -400,7 +424,7 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     }
 
     // ---------------------------------------------------------------- restart on the same data
-    let restart = restart(args, &server_dir, &dir.join("server-restart.log"), &keys)?;
+    let restart = restart(args, &server_dir, &dir.join("server-restart.log"), &keys, "restart-probe-1")?;
     println!(
         "\n[restart] listening after {:.2} s; first batch acknowledged after {:.2} s (the \
          de-duplication window read back); a resent id answered as duplicate: {}; VmHWM {:.2} GiB",
@@ -531,7 +555,9 @@ fn raw_appender(args: &Args, dir: &Path, pool: &Pool, layout: RawLayout) -> anyh
     let path = dir.join("raw-appender.duckdb");
     let _ = std::fs::remove_file(&path);
     let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
-    let conn = Connection::open_with_flags(&path, duckdb_config(limit)?)?;
+    let threshold = args.duckdb_checkpoint_threshold.as_deref().unwrap_or("256MB");
+    let conn =
+        Connection::open_with_flags(&path, duckdb_config(limit)?.with("checkpoint_threshold", threshold)?)?;
     conn.execute_batch(&match layout {
         RawLayout::Shards => create_schema_sql(),
         RawLayout::OneTable => create_table_sql(),
@@ -618,6 +644,9 @@ impl Server {
         if let Some(limit) = &args.duckdb_memory_limit {
             cmd.args(["--duckdb-memory-limit", limit]);
         }
+        if let Some(threshold) = &args.duckdb_checkpoint_threshold {
+            cmd.args(["--duckdb-checkpoint-threshold", threshold]);
+        }
         let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -645,6 +674,14 @@ impl Server {
 
     fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGKILL (nothing is drained or closed), then waits.
+    fn kill(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        child.kill()?;
+        child.wait()?;
+        Ok(())
     }
 
     /// SIGTERM (the server drains and closes its stores), then waits.
@@ -712,29 +749,26 @@ struct Restart {
 /// Starts the server again on the run's data: how long until it listens, until a first batch is
 /// acknowledged (the writer reads the de-duplication window back first), whether the window
 /// survived (an id sent before the stop comes back as a duplicate), and the peak RSS.
-fn restart(args: &Args, server_dir: &Path, log: &Path, keys: &Keys) -> anyhow::Result<Restart> {
+fn restart(args: &Args, server_dir: &Path, log: &Path, keys: &Keys, probe: &str) -> anyhow::Result<Restart> {
     let started = Instant::now();
     let mut server = Server::start(args, server_dir, log)?;
     let listening_secs = started.elapsed().as_secs_f64();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client = http::client()?;
     let body = |id: &str| json!({"events": [{"tenant_id": "restart", "event_name": "restart.probe", "event_id": id}]});
-    let post = |id: &'static str| {
+    let post = |id: &str| {
         let request =
             client.post(format!("{}/v1/events", server.url)).bearer_auth(&keys.ingest).json(&body(id));
         http::expect(request, 200, "restart probe")
     };
-    let first = rt.block_on(post("restart-probe-1"))?;
+    let first = rt.block_on(post(probe))?;
     let first_ack_secs = started.elapsed().as_secs_f64();
     ensure!(first["accepted"] == 1, "the first probe after the restart was not stored: {first}");
     // Stop and start once more: the probe's id must be remembered across it.
     server.stop()?;
     let mut server = Server::start(args, server_dir, log)?;
     let again = rt.block_on(http::expect(
-        client
-            .post(format!("{}/v1/events", server.url))
-            .bearer_auth(&keys.ingest)
-            .json(&body("restart-probe-1")),
+        client.post(format!("{}/v1/events", server.url)).bearer_auth(&keys.ingest).json(&body(probe)),
         200,
         "restart resend",
     ))?;

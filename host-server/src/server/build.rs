@@ -53,6 +53,7 @@ pub async fn build_state(args: &ServeArgs, public_url: String) -> anyhow::Result
             let path = args.data_dir.join("events.duckdb");
             let options = events::duckdb::DuckOptions {
                 memory_limit: args.duckdb_memory_limit.clone(),
+                checkpoint_threshold: Some(args.duckdb_checkpoint_threshold.clone()),
                 daily_rollup: args.duckdb_daily_rollup,
                 dedup_window,
             };

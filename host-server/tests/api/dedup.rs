@@ -130,3 +130,35 @@ async fn deleting_an_org_deletes_its_remembered_ids() {
     assert_eq!(count(&conn, "SELECT count(*) FROM dedup_ids WHERE org_id = 1"), 0);
     assert_eq!(count(&conn, "SELECT count(*) FROM dedup_ids WHERE org_id = 2"), 1);
 }
+
+/// The WAL file beside `path` and its size (0 when absent).
+fn wal_bytes(path: &std::path::Path) -> u64 {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push(".wal");
+    std::fs::metadata(std::path::PathBuf::from(wal)).map(|m| m.len()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_checkpoint_threshold_is_applied_and_a_bad_one_is_refused_by_name() {
+    let dir = TempDir::new();
+    let ids: Vec<String> = (0..200).map(|i| format!("id-{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut wal = Vec::new();
+    for threshold in ["1KB", "1GB"] {
+        let path = dir.path().join(format!("events-{threshold}.duckdb"));
+        let options =
+            DuckOptions { checkpoint_threshold: Some(threshold.to_owned()), ..DuckOptions::new("512MB") };
+        let store = DuckStore::open_opts(&path, &options).expect("open");
+        assert_eq!(insert(&store, SCOPE, &ids).await, (200, 0));
+        wal.push(wal_bytes(&path));
+    }
+    // A tiny threshold checkpoints at the commit (the WAL is emptied); a large one keeps the
+    // commit in the WAL.
+    assert_eq!(wal[0], 0, "1KB: the commit was checkpointed");
+    assert!(wal[1] > 0, "1GB: the commit stays in the WAL");
+
+    let options = DuckOptions { checkpoint_threshold: Some("lots".to_owned()), ..DuckOptions::new("512MB") };
+    let error = DuckStore::open_opts(&dir.path().join("bad.duckdb"), &options).err().expect("refused");
+    let message = format!("{error:#}");
+    assert!(message.contains("--duckdb-checkpoint-threshold \"lots\""), "{message}");
+}

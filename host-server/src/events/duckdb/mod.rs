@@ -183,6 +183,8 @@ pub fn duckdb_config(memory_limit: &str) -> duckdb::Result<Config> {
 pub struct DuckOptions {
     /// DuckDB's `memory_limit` (`512MB`).
     pub memory_limit: String,
+    /// DuckDB's `checkpoint_threshold` (`256MB`); DuckDB's default when `None`.
+    pub checkpoint_threshold: Option<String>,
     /// Whether the daily rollup is kept (and so may answer queries).
     pub daily_rollup: bool,
     /// How long client `event_id`s are remembered.
@@ -194,6 +196,7 @@ impl DuckOptions {
     pub fn new(memory_limit: &str) -> Self {
         DuckOptions {
             memory_limit: memory_limit.to_owned(),
+            checkpoint_threshold: None,
             daily_rollup: false,
             dedup_window: DedupWindow::DEFAULT,
         }
@@ -227,7 +230,12 @@ impl DuckStore {
     /// once and the first batches wait for it (at most about a second at 10M ids).
     pub fn open_opts(path: &Path, options: &DuckOptions) -> anyhow::Result<Self> {
         let daily_rollup = options.daily_rollup;
-        let config = duckdb_config(&options.memory_limit)?;
+        let mut config = duckdb_config(&options.memory_limit)?;
+        if let Some(threshold) = &options.checkpoint_threshold {
+            config = config
+                .with("checkpoint_threshold", threshold)
+                .with_context(|| format!("--duckdb-checkpoint-threshold {threshold:?}"))?;
+        }
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(&create_schema_sql())?;
