@@ -12,18 +12,23 @@
 #  3. scripts/bench_runtime_load.py against the largest tenant (tenant_0001, ~13% of the rows).
 #
 # Run on demand, not in CI:  scripts/bench_runtime_10m.sh [--runs 15]
-# Env: DATA (default ~/.cache/emban-bench-10m), EVENTS (default 10000000), TENANT, CARGO_TARGET_DIR.
+# Env: DATA (default ~/.cache/emban-bench-10m), EVENTS (default 10000000), TENANT, CARGO_TARGET_DIR;
+# to compare builds: BIN_DIR (a directory holding `emban` and `emban-bench`: nothing is built) and
+# RUNTIME_DIR (a runtime build other than dist/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 DATA="${DATA:-$HOME/.cache/emban-bench-10m}"
 EVENTS="${EVENTS:-10000000}"
 TENANT="${TENANT:-tenant_0001}"
-BIN="$CARGO_TARGET_DIR/debug"
-[ -f dist/index.html ] || { log "dist/ is missing: source scripts/setup.sh && build_runtime"; exit 1; }
+BIN="${BIN_DIR:-$CARGO_TARGET_DIR/debug}"
+RUNTIME="${RUNTIME_DIR:-dist}"
+[ -f "$RUNTIME/index.html" ] || { log "$RUNTIME/ is missing: source scripts/setup.sh && build_runtime"; exit 1; }
 
-log "cargo build -p emban-host-server -p emban-bench --bins (emban, emban-bench)"
-cargo build -q -p emban-host-server -p emban-bench --bins
+if [ -z "${BIN_DIR:-}" ]; then
+  log "cargo build -p emban-host-server -p emban-bench --bins (emban, emban-bench)"
+  cargo build -q -p emban-host-server -p emban-bench --bins
+fi
 
 if [ ! -f "$DATA/server/events.duckdb" ] || [ ! -f "$DATA/.ingested-$EVENTS" ]; then
   log "ingesting $EVENTS events into $DATA with emban-bench (this takes minutes)"
@@ -40,7 +45,7 @@ PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 URL="http://127.0.0.1:$PORT"
 log "emban serve $URL over $DATA/server"
 "$BIN/emban" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA/server" --demo false \
-  --runtime-dir dist --www-dir www --helper-dir embed-helper/pkg >"$DATA/serve.log" 2>&1 &
+  --runtime-dir "$RUNTIME" --www-dir www --helper-dir embed-helper/pkg >"$DATA/serve.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do

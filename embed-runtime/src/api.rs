@@ -100,7 +100,7 @@ impl Api {
                     .and_then(|v| js_sys::JSON::stringify(&v).ok())
                     .map(String::from)
                     .ok_or_else(|| ApiError::Decode("could not encode the query".into()))?;
-                let json = match first.answer(&body) {
+                let json = match first.answer(&body).await {
                     Some(json) => json,
                     None => fetch(&format!("{base}/v1/embed/query"), token, Some(&body), abort).await?,
                 };
@@ -137,48 +137,67 @@ impl Api {
     }
 }
 
-/// The first paint's data the server inlined in the page (`<script type="application/json"
-/// id="emban-initial">`): the dashboard answer and each visible widget's first answer with the
-/// request it answers. Each is used once, and an answer only for an equal request (compared as JSON text), so a reload,
-/// a filter change or a host's `setFilters` before the first render fetch as usual.
+/// The first paint's data the server inlined in the page: the dashboard answer in the head
+/// (`<script type="application/json" id="emban-initial">`, `{"dashboard": …}`), and each visible
+/// widget's first answer with the request it answers at the end of the body (`emban-answers`),
+/// streamed after the widgets' queries ran while the runtime already loaded. Each is used once,
+/// and an answer only for an equal request (compared as JSON text), so a reload, a filter
+/// change or a host's `setFilters` before the first render fetch as usual.
 #[derive(Default)]
 pub struct FirstPaint {
     dashboard: RefCell<Option<JsValue>>,
     /// Each answer by its request as the JSON text the runtime would POST: the server writes it
     /// (a string in the page's JSON) with the fields in the order this runtime does, so equal
     /// requests are equal texts, and a differing one is only fetched. Compared as text, no
-    /// request decoder is compiled into the wasm.
-    answers: RefCell<Vec<(String, JsValue)>>,
+    /// request decoder is compiled into the wasm. `None` until read (once the page is parsed).
+    answers: RefCell<Option<Vec<(String, JsValue)>>>,
+}
+
+/// The JSON in the page's element `id`, parsed.
+fn inlined(id: &str) -> Option<JsValue> {
+    let text = web_sys::window()?.document()?.get_element_by_id(id)?.text_content()?;
+    js_sys::JSON::parse(&text).ok()
+}
+
+fn field(v: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(v, &JsValue::from_str(name)).ok()
 }
 
 impl FirstPaint {
-    /// Reads the page's inlined data; empty when there is none or it does not parse.
+    /// Reads the page's inlined dashboard; empty when there is none or it does not parse.
     pub fn from_page() -> Self {
-        let text = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id("emban-initial"))
-            .and_then(|e| e.text_content());
-        let Some(value) = text.and_then(|t| js_sys::JSON::parse(&t).ok()) else { return Self::default() };
-        let field = |v: &JsValue, name: &str| js_sys::Reflect::get(v, &JsValue::from_str(name)).ok();
-        let dashboard = field(&value, "dashboard").filter(|d| d.is_object());
-        let answers = field(&value, "answers")
-            .filter(js_sys::Array::is_array)
-            .map(|a| {
-                js_sys::Array::from(&a)
-                    .iter()
-                    .filter_map(|entry| {
-                        let request = field(&entry, "request")?.as_string()?;
-                        Some((request, field(&entry, "data").filter(|d| d.is_object())?))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        FirstPaint { dashboard: RefCell::new(dashboard), answers: RefCell::new(answers) }
+        let dashboard =
+            inlined("emban-initial").and_then(|v| field(&v, "dashboard")).filter(|d| d.is_object());
+        FirstPaint { dashboard: RefCell::new(dashboard), answers: RefCell::new(None) }
     }
 
-    /// The inlined answer to `request` (its JSON text), once.
-    fn answer(&self, request: &str) -> Option<JsValue> {
+    /// The inlined answer to `request` (its JSON text), once. The answers come at the end of the
+    /// page: while it is still arriving, this waits for it to be parsed.
+    async fn answer(&self, request: &str) -> Option<JsValue> {
+        if self.answers.borrow().is_none() {
+            let document = web_sys::window()?.document()?;
+            if document.ready_state() == "loading" {
+                let parsed = js_sys::Promise::new(&mut |resolve, _| {
+                    let _ = document.add_event_listener_with_callback("DOMContentLoaded", &resolve);
+                });
+                let _ = wasm_bindgen_futures::JsFuture::from(parsed).await;
+            }
+            let mut answers = self.answers.borrow_mut();
+            if answers.is_none() {
+                let list = inlined("emban-answers").filter(js_sys::Array::is_array).map(|a| {
+                    js_sys::Array::from(&a)
+                        .iter()
+                        .filter_map(|entry| {
+                            let request = field(&entry, "request")?.as_string()?;
+                            Some((request, field(&entry, "data").filter(|d| d.is_object())?))
+                        })
+                        .collect()
+                });
+                *answers = Some(list.unwrap_or_default());
+            }
+        }
         let mut answers = self.answers.borrow_mut();
+        let answers = answers.as_mut()?;
         let at = answers.iter().position(|(r, _)| r == request)?;
         Some(answers.swap_remove(at).1)
     }

@@ -36,6 +36,9 @@ pub enum Load {
     Failed(String),
 }
 
+/// Host commands waiting for the dashboard's state, with their `requestId`s.
+type Waiting = Vec<(Command, Option<String>)>;
+
 /// Everything views share, as `Copy` handles (context).
 #[derive(Clone, Copy)]
 pub struct Runtime {
@@ -59,6 +62,10 @@ pub struct Runtime {
     format: StoredValue<Rc<Formatter>, LocalStorage>,
     text: StoredValue<&'static Text>,
     ready_posted: StoredValue<bool>,
+    /// Between posting `ready` and setting the first dashboard state (a yield to the event loop
+    /// lets the host receive `ready` before the widgets render): the host's commands, in order,
+    /// handled once the state is set.
+    deferred: StoredValue<Option<Waiting>, LocalStorage>,
     expiry_posted: StoredValue<bool>,
     /// Widgets whose first answer has rendered, and whether `emban:painted` was marked.
     settled: StoredValue<(usize, bool)>,
@@ -104,6 +111,7 @@ impl Runtime {
             format: StoredValue::new_local(Rc::new(Formatter::new(locale))),
             text: StoredValue::new(set_language(locale)),
             ready_posted: StoredValue::new(false),
+            deferred: StoredValue::new_local(None),
             expiry_posted: StoredValue::new(false),
             settled: StoredValue::new((0, false)),
         }
@@ -195,19 +203,25 @@ impl Runtime {
                             &permissions,
                         )
                         .is_ok();
-                    // `ready` goes out before the dashboard's state is set: setting it renders the
-                    // widgets and starts their queries, and on a small machine that CPU delayed
-                    // the message's delivery to the host by ~90 ms. The state is set in this same
-                    // task, so a command the host sends on `ready` is handled as usual.
+                    // `ready` goes out before the dashboard's state is set, and the task then
+                    // yields to the event loop: setting the state renders every widget, and on a
+                    // small machine that work delayed the message's delivery to the host until
+                    // after the frame had painted. Commands the host sends meanwhile wait in
+                    // `deferred` and are handled, in order, once the state is set.
                     if first {
                         self.ready_posted.set_value(true);
                         mark("emban:ready");
+                        self.deferred.set_value(Some(Vec::new()));
                         self.post(Event::Ready {
                             dashboard_id,
                             version: Some(PROTOCOL_VERSION),
                             commands: Some(COMMANDS.iter().map(|c| (*c).to_owned()).collect()),
                             permissions: Some(permissions),
                         });
+                        gloo_timers::future::TimeoutFuture::new(0).await;
+                        if self.load.is_disposed() {
+                            return;
+                        }
                     }
                     self.session.set(Some(response));
                     if !keep {
@@ -215,6 +229,12 @@ impl Runtime {
                     }
                     self.set_load(Load::Ready);
                     self.answer(Event::Filter(self.filters.get_untracked()), request_id);
+                    if first {
+                        let waiting = self.deferred.try_update_value(Option::take).flatten();
+                        for (command, request_id) in waiting.unwrap_or_default() {
+                            self.handle_request(command, request_id);
+                        }
+                    }
                 }
                 Ok(response) => {
                     let message =
@@ -307,6 +327,13 @@ impl Runtime {
 
     /// Applies a host command; with a `request_id`, exactly one event carrying it answers.
     pub fn handle_request(&self, command: Command, request_id: Option<String>) {
+        let mut command = Some((command, request_id));
+        self.deferred.try_update_value(|waiting| {
+            if let Some(waiting) = waiting {
+                waiting.extend(command.take());
+            }
+        });
+        let Some((command, request_id)) = command else { return };
         match command {
             Command::SetFilters { filters, partial } => {
                 if self.load.get_untracked() != Load::Ready {

@@ -813,6 +813,54 @@ async fn set_filters_applies_and_emits_filter_and_period_change() {
 }
 
 #[wasm_bindgen_test]
+async fn commands_sent_on_ready_wait_for_the_dashboard_and_are_handled_in_order() {
+    // `ready` goes out, then the runtime yields to the event loop before it renders the
+    // dashboard. A host answering `ready` at once (here: in the same turn of the event loop, the
+    // earliest a host can) must still have its commands applied, in the order sent.
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let api = Api::Fixture {
+        dashboard: Rc::new(|| Ok(session(true, permissions()))),
+        query: Rc::new(|r: &EmbedQueryRequest| Ok(answer(r))),
+    };
+    let bridge = Bridge::Capture(events.clone());
+    let _handle = leptos::mount::mount_to(
+        fresh_container(),
+        move || view! { <App api=api bridge=bridge locale="en-US".to_owned() /> },
+    );
+    let mut turns = 0;
+    while !events.borrow().iter().any(|e| matches!(e, Event::Ready { .. })) {
+        turns += 1;
+        assert!(turns < 100, "ready was not posted");
+        // A zero-delay timeout, as the runtime's own yield after `ready`: timers of equal delay
+        // run in the order they were set, so this loop sees `ready` before that yield ends.
+        tick(0).await;
+    }
+    let filters = events.borrow().iter().any(|e| matches!(e, Event::Filter(_)));
+    assert!(!filters, "the dashboard's state is set after a yield, not in ready's task");
+    for json in [
+        r#"{"_emban":true,"type":"setFilters","filters":{"period":"7d"},"requestId":"one"}"#,
+        r#"{"_emban":true,"type":"setFilters","filters":{"period":"30d"},"requestId":"two"}"#,
+    ] {
+        let init = web_sys::MessageEventInit::new();
+        init.set_data(&js_sys::JSON::parse(json).unwrap());
+        let event = web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap();
+        web_sys::window().unwrap().dispatch_event(&event).unwrap();
+    }
+    tick(60).await;
+    let got: Vec<Event> =
+        events.borrow().iter().filter(|e| !matches!(e, Event::Resize { .. })).cloned().collect();
+    let periods: Vec<&str> = got
+        .iter()
+        .filter_map(|e| match e {
+            Event::Filter(state) => Some(state.period.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(periods, ["30d", "7d", "30d"], "{got:?}");
+    assert!(!got.iter().any(|e| matches!(e, Event::Error { .. })), "nothing refused: {got:?}");
+}
+
+#[wasm_bindgen_test]
 async fn refused_set_filters_change_nothing_and_name_what_was_refused() {
     let h = mount_default().await;
     let queries_before = h.queries.borrow().len();

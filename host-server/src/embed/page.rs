@@ -4,11 +4,11 @@
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use sha2::{Digest, Sha256};
 
-use contract::embed::EmbedQueryRequest;
+use contract::embed::{EmbedDashboardResponse, EmbedQueryRequest};
 use serde_json::{Value, json};
 
 use crate::{
-    embed::{data, permissions::initial_filters, token::page_session, verify},
+    embed::{EmbedClaims, data, permissions::initial_filters, token::page_session, verify},
     settings::Framing,
     state::AppState,
 };
@@ -84,45 +84,50 @@ pub fn page_with_framing(html: &str, framing: &Framing) -> String {
 /// How many widget queries one first-paint page runs at once.
 pub const FIRST_PAINT_QUERIES: usize = 4;
 
-/// The `id` of the `<script type="application/json">` carrying the first paint's data.
+/// The `id` of the `<script type="application/json">` carrying the first paint's dashboard
+/// (`{"dashboard": <GET /v1/embed/dashboard>}`), in the page's head.
 pub const INITIAL_DATA_ID: &str = "emban-initial";
 
-/// What the runtime would fetch first, computed while the page is served so it paints in one
-/// round trip: `{"dashboard": <GET /v1/embed/dashboard>, "answers": [{"request": "<JSON text of
-/// the POST /v1/embed/query body>", "data": <its answer>}…]}`,
-/// one answer per visible widget under the initial filters and the session's permissions, exactly
-/// the request the runtime sends first (it uses an answer only when its request is equal). `None`
-/// without a live, unrevoked session for this dashboard (the runtime then fetches, and shows
-/// why it cannot). A widget whose query fails is left out: the runtime fetches it and shows the
-/// error as usual.
-pub async fn initial_data(state: &AppState, token: Option<&str>, dashboard_id: &str) -> Option<Value> {
-    let token = token.filter(|t| !t.is_empty() && t.len() <= MAX_PAGE_TOKEN_BYTES)?;
-    let claims = verify(&state.signing_secret, token).ok().filter(|c| c.dashboard == dashboard_id)?;
-    let revoked =
-        state.revocations.is_revoked(claims.org, claims.env, &claims.jti, &claims.tenant, claims.iat).await;
-    if !matches!(revoked, Ok(false)) {
-        return None;
+/// The `id` of the `<script type="application/json">` carrying the widgets' first answers
+/// (`[{"request": "<JSON text of the POST /v1/embed/query body>", "data": <its answer>}…]`), at
+/// the end of the page's body.
+pub const INITIAL_ANSWERS_ID: &str = "emban-answers";
+
+/// A live session's first paint, as far as it is known before the widgets' queries run.
+pub struct FirstPaint {
+    claims: std::sync::Arc<EmbedClaims>,
+    dashboard: EmbedDashboardResponse,
+}
+
+impl FirstPaint {
+    /// What `GET /v1/embed/dashboard` would answer, as the head's `emban-initial` element.
+    pub fn dashboard_script(&self) -> String {
+        data_script(INITIAL_DATA_ID, &json!({ "dashboard": self.dashboard }))
     }
-    let dashboard = data::dashboard(state, &claims).await.ok()?;
-    let mut answers = Vec::new();
-    if dashboard.published {
-        // The widgets' first answers run concurrently, at most `FIRST_PAINT_QUERIES` at once
-        // (a dashboard of many widgets must not flood the event store on every page view), and
-        // are listed in the dashboard's widget order whatever order they finish in.
-        let claims = std::sync::Arc::new(claims);
+
+    /// The widgets' first answers: one per visible widget under the initial filters and the
+    /// session's permissions, exactly the request the runtime sends first (it uses an answer only
+    /// when its request is equal), run concurrently (at most [`FIRST_PAINT_QUERIES`] at once: a
+    /// dashboard of many widgets must not flood the event store on every page view) and listed
+    /// in the dashboard's widget order. A widget whose query fails is left out: the runtime
+    /// fetches it and shows the error as usual.
+    pub async fn answers(&self, state: &AppState) -> Vec<Value> {
+        if !self.dashboard.published {
+            return Vec::new();
+        }
         let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(FIRST_PAINT_QUERIES));
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, widget) in dashboard.dashboard.widgets.iter().enumerate() {
+        for (index, widget) in self.dashboard.dashboard.widgets.iter().enumerate() {
             let request = EmbedQueryRequest {
                 widget_id: widget.id.clone(),
-                filters: initial_filters(&claims.permissions),
+                filters: initial_filters(&self.claims.permissions),
                 drill: None,
-                dashboard_id: Some(dashboard.dashboard.id.clone()),
+                dashboard_id: Some(self.dashboard.dashboard.id.clone()),
             };
             // The request as the JSON text the runtime would POST (fields in declaration order;
             // a `Value` would sort them): the runtime matches it as text.
             let Ok(text) = serde_json::to_string(&request) else { continue };
-            let (state, claims, limit) = (state.clone(), claims.clone(), limit.clone());
+            let (state, claims, limit) = (state.clone(), self.claims.clone(), limit.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.ok()?;
                 match data::query(&state, &claims, &request).await {
@@ -141,21 +146,65 @@ pub async fn initial_data(state: &AppState, token: Option<&str>, dashboard_id: &
             done.extend(finished.ok().flatten());
         }
         done.sort_by_key(|(index, _)| *index);
-        answers = done.into_iter().map(|(_, answer)| answer).collect();
+        done.into_iter().map(|(_, answer)| answer).collect()
     }
-    Some(json!({ "dashboard": dashboard, "answers": answers }))
 }
 
-/// The page with `data` in `<script type="application/json" id="emban-initial">` at the end of
-/// its head. Every `<` of the JSON is written `\u003c` (the same string to `JSON.parse`), so no
-/// value can close the element or open a comment; `>` and `&` likewise.
-pub fn page_with_initial_data(html: &str, data: &Value) -> String {
-    let text = data.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
-    let script = format!("<script type=\"application/json\" id=\"{INITIAL_DATA_ID}\">{text}</script>");
-    match html.find("</head>") {
-        Some(at) => format!("{}{script}\n{}", &html[..at], &html[at..]),
-        None => format!("{script}\n{html}"),
+/// The first paint of `dashboard_id` opened with `token`, computed while the page is served so
+/// the runtime paints in one round trip. `None` without a live, unrevoked session for this
+/// dashboard (the runtime then fetches, and shows why it cannot).
+pub async fn first_paint(state: &AppState, token: Option<&str>, dashboard_id: &str) -> Option<FirstPaint> {
+    let token = token.filter(|t| !t.is_empty() && t.len() <= MAX_PAGE_TOKEN_BYTES)?;
+    let claims = verify(&state.signing_secret, token).ok().filter(|c| c.dashboard == dashboard_id)?;
+    let revoked =
+        state.revocations.is_revoked(claims.org, claims.env, &claims.jti, &claims.tenant, claims.iat).await;
+    if !matches!(revoked, Ok(false)) {
+        return None;
     }
+    let dashboard = data::dashboard(state, &claims).await.ok()?;
+    Some(FirstPaint { claims: std::sync::Arc::new(claims), dashboard })
+}
+
+/// The answers' script element (`emban-answers`).
+pub fn answers_script(answers: &[Value]) -> String {
+    data_script(INITIAL_ANSWERS_ID, &Value::from(answers.to_vec()))
+}
+
+/// `data` in `<script type="application/json" id="{id}">`, ending in a newline. Every `<` of the
+/// JSON is written `\u003c` (the same string to `JSON.parse`), so no value can close the element
+/// or open a comment; `>` and `&` likewise.
+fn data_script(id: &str, data: &Value) -> String {
+    let text = data.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    format!("<script type=\"application/json\" id=\"{id}\">{text}</script>\n")
+}
+
+/// The page as streamed: what goes out at once and what follows the answers.
+pub struct StreamedPage {
+    /// Everything to the opening of `<body>`: the head with its preloads, the runtime's loader
+    /// (made `async`, so it starts without waiting for the rest of the page) and the dashboard.
+    pub head: String,
+    /// Written after the answers' element: the end of the body and the document.
+    pub tail: String,
+}
+
+/// Cuts the built page for streaming, with `dashboard_script` (may be empty) at the end of its
+/// head. The loader, Trunk's inline module script, gets `async`: a module script otherwise runs
+/// only once the whole page is parsed, which would make the runtime wait for every widget's
+/// query. `<body>` goes out with the head, so the runtime always has a body to mount into.
+pub fn stream_page(html: &str, dashboard_script: &str) -> StreamedPage {
+    let html = html.replacen("<script type=\"module\">", "<script type=\"module\" async>", 1);
+    let head_end = html.find("</head>").unwrap_or(0);
+    let body_end = html.rfind("</body>").filter(|at| *at >= head_end).unwrap_or(html.len());
+    let (head, body) = html.split_at(head_end);
+    let (body_open, tail) = body.split_at(body_end - head_end);
+    StreamedPage { head: format!("{head}{dashboard_script}{body_open}"), tail: tail.to_owned() }
+}
+
+/// The page with `first`'s dashboard and `answers` in it, whole (what the streamed page adds up
+/// to).
+pub fn page_with_first_paint(html: &str, dashboard_script: &str, answers: &[Value]) -> String {
+    let page = stream_page(html, dashboard_script);
+    format!("{}{}{}", page.head, answers_script(answers), page.tail)
 }
 
 #[cfg(test)]
@@ -194,13 +243,30 @@ mod tests {
     fn inlined_data_cannot_leave_its_script_element() {
         let html = "<html><head><title>x</title></head><body></body></html>";
         let data = json!({ "name": "</script><script>alert(1)</script><!-- & >" });
-        let page = page_with_initial_data(html, &data);
-        assert_eq!(page.matches("</script>").count(), 1, "{page}");
+        let page =
+            page_with_first_paint(html, &data_script(INITIAL_DATA_ID, &data), std::slice::from_ref(&data));
+        assert_eq!(page.matches("</script>").count(), 2, "{page}");
         assert!(!page.contains("<!--"), "{page}");
-        let start = page.find("id=\"emban-initial\">").unwrap() + "id=\"emban-initial\">".len();
-        let end = page.find("</script>").unwrap();
-        let back: Value = serde_json::from_str(&page[start..end]).unwrap();
-        assert_eq!(back, data, "the escaped text parses back to the same value");
-        assert!(page.contains("</script>\n</head>"), "{page}");
+        for (id, want) in [(INITIAL_DATA_ID, data.clone()), (INITIAL_ANSWERS_ID, json!([data]))] {
+            let open = format!("id=\"{id}\">");
+            let start = page.find(&open).unwrap() + open.len();
+            let end = start + page[start..].find("</script>").unwrap();
+            let back: Value = serde_json::from_str(&page[start..end]).unwrap();
+            assert_eq!(back, want, "the escaped text parses back to the same value");
+        }
+        assert!(page.contains("</script>\n</head><body><script"), "{page}");
+        assert!(page.ends_with("</script>\n</body></html>"), "{page}");
+    }
+
+    #[test]
+    fn the_streamed_page_starts_the_loader_early_and_adds_up_to_the_page() {
+        let html = "<html><head><script type=\"module\">init()</script></head>\n<body></body>\n</html>";
+        let page = stream_page(html, "<D>");
+        assert_eq!(page.head, "<html><head><script type=\"module\" async>init()</script><D></head>\n<body>");
+        assert_eq!(page.tail, "</body>\n</html>");
+        // The policy's hash is of the script's text, which `async` does not change.
+        assert_eq!(page_csp(&page.head, &Framing::Any), page_csp(html, &Framing::Any));
+        let bare = stream_page("no head", "");
+        assert_eq!((bare.head.as_str(), bare.tail.as_str()), ("no head", ""), "no head: the answers go last");
     }
 }

@@ -4,16 +4,18 @@
 
 use axum::{
     Router,
+    body::{Body, Bytes},
     extract::{Path as UrlPath, Query, Request, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tower_http::compression::CompressionLayer;
 
 use crate::{
-    embed::page::{initial_data, page_csp, page_framing, page_with_framing, page_with_initial_data},
+    embed::page::{answers_script, first_paint, page_csp, page_framing, page_with_framing, stream_page},
     routes::files::{Caching, serve_file},
     state::AppState,
 };
@@ -49,17 +51,31 @@ async fn get_embed_page(
         Ok(html) => {
             // The policy is the built page's: the inlined data is not script it has to allow.
             csp = page_csp(&html, &framing);
-            let mut page = page_with_framing(&html, &framing);
-            if let Some(data) = initial_data(&state, query.token.as_deref(), &dashboard_id).await {
-                page = page_with_initial_data(&page, &data);
-            }
-            (StatusCode::OK, page, "text/html; charset=utf-8")
+            let page = page_with_framing(&html, &framing);
+            // Streamed in two parts. At once: the head with the runtime's preloads, its loader
+            // (started without waiting for the rest) and the dashboard, so the runtime loads and
+            // posts `ready` while the server queries. Then the widgets' first answers and the
+            // end of the page. The compression layer flushes its encoder each time the body
+            // waits, so the first part is not held back by it.
+            let first = first_paint(&state, query.token.as_deref(), &dashboard_id).await;
+            let parts = stream_page(&page, &first.as_ref().map(|f| f.dashboard_script()).unwrap_or_default());
+            let head = Bytes::from(parts.head);
+            let tail = async move {
+                let answers = match &first {
+                    Some(first) => answers_script(&first.answers(&state).await),
+                    None => String::new(),
+                };
+                Ok::<_, std::convert::Infallible>(Bytes::from(answers + &parts.tail))
+            };
+            let stream =
+                futures_util::stream::once(async move { Ok(head) }).chain(futures_util::stream::once(tail));
+            (StatusCode::OK, Body::from_stream(stream), "text/html; charset=utf-8")
         }
         Err(e) => {
             tracing::error!(path = %index.display(), error = %e, "embed runtime not built (run `trunk build --release`)");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "The embed runtime is not built on this server.".to_owned(),
+                Body::from("The embed runtime is not built on this server."),
                 "text/plain; charset=utf-8",
             )
         }
