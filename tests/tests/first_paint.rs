@@ -1,7 +1,9 @@
 //! One round trip to painted: the page at `/embed/{id}` carries the published dashboard and every
 //! visible widget's first answer, so the runtime paints with the data API unreachable; a reload
 //! still fetches. The embed is opened through a loopback proxy that refuses `/v1/embed/*` until
-//! told otherwise and records what it was asked.
+//! told otherwise and records what it was asked. It also holds back the page's answers (what
+//! follows `<body>`) for a while: the runtime must load and post `ready` from the streamed head
+//! meanwhile, then paint from the answers once they come, without asking the data API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{
@@ -25,6 +27,8 @@ struct Proxy {
     block_api: Arc<AtomicBool>,
     /// Every `/v1/embed/*` path asked for, blocked or not.
     api_calls: Arc<Mutex<Vec<String>>>,
+    /// When the held-back rest of the last page was released.
+    page_released: Arc<Mutex<Option<std::time::Instant>>>,
     http: reqwest::Client,
 }
 
@@ -36,31 +40,63 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
             return (StatusCode::SERVICE_UNAVAILABLE, "the data API is unreachable").into_response();
         }
     }
+    // The page plain (no compression), so the proxy can see where its head ends.
+    let page = request.uri().path().starts_with("/embed/");
     let mut upstream =
         proxy.http.request(request.method().clone(), format!("{}{path_and_query}", proxy.upstream));
     for (name, value) in request.headers() {
-        if name != "host" {
+        if name != "host" && !(page && name == "accept-encoding") {
             upstream = upstream.header(name, value);
         }
     }
     let body = to_bytes(request.into_body(), 1 << 20).await.unwrap();
-    let answer = upstream.body(body).send().await.unwrap();
+    let mut answer = upstream.body(body).send().await.unwrap();
     let mut response = Response::builder().status(answer.status().as_u16());
-    // Hop-by-hop framing stays with each hop: the upstream may stream (the compressed page comes
-    // chunked) while this answer is one buffered body.
+    // Hop-by-hop framing stays with each hop: the upstream may stream (the page comes chunked)
+    // while this answer may be framed differently.
     for (name, value) in answer.headers() {
         if !matches!(name.as_str(), "transfer-encoding" | "connection" | "keep-alive" | "content-length") {
             response = response.header(name, value);
         }
     }
-    response.body(Body::from(answer.bytes().await.unwrap())).unwrap()
+    if !page {
+        return response.body(Body::from(answer.bytes().await.unwrap())).unwrap();
+    }
+    // The page streamed on, each part as it comes, except that what follows `<body>` (the
+    // answers) waits HOLD first.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(16);
+    let released = proxy.page_released.clone();
+    *released.lock().unwrap() = None;
+    tokio::spawn(async move {
+        let (mut seen, mut held) = (String::new(), false);
+        while let Ok(Some(chunk)) = answer.chunk().await {
+            if seen.contains("<body>") && !held {
+                tokio::time::sleep(HOLD).await;
+                held = true;
+                *released.lock().unwrap() = Some(std::time::Instant::now());
+            }
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if tx.send(Ok(chunk)).await.is_err() {
+                return;
+            }
+        }
+        if !held {
+            *released.lock().unwrap() = Some(std::time::Instant::now());
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    response.body(Body::from_stream(stream)).unwrap()
 }
+
+/// How long the proxy holds back the page's answers.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(2500);
 
 async fn start_proxy(upstream: &str) -> (String, Proxy) {
     let proxy = Proxy {
         upstream: upstream.to_owned(),
         block_api: Arc::new(AtomicBool::new(true)),
         api_calls: Arc::new(Mutex::new(Vec::new())),
+        page_released: Arc::new(Mutex::new(None)),
         http: reqwest::Client::new(),
     };
     let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
@@ -82,6 +118,22 @@ async fn the_page_paints_with_the_data_api_unreachable_and_reload_still_fetches(
         let ready = page.wait_type("ready").await;
         assert_eq!(ready["origin"], proxy_origin.as_str(), "{ready}");
         page.wait_painted().await;
+        assert!(proxy.page_released.lock().unwrap().is_some(), "the page's answers were held back");
+        // On the frame's clock: the runtime marked `ready` while the page was still arriving,
+        // long before it was parsed (the answers came HOLD later).
+        let times = page
+            .in_frame(
+                "const nav = performance.getEntriesByType('navigation')[0]; \
+                 const ready = performance.getEntriesByName('emban:ready')[0]; \
+                 return { ready: ready.startTime, parsed: nav.domContentLoadedEventStart };",
+                vec![],
+            )
+            .await;
+        let (ready_at, parsed_at) = (times["ready"].as_f64().unwrap(), times["parsed"].as_f64().unwrap());
+        assert!(
+            parsed_at - ready_at > HOLD.as_millis() as f64 / 2.0,
+            "`ready` did not come from the streamed head: {times}"
+        );
         let painted = page
             .in_frame(
                 "const cards = [...document.querySelectorAll('[data-testid^=widget-]')]; \
