@@ -17,7 +17,7 @@ use contract::{
 };
 use embed_runtime::{
     App,
-    api::{Api, ApiError},
+    api::{Api, ApiError, FirstPaint},
     bridge::{self, Bridge},
     origin::{Allowed, OriginPolicy},
 };
@@ -858,6 +858,63 @@ async fn commands_sent_on_ready_wait_for_the_dashboard_and_are_handled_in_order(
         .collect();
     assert_eq!(periods, ["30d", "7d", "30d"], "{got:?}");
     assert!(!got.iter().any(|e| matches!(e, Event::Error { .. })), "nothing refused: {got:?}");
+}
+
+/// JSON text of `value` as the runtime writes it (serde-wasm-bindgen, then `JSON.stringify`).
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    let js = value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap();
+    js_sys::JSON::stringify(&js).unwrap().into()
+}
+
+#[wasm_bindgen_test]
+async fn the_inlined_first_paint_answers_once_and_only_the_equal_request() {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let request = EmbedQueryRequest {
+        widget_id: "calls".into(),
+        filters: EmbedFilters { period: Some(Period::D30), ..Default::default() },
+        drill: None,
+        dashboard_id: Some("dash_123".into()),
+    };
+    let other = EmbedQueryRequest { widget_id: "trend".into(), ..request.clone() };
+    let mut elements = Vec::new();
+    for (id, text) in [
+        ("emban-initial", format!("{{\"dashboard\":{}}}", json_text(&session(true, permissions())))),
+        (
+            "emban-answers",
+            format!(
+                "[{{\"request\":{},\"data\":{}}}]",
+                String::from(js_sys::JSON::stringify(&JsValue::from_str(&json_text(&request))).unwrap()),
+                json_text(&answer(&request))
+            ),
+        ),
+    ] {
+        let element = document.create_element("script").unwrap();
+        element.set_attribute("type", "application/json").unwrap();
+        element.set_id(id);
+        element.set_text_content(Some(&text));
+        document.body().unwrap().append_child(&element).unwrap();
+        elements.push(element);
+    }
+    // Nothing listens there: whatever is not inlined fails to fetch.
+    let api = Api::Http {
+        base: "http://127.0.0.1:9".into(),
+        token: Rc::from("t"),
+        first: Rc::new(FirstPaint::from_page()),
+    };
+    let dashboard = api.dashboard().await.expect("the inlined dashboard");
+    assert_eq!(dashboard.dashboard.id, "dash_123");
+    assert!(matches!(api.dashboard().await, Err(ApiError::Network(_))), "the dashboard is used once");
+    assert!(
+        matches!(api.query(&other, None).await, Err(ApiError::Network(_))),
+        "no answer for another request"
+    );
+    let data = api.query(&request, None).await.expect("the inlined answer");
+    assert_eq!(data.widget_id, "calls");
+    assert_eq!(data, answer(&request));
+    assert!(matches!(api.query(&request, None).await, Err(ApiError::Network(_))), "an answer is used once");
+    for element in elements {
+        element.remove();
+    }
 }
 
 #[wasm_bindgen_test]
