@@ -55,7 +55,8 @@ pub struct ServeArgs {
     /// ingest 1.6 times faster at 10M events than DuckDB's 16 MB default (`BENCHMARKS.md`, issue
     /// 19), and costs a longer WAL replay at start after a crash (about 1 s per 85 MiB measured;
     /// a clean stop checkpoints first). `64MB` recovers faster and ingests slower.
-    #[arg(long, env = "EMBAN_DUCKDB_CHECKPOINT_THRESHOLD", default_value = "256MB")]
+    #[arg(long, env = "EMBAN_DUCKDB_CHECKPOINT_THRESHOLD",
+          default_value = crate::events::duckdb::DEFAULT_CHECKPOINT_THRESHOLD)]
     pub duckdb_checkpoint_threshold: String,
     /// How many UTC days of arrival a client `event_id` is remembered for de-duplication (1 to
     /// 366): a repeat that arrives within the window is skipped, a later one is stored again.
@@ -259,7 +260,7 @@ impl ServeArgs {
             events_url: None,
             demo: false,
             duckdb_memory_limit: "512MB".to_owned(),
-            duckdb_checkpoint_threshold: "256MB".to_owned(),
+            duckdb_checkpoint_threshold: crate::events::duckdb::DEFAULT_CHECKPOINT_THRESHOLD.to_owned(),
             duckdb_daily_rollup: false,
             dedup_window_days: 7,
             signing_secret: None,

@@ -35,7 +35,10 @@ use emban_host_server::{
     demo::sample::{self, SampleGenerator},
     events::{
         NewEvent, StoreScope, columnar,
-        duckdb::{append_rows, create_schema_sql, create_table_sql, duckdb_config, query_sql, run_query_sql},
+        duckdb::{
+            DEFAULT_CHECKPOINT_THRESHOLD, append_rows, create_schema_sql, create_table_sql, duckdb_config,
+            query_sql, run_query_sql,
+        },
     },
     ingest,
 };
@@ -111,7 +114,7 @@ struct Args {
     #[arg(long)]
     duckdb_memory_limit: Option<String>,
     /// Passed to the server as --duckdb-checkpoint-threshold (server default when absent); the
-    /// raw baselines use it too (else the server's default, 256MB).
+    /// raw baselines use it too (else the server's default).
     #[arg(long)]
     duckdb_checkpoint_threshold: Option<String>,
     /// Generator seed.
@@ -555,7 +558,7 @@ fn raw_appender(args: &Args, dir: &Path, pool: &Pool, layout: RawLayout) -> anyh
     let path = dir.join("raw-appender.duckdb");
     let _ = std::fs::remove_file(&path);
     let limit = args.duckdb_memory_limit.as_deref().unwrap_or("1GB");
-    let threshold = args.duckdb_checkpoint_threshold.as_deref().unwrap_or("256MB");
+    let threshold = args.duckdb_checkpoint_threshold.as_deref().unwrap_or(DEFAULT_CHECKPOINT_THRESHOLD);
     let conn =
         Connection::open_with_flags(&path, duckdb_config(limit)?.with("checkpoint_threshold", threshold)?)?;
     conn.execute_batch(&match layout {

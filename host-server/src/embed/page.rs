@@ -166,8 +166,8 @@ pub async fn first_paint(state: &AppState, token: Option<&str>, dashboard_id: &s
 }
 
 /// The answers' script element (`emban-answers`).
-pub fn answers_script(answers: &[Value]) -> String {
-    data_script(INITIAL_ANSWERS_ID, &Value::from(answers.to_vec()))
+pub fn answers_script(answers: Vec<Value>) -> String {
+    data_script(INITIAL_ANSWERS_ID, &Value::Array(answers))
 }
 
 /// `data` in `<script type="application/json" id="{id}">`, ending in a newline. Every `<` of the
@@ -198,13 +198,6 @@ pub fn stream_page(html: &str, dashboard_script: &str) -> StreamedPage {
     let (head, body) = html.split_at(head_end);
     let (body_open, tail) = body.split_at(body_end - head_end);
     StreamedPage { head: format!("{head}{dashboard_script}{body_open}"), tail: tail.to_owned() }
-}
-
-/// The page with `first`'s dashboard and `answers` in it, whole (what the streamed page adds up
-/// to).
-pub fn page_with_first_paint(html: &str, dashboard_script: &str, answers: &[Value]) -> String {
-    let page = stream_page(html, dashboard_script);
-    format!("{}{}{}", page.head, answers_script(answers), page.tail)
 }
 
 #[cfg(test)]
@@ -239,12 +232,18 @@ mod tests {
         assert!(page_with_framing(html, &Framing::Any).contains("content=\"*\""));
     }
 
+    /// The page with a dashboard script and `answers` in it, whole (what the streamed page adds
+    /// up to).
+    fn page_with_first_paint(html: &str, dashboard_script: &str, answers: Vec<Value>) -> String {
+        let page = stream_page(html, dashboard_script);
+        format!("{}{}{}", page.head, answers_script(answers), page.tail)
+    }
+
     #[test]
     fn inlined_data_cannot_leave_its_script_element() {
         let html = "<html><head><title>x</title></head><body></body></html>";
         let data = json!({ "name": "</script><script>alert(1)</script><!-- & >" });
-        let page =
-            page_with_first_paint(html, &data_script(INITIAL_DATA_ID, &data), std::slice::from_ref(&data));
+        let page = page_with_first_paint(html, &data_script(INITIAL_DATA_ID, &data), vec![data.clone()]);
         assert_eq!(page.matches("</script>").count(), 2, "{page}");
         assert!(!page.contains("<!--"), "{page}");
         for (id, want) in [(INITIAL_DATA_ID, data.clone()), (INITIAL_ANSWERS_ID, json!([data]))] {

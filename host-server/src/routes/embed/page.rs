@@ -62,7 +62,7 @@ async fn get_embed_page(
             let head = Bytes::from(parts.head);
             let tail = async move {
                 let answers = match &first {
-                    Some(first) => answers_script(&first.answers(&state).await),
+                    Some(first) => answers_script(first.answers(&state).await),
                     None => String::new(),
                 };
                 Ok::<_, std::convert::Infallible>(Bytes::from(answers + &parts.tail))
