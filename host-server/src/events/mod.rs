@@ -7,6 +7,7 @@ pub mod clickhouse;
 pub mod columnar;
 pub mod dedup;
 pub mod duckdb;
+pub mod journal;
 pub mod planner;
 pub mod queue;
 
@@ -31,7 +32,7 @@ pub struct StoreScope {
 }
 
 /// A validated event, ready to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     /// Tenant.
     pub tenant_id: String,

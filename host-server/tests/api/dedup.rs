@@ -150,6 +150,8 @@ async fn the_checkpoint_threshold_is_applied_and_a_bad_one_is_refused_by_name() 
             DuckOptions { checkpoint_threshold: Some(threshold.to_owned()), ..DuckOptions::new("512MB") };
         let store = DuckStore::open_opts(&path, &options).expect("open");
         assert_eq!(insert(&store, SCOPE, &ids).await, (200, 0));
+        // A read waits for the journaled batch to be loaded into DuckDB.
+        assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 200);
         wal.push(wal_bytes(&path));
     }
     // A tiny threshold checkpoints at the commit (the WAL is emptied); a large one keeps the

@@ -11,6 +11,7 @@ mod common;
 mod dedup;
 mod durability;
 mod events;
+mod journal;
 mod keys;
 mod model;
 mod query;

@@ -1,9 +1,9 @@
 //! The embedded events store: one DuckDB file in the data dir.
 //!
-//! Writes go through one writer thread that owns the write connection: it drains every batch
-//! waiting in its queue into one transaction (group commit), so many concurrent requests share
-//! one WAL sync, and each request is answered only after that commit returns. Reads use a small
-//! pool of connections to the same database.
+//! Writes are journaled, then loaded ([`ingest`]): a request is answered once its batch is in
+//! the fsynced ingest journal, and one loader thread, owning the write connection, appends the
+//! journal's batches in large transactions. Reads use a small pool of connections to the same
+//! database, and first wait for the loads to catch up with what was acknowledged.
 
 use std::{
     path::Path,
@@ -19,26 +19,25 @@ use contract::{
 };
 use duckdb::{
     Config, Connection, ToSql,
-    arrow::{compute::concat_batches, record_batch::RecordBatch},
+    arrow::record_batch::RecordBatch,
     types::{TimeUnit, Value},
 };
-use tokio::sync::mpsc;
 
 use super::{
     EventStore, InsertOutcome, MATERIALIZED_NUMERIC_PROPS, MATERIALIZED_STRING_PROPS, NewEvent,
     NumericRangeFilter, QuerySpec, StoreAnswer, StoreRow, StoreScope,
-    dedup::{self, DedupSet, DedupWindow},
+    dedup::{self, DedupWindow},
+    journal::{Journal, record::EncodedEvents},
     planner::{self, Plan, RollupMetrics},
-    queue::{WriteJob, WriteQueue},
+    queue::WriteQueue,
 };
 use crate::error::{AppError, Result};
 
 mod adhoc;
 pub mod dedup_ids;
+pub mod ingest;
 pub mod rollup;
 
-/// Most rows one group commit takes before committing.
-const GROUP_COMMIT_ROWS: usize = 200_000;
 /// Rows per Arrow batch handed to the appender.
 const APPEND_BATCH_ROWS: usize = 16_384;
 /// Read connections kept open.
@@ -105,6 +104,7 @@ pub fn relation_names() -> Vec<String> {
     let mut names = shard_names();
     names.push("events".to_owned());
     names.push(dedup_ids::TABLE.to_owned());
+    names.push(ingest::JOURNAL_TABLE.to_owned());
     names.extend(rollup::relation_names());
     names
 }
@@ -139,10 +139,12 @@ pub fn append_rows(conn: &Connection, rows: &[(StoreScope, &NewEvent)]) -> anyho
 
 /// A request's batch as the writer takes it, prepared on the request's own task (so in parallel,
 /// off the single writer): each event's de-duplication key, and one Arrow batch per shard the
-/// request touches. The writer is left with the dedup check, the appends and the commit.
+/// request touches, and the events as the journal writes them. The journal thread is left with the
+/// dedup check and the journal write, the loader with the appends and the commit.
 pub struct PreparedBatch {
     events: Vec<NewEvent>,
     keys: Vec<Option<u128>>,
+    encoded: EncodedEvents,
     /// (shard, the indices of its events in `events`, those events as one Arrow batch).
     shards: Vec<(usize, Vec<u32>, RecordBatch)>,
 }
@@ -160,7 +162,8 @@ impl PreparedBatch {
             let batch = super::columnar::record_batch(members.iter().map(|&i| (scope, &events[i as usize])))?;
             shards.push((shard, members, batch));
         }
-        Ok(PreparedBatch { events, keys, shards })
+        let encoded = EncodedEvents::new(&events, None);
+        Ok(PreparedBatch { events, keys, encoded, shards })
     }
 }
 
@@ -214,7 +217,14 @@ pub struct DuckStore {
     jobs: WriteQueue<PreparedBatch>,
     readers: Arc<Mutex<Vec<Connection>>>,
     template: Arc<Mutex<Connection>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The journal thread and the loader, joined in that order on close.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    visibility: ingest::Visibility,
+}
+
+/// The ingest journal's directory beside the DuckDB file (`events.journal` for `events.duckdb`).
+pub fn journal_dir(path: &Path) -> std::path::PathBuf {
+    path.with_extension("journal")
 }
 
 impl DuckStore {
@@ -249,28 +259,38 @@ impl DuckStore {
             rollup::backfill(&conn).context("backfilling the daily rollup")?;
         }
         let backfill = dedup_ids::create(&conn)?;
-        let window = options.dedup_window;
-        let writer_conn = conn.try_clone()?;
+        let applied = ingest::applied_lsn(&conn)?;
+        let journal = Journal::open(&journal_dir(path), applied)?;
+        let start = ingest::Start {
+            reader: conn.try_clone()?,
+            writer: conn.try_clone()?,
+            journal,
+            applied,
+            window: options.dedup_window,
+            backfill,
+            rollup: daily_rollup,
+        };
         let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
         let (jobs, rx) = WriteQueue::new();
-        let writer = std::thread::Builder::new()
-            .name("duckdb-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, window, backfill, daily_rollup))?;
+        let threads = ingest::start(start, rx)?;
         Ok(DuckStore {
             daily_rollup,
             jobs,
             readers: Arc::new(Mutex::new(readers)),
             template: Arc::new(Mutex::new(conn)),
-            writer: Mutex::new(Some(writer)),
+            threads: Mutex::new(threads.handles),
+            visibility: threads.visibility,
         })
     }
 
-    /// Runs `f` on a pooled read connection on the blocking pool.
+    /// Runs `f` on a pooled read connection on the blocking pool, once every batch acknowledged
+    /// before the call is loaded.
     async fn with_reader<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.visibility.settle().await;
         let readers = self.readers.clone();
         let template = self.template.clone();
         tokio::task::spawn_blocking(move || {
@@ -303,159 +323,6 @@ fn table_exists(conn: &Connection, name: &str) -> duckdb::Result<bool> {
 /// Whether the daily rollup's table exists in this file.
 fn self_has_rollup(conn: &Connection) -> Result<bool> {
     Ok(table_exists(conn, rollup::TABLE)?)
-}
-
-/// Reads the de-duplication window back (after copying an older data dir's client ids once).
-fn load_window(conn: &Connection, window: DedupWindow, backfill: bool) -> anyhow::Result<DedupSet> {
-    let started = std::time::Instant::now();
-    let today = dedup::today();
-    if backfill {
-        let copied = dedup_ids::backfill(conn, today)?;
-        if copied > 0 {
-            tracing::info!(ids = copied, "copied stored client event ids into dedup_ids");
-        }
-    }
-    let seen = dedup_ids::load(conn, window, today)?;
-    tracing::info!(
-        ids = seen.len(),
-        days = window.days,
-        ms = started.elapsed().as_millis() as u64,
-        "de-duplication window loaded"
-    );
-    Ok(seen)
-}
-
-fn writer_loop(
-    conn: Connection,
-    mut rx: mpsc::Receiver<WriteJob<PreparedBatch>>,
-    window: DedupWindow,
-    backfill: bool,
-    rollup: bool,
-) {
-    let mut seen = match load_window(&conn, window, backfill) {
-        Ok(seen) => seen,
-        Err(e) => {
-            // Storing without the window could store duplicates: refuse every batch instead.
-            let message = format!("{e:#}");
-            tracing::error!(error = %message, "cannot read the de-duplication window; refusing events");
-            while let Some(job) = rx.blocking_recv() {
-                let _ =
-                    job.reply.send(Err(AppError::Internal(anyhow!("events store unavailable: {message}"))));
-            }
-            return;
-        }
-    };
-    let mut pruned_on = dedup::today();
-    while let Some(first) = rx.blocking_recv() {
-        let mut group = vec![first];
-        let mut rows = group[0].events.events.len();
-        while rows < GROUP_COMMIT_ROWS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    rows += job.events.events.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let today = dedup::today();
-        if today != pruned_on {
-            // A new arrival day: forget the day that left the window, in memory and on disk.
-            seen.expire(today);
-            if let Err(e) = dedup_ids::prune(&conn, window, today) {
-                tracing::warn!(error = %format!("{e:#}"), "pruning dedup_ids failed; retried tomorrow");
-            }
-            pruned_on = today;
-        }
-        commit_group(&conn, group, &mut seen, today, rollup);
-    }
-}
-
-/// Appends every job of the group in one transaction; on failure nothing is stored and every
-/// job gets the error.
-fn commit_group(
-    conn: &Connection,
-    group: Vec<WriteJob<PreparedBatch>>,
-    seen: &mut DedupSet,
-    today: i32,
-    rollup: bool,
-) {
-    let plan = seen.plan_keys(group.iter().map(|job| (job.scope, job.events.keys.as_slice())));
-    match append_all(conn, &group, &plan.keep, (plan.fresh(), today), rollup) {
-        Ok(()) => {
-            let outcomes = seen.commit(plan, today);
-            for (job, outcome) in group.into_iter().zip(outcomes) {
-                let _ = job.reply.send(Ok(outcome));
-            }
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            let message = format!("{e:#}");
-            tracing::error!(error = %message, "events batch failed; rolled back");
-            for job in group {
-                let _ = job.reply.send(Err(AppError::Internal(anyhow!("storing events: {message}"))));
-            }
-        }
-    }
-}
-
-/// Appends the kept events of a group and their new client ids (`fresh`, arrived on a day) in
-/// one transaction.
-fn append_all(
-    conn: &Connection,
-    group: &[WriteJob<PreparedBatch>],
-    keep: &[Vec<bool>],
-    fresh: (&[(i64, u128)], i32),
-    rollup: bool,
-) -> anyhow::Result<()> {
-    // Each shard's batches: as prepared, or rebuilt without the duplicates (rare).
-    let mut by_shard: Vec<Vec<RecordBatch>> = vec![Vec::new(); SHARDS as usize];
-    for (job, mask) in group.iter().zip(keep) {
-        let all = mask.iter().all(|k| *k);
-        for (shard, members, batch) in &job.events.shards {
-            if all {
-                by_shard[*shard].push(batch.clone());
-                continue;
-            }
-            let kept: Vec<(StoreScope, &NewEvent)> = members
-                .iter()
-                .filter(|&&i| mask[i as usize])
-                .map(|&i| (job.scope, &job.events.events[i as usize]))
-                .collect();
-            if !kept.is_empty() {
-                by_shard[*shard].push(super::columnar::record_batch(kept.into_iter())?);
-            }
-        }
-    }
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    for (shard, batches) in by_shard.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
-        let mut appender = conn.appender(&shard_name(shard))?;
-        // Requests' small batches joined into appends of up to APPEND_BATCH_ROWS rows.
-        let mut start = 0;
-        while start < batches.len() {
-            let (mut end, mut n) = (start, 0);
-            while end < batches.len() && (end == start || n + batches[end].num_rows() <= APPEND_BATCH_ROWS) {
-                n += batches[end].num_rows();
-                end += 1;
-            }
-            appender.append_record_batch(concat_batches(&batches[start].schema(), &batches[start..end])?)?;
-            start = end;
-        }
-        appender.flush()?;
-    }
-    dedup_ids::append(conn, fresh.0, fresh.1)?;
-    if rollup {
-        let rows: Vec<(StoreScope, &NewEvent)> = group
-            .iter()
-            .zip(keep)
-            .flat_map(|(job, mask)| {
-                job.events.events.iter().zip(mask).filter(|(_, k)| **k).map(move |(e, _)| (job.scope, e))
-            })
-            .collect();
-        rollup::add(conn, &rows)?;
-    }
-    conn.execute_batch("COMMIT")?;
-    Ok(())
 }
 
 fn text(s: &str) -> Value {
@@ -849,11 +716,10 @@ impl EventStore for DuckStore {
     }
 
     async fn close(&self) {
-        // Dropping the sender ends the writer loop once queued batches are committed.
+        // Dropping the sender ends the journal thread once queued batches are journaled; the
+        // loader then loads what is left and stops.
         self.jobs.close();
-        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some(handle) = handle {
-            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-        }
+        let handles = self.threads.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || handles.into_iter().for_each(|h| drop(h.join()))).await;
     }
 }

@@ -1,0 +1,125 @@
+//! The ingest journal under the embedded store (issue 19): a batch is acknowledged once it is in
+//! the fsynced journal and loaded into DuckDB in the background. These tests write journal
+//! records the way a crash leaves them (journaled, never loaded) and open the store over them.
+
+use chrono::Utc;
+use duckdb::Connection;
+use emban_host_server::events::{
+    EventStore, NewEvent, StoreScope,
+    duckdb::{DuckOptions, DuckStore, journal_dir},
+    journal::{Entry, Journal, record::EncodedEvents},
+};
+
+use crate::common::TempDir;
+
+const SCOPE: StoreScope = StoreScope { org_id: 1, env_id: 1 };
+
+fn events(prefix: &str, n: usize) -> Vec<NewEvent> {
+    (0..n)
+        .map(|i| NewEvent {
+            tenant_id: "acme".to_owned(),
+            event_name: "api.call".to_owned(),
+            timestamp: Utc::now(),
+            event_id: format!("{prefix}-{i}"),
+            client_event_id: true,
+            user_id: Some(format!("u{i}")),
+            string_props: vec![("plan".to_owned(), "pro".to_owned())],
+            numeric_props: vec![("latency_ms".to_owned(), i as f64)],
+        })
+        .collect()
+}
+
+/// Journals `batches` after LSN `after`, as the journal thread does, without loading them.
+fn journal(path: &std::path::Path, after: u64, batches: &[Vec<NewEvent>]) -> Vec<u64> {
+    let (mut journal, _) = Journal::open(&journal_dir(path), after).expect("journal");
+    let encoded: Vec<EncodedEvents> = batches.iter().map(|b| EncodedEvents::new(b, None)).collect();
+    let entries: Vec<Entry<'_>> = encoded.iter().map(|e| Entry { scope: SCOPE, events: e }).collect();
+    journal.append(&entries, emban_host_server::events::dedup::today()).expect("append")
+}
+
+fn open(path: &std::path::Path) -> DuckStore {
+    DuckStore::open_opts(path, &DuckOptions::new("512MB")).expect("open")
+}
+
+fn stored(path: &std::path::Path) -> (i64, i64, u64) {
+    let conn = Connection::open(path).expect("raw connection");
+    let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+    let lsn: u64 = conn.query_row("SELECT lsn FROM ingest_journal", [], |r| r.get(0)).expect("lsn");
+    (q("SELECT count(*) FROM events"), q("SELECT count(DISTINCT event_id) FROM events"), lsn)
+}
+
+fn segments(path: &std::path::Path) -> usize {
+    std::fs::read_dir(journal_dir(path)).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn journaled_batches_never_loaded_are_loaded_at_start_and_their_ids_stay_duplicates() {
+    let dir = TempDir::new();
+    let path = dir.path().join("events.duckdb");
+    assert_eq!(journal(&path, 0, &[events("a", 300), events("b", 200)]), vec![1, 2]);
+
+    let store = open(&path);
+    // A read waits for the replayed batches, so it sees them at once.
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 500);
+    // Their ids were remembered before any new batch was taken.
+    let again = store.insert(SCOPE, events("a", 301)).await.expect("insert");
+    assert_eq!((again.stored, again.duplicates), (1, 300));
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 501);
+    store.close().await;
+    drop(store);
+    assert_eq!(stored(&path), (501, 501, 3), "each event stored once; the LSN is the last loaded");
+
+    // A clean restart loads nothing again, and the journal keeps only its current segment.
+    let store = open(&path);
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 501);
+    store.close().await;
+    drop(store);
+    assert_eq!(segments(&path), 1);
+}
+
+#[tokio::test]
+async fn records_already_loaded_are_not_loaded_twice() {
+    let dir = TempDir::new();
+    let path = dir.path().join("events.duckdb");
+    let store = open(&path);
+    assert_eq!(store.insert(SCOPE, events("a", 100)).await.expect("insert").stored, 100);
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 100);
+    store.close().await;
+    drop(store);
+    assert_eq!(stored(&path).2, 1);
+
+    // The crash came after DuckDB's commit of LSN 1 and before its segment was deleted: the
+    // journal still holds it, then LSN 2 (journaled, not loaded).
+    let (mut j, _) = Journal::open(&journal_dir(&path), 0).expect("journal");
+    let b = EncodedEvents::new(&events("b", 40), None);
+    let written = j.append(&[Entry { scope: SCOPE, events: &b }], emban_host_server::events::dedup::today());
+    drop(j);
+    assert_eq!(written.expect("append"), vec![2]);
+
+    let store = open(&path);
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 140);
+    store.close().await;
+    drop(store);
+    assert_eq!(stored(&path), (140, 140, 2));
+}
+
+#[tokio::test]
+async fn a_torn_last_record_is_dropped_and_the_store_starts_cleanly() {
+    let dir = TempDir::new();
+    let path = dir.path().join("events.duckdb");
+    journal(&path, 0, &[events("a", 50), events("torn", 50)]);
+    let segment = std::fs::read_dir(journal_dir(&path)).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&segment).unwrap();
+    // The crash cut the second record's write short: it was never fsynced, so never acknowledged.
+    std::fs::write(&segment, &bytes[..bytes.len() - 100]).unwrap();
+
+    let store = open(&path);
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 50);
+    // The torn batch's ids were never acknowledged: a retry stores them.
+    let retry = store.insert(SCOPE, events("torn", 50)).await.expect("insert");
+    assert_eq!((retry.stored, retry.duplicates), (50, 0));
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 100);
+    store.close().await;
+    drop(store);
+    assert_eq!(stored(&path), (100, 100, 2));
+}
