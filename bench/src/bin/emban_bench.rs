@@ -226,9 +226,11 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     println!("  server VmHWM {:.2} GiB, VmRSS {:.2} GiB", gib(rss.hwm), gib(rss.rss));
     let split = CpuSplit::new(&threads_before, &threads, ingest.accepted);
     println!(
-        "  CPU per event: HTTP+JSON+validation (tokio workers) {:.2} us, store (duckdb-writer) {:.2} us, \
-         other server threads {:.2} us; total {:.2} us (2 cores allow {:.0} events/s at that cost)",
+        "  CPU per event: HTTP+JSON+validation (tokio workers) {:.2} us, journal (events-journal) {:.2} us, \
+         store load (duckdb-loader) {:.2} us, other server threads {:.2} us; total {:.2} us \
+         (2 cores allow {:.0} events/s at that cost)",
         split.http_us,
+        split.journal_us,
         split.store_us,
         split.other_us,
         split.total_us(),
@@ -298,7 +300,8 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
         "(reported)".into(),
         None,
     );
-    summary.add("CPU/event: store (writer), us", format!("{:.2}", split.store_us), "(reported)".into(), None);
+    summary.add("CPU/event: journal, us", format!("{:.2}", split.journal_us), "(reported)".into(), None);
+    summary.add("CPU/event: store load, us", format!("{:.2}", split.store_us), "(reported)".into(), None);
     if !lag.is_empty() {
         summary.add(
             "visibility lag p50 / max, ms",
@@ -786,21 +789,24 @@ fn restart(args: &Args, server_dir: &Path, log: &Path, keys: &Keys, probe: &str)
 struct CpuSplit {
     /// Tokio workers: HTTP, auth, JSON parsing, validation.
     http_us: f64,
-    /// The DuckDB writer thread: de-duplication, batch building, appends, commits.
+    /// The DuckDB loader thread: appends of the journaled batches, their ids, commits.
     store_us: f64,
+    /// The journal thread (de-duplication, the journal write and its fsync).
+    journal_us: f64,
     /// Every other thread (DuckDB's own, the blocking pool).
     other_us: f64,
 }
 
 impl CpuSplit {
     fn new(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, events: u64) -> CpuSplit {
-        let mut split = CpuSplit { http_us: 0.0, store_us: 0.0, other_us: 0.0 };
+        let mut split = CpuSplit { http_us: 0.0, store_us: 0.0, journal_us: 0.0, other_us: 0.0 };
         let per_event = 1e6 / events.max(1) as f64;
         for (name, secs) in after {
             let used = (secs - before.get(name).copied().unwrap_or(0.0)).max(0.0) * per_event;
             match name.as_str() {
                 "tokio-rt-worker" => split.http_us += used,
-                "duckdb-writer" => split.store_us += used,
+                "duckdb-loader" => split.store_us += used,
+                "events-journal" => split.journal_us += used,
                 _ => split.other_us += used,
             }
         }
@@ -808,7 +814,7 @@ impl CpuSplit {
     }
 
     fn total_us(&self) -> f64 {
-        self.http_us + self.store_us + self.other_us
+        self.http_us + self.store_us + self.journal_us + self.other_us
     }
 }
 

@@ -123,3 +123,32 @@ async fn a_torn_last_record_is_dropped_and_the_store_starts_cleanly() {
     drop(store);
     assert_eq!(stored(&path), (100, 100, 2));
 }
+
+#[tokio::test]
+async fn once_ingest_is_idle_the_journal_keeps_no_loaded_events_so_a_deleted_org_leaves_none() {
+    let dir = TempDir::new();
+    let path = dir.path().join("events.duckdb");
+    let store = open(&path);
+    let mut secret = events("s", 20);
+    for e in &mut secret {
+        e.tenant_id = "tenant-of-a-deleted-org".to_owned();
+    }
+    assert_eq!(store.insert(SCOPE, secret).await.expect("insert").stored, 20);
+    let journal_bytes = || -> Vec<u8> {
+        std::fs::read_dir(journal_dir(&path))
+            .unwrap()
+            .flat_map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    let holds = |bytes: &[u8]| bytes.windows(23).any(|w| w == b"tenant-of-a-deleted-org");
+    assert!(holds(&journal_bytes()), "the batch is journaled before its 2xx");
+    store.delete_org(SCOPE.org_id).await.expect("delete");
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 0);
+
+    let started = std::time::Instant::now();
+    while holds(&journal_bytes()) {
+        assert!(started.elapsed().as_secs() < 5, "the journal still holds the deleted org's events");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.close().await;
+}

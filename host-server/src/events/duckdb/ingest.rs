@@ -42,12 +42,16 @@ use crate::{
 /// Most rows the journal thread takes into one group (one journal sync).
 const GROUP_COMMIT_ROWS: usize = 200_000;
 /// Most rows one load appends in one DuckDB transaction.
-pub const LOAD_ROWS: usize = 400_000;
+pub const LOAD_ROWS: usize = 150_000;
 /// Journaled rows waiting for the loader at most; beyond, the journal thread (and so ingest)
 /// waits. Bounds memory and the lag between a 2xx and the event being queryable.
-const LOAD_BACKLOG_ROWS: usize = 600_000;
+const LOAD_BACKLOG_ROWS: usize = 150_000;
 /// How long a reader waits at most for the loads to catch up before it reads anyway.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After this long without a batch, a journal whose records are all loaded starts a new segment
+/// and deletes the old.
+const IDLE_ROLL: Duration = Duration::from_secs(1);
 
 /// The table holding the last LSN loaded into DuckDB.
 pub const JOURNAL_TABLE: &str = "ingest_journal";
@@ -87,12 +91,30 @@ impl Visibility {
     }
 }
 
-/// A journaled batch for the loader: only the events that are stored.
+/// A journaled batch for the loader: only the events that are stored, as the Arrow batches and
+/// client ids it appends (the events themselves only when the daily rollup needs them).
 struct Load {
     lsn: u64,
     day: i32,
     scope: StoreScope,
-    batch: PreparedBatch,
+    rows: usize,
+    shards: Vec<(usize, RecordBatch)>,
+    keys: Vec<u128>,
+    events: Option<Vec<NewEvent>>,
+}
+
+impl Load {
+    fn new(lsn: u64, day: i32, scope: StoreScope, batch: PreparedBatch, rollup: bool) -> Load {
+        Load {
+            lsn,
+            day,
+            scope,
+            rows: batch.events.len(),
+            shards: batch.shards.into_iter().map(|(shard, _, rows)| (shard, rows)).collect(),
+            keys: batch.keys.into_iter().flatten().collect(),
+            events: rollup.then_some(batch.events),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -126,7 +148,7 @@ impl LoadQueue {
         if state.abandoned {
             return;
         }
-        state.rows += load.batch.events.len();
+        state.rows += load.rows;
         state.loads.push_back(load);
         self.changed.notify_all();
     }
@@ -140,7 +162,7 @@ impl LoadQueue {
         let mut out = Vec::new();
         let mut rows = 0;
         while let Some(front) = state.loads.front() {
-            let n = front.batch.events.len();
+            let n = front.rows;
             if !out.is_empty() && rows + n > max_rows {
                 break;
             }
@@ -210,7 +232,7 @@ pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::
     let journaler = {
         let (acked, loaded) = (acked.clone(), loaded.clone());
         std::thread::Builder::new().name("events-journal".into()).spawn(move || {
-            let mut thread = JournalThread { journal, loads: loads.clone(), acked, loaded };
+            let mut thread = JournalThread { journal, loads: loads.clone(), acked, loaded, rollup };
             thread.run(reader, rx, replay, window, backfill);
             loads.close();
         })?
@@ -243,6 +265,7 @@ struct JournalThread {
     loads: Arc<LoadQueue>,
     acked: Arc<AtomicU64>,
     loaded: watch::Receiver<u64>,
+    rollup: bool,
 }
 
 impl JournalThread {
@@ -271,7 +294,21 @@ impl JournalThread {
             }
         };
         self.replay(replay, &mut seen);
-        while let Some(first) = rx.blocking_recv() {
+        // A runtime of its own, only to wait for the next batch with a timeout.
+        let Ok(timer) = tokio::runtime::Builder::new_current_thread().enable_time().build() else {
+            tracing::error!("cannot start the journal thread's timer; refusing events");
+            return;
+        };
+        loop {
+            let first = match timer.block_on(async { tokio::time::timeout(IDLE_ROLL, rx.recv()).await }) {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(_) => {
+                    // Idle: once everything journaled is loaded, the journal keeps none of it.
+                    self.roll_when_loaded();
+                    continue;
+                }
+            };
             let mut group = vec![first];
             let mut rows = group[0].events.events.len();
             while rows < GROUP_COMMIT_ROWS {
@@ -291,6 +328,16 @@ impl JournalThread {
         }
     }
 
+    fn roll_when_loaded(&mut self) {
+        let loaded = *self.loaded.borrow();
+        if loaded < self.journal.last_lsn() {
+            return;
+        }
+        if let Err(e) = self.journal.roll().and_then(|()| self.journal.release(loaded)) {
+            tracing::warn!(error = %format!("{e:#}"), "removing loaded journal segments failed");
+        }
+    }
+
     /// Remembers the replayed batches' client ids and queues them for loading.
     fn replay(&mut self, replay: Vec<Replayed>, seen: &mut DedupSet) {
         if replay.is_empty() {
@@ -305,7 +352,7 @@ impl JournalThread {
                         seen.insert_fingerprint(*key, record.day);
                     }
                     events_n += batch.events.len();
-                    let load = Load { lsn: record.lsn, day: record.day, scope: record.scope, batch };
+                    let load = Load::new(record.lsn, record.day, record.scope, batch, self.rollup);
                     self.loads.push(load, false);
                 }
                 // The checksum held, so this is no torn write: a record this version cannot read.
@@ -356,7 +403,7 @@ impl JournalThread {
                     let _ = reply.send(Ok(outcome));
                 }
                 for (lsn, (scope, batch)) in lsns.into_iter().zip(kept) {
-                    self.loads.push(Load { lsn, day: today, scope, batch }, true);
+                    self.loads.push(Load::new(lsn, today, scope, batch, self.rollup), true);
                 }
             }
             Err(e) => {
@@ -409,7 +456,7 @@ fn loader_loop(
 fn load_group(conn: &Connection, group: &[Load], rollup: bool) -> anyhow::Result<()> {
     let mut by_shard: Vec<Vec<&RecordBatch>> = vec![Vec::new(); SHARDS as usize];
     for load in group {
-        for (shard, _, batch) in &load.batch.shards {
+        for (shard, batch) in &load.shards {
             by_shard[*shard].push(batch);
         }
     }
@@ -435,7 +482,7 @@ fn load_group(conn: &Connection, group: &[Load], rollup: bool) -> anyhow::Result
     // Client ids by arrival day (one day, but for loads around midnight or replays).
     let mut days: Vec<(i32, Vec<(i64, u128)>)> = Vec::new();
     for load in group {
-        let fresh = load.batch.keys.iter().flatten().map(|key| (load.scope.org_id, *key));
+        let fresh = load.keys.iter().map(|key| (load.scope.org_id, *key));
         match days.iter_mut().find(|(d, _)| *d == load.day) {
             Some((_, rows)) => rows.extend(fresh),
             None => days.push((load.day, fresh.collect())),
@@ -446,7 +493,7 @@ fn load_group(conn: &Connection, group: &[Load], rollup: bool) -> anyhow::Result
     }
     if rollup {
         let rows: Vec<(StoreScope, &NewEvent)> =
-            group.iter().flat_map(|l| l.batch.events.iter().map(move |e| (l.scope, e))).collect();
+            group.iter().flat_map(|l| l.events.iter().flatten().map(move |e| (l.scope, e))).collect();
         rollup::add(conn, &rows)?;
     }
     let last = group.last().map_or(0, |l| l.lsn);

@@ -243,10 +243,7 @@ impl Journal {
     /// failure nothing of it stays in the journal.
     pub fn append(&mut self, entries: &[Entry<'_>], day: i32) -> anyhow::Result<Vec<u64>> {
         if self.len >= self.segment_bytes {
-            let (file, path) = Self::create_segment(&self.dir, self.next_lsn)?;
-            self.file = file;
-            self.len = MAGIC.len() as u64;
-            self.segments.push_back((self.next_lsn, path));
+            self.roll()?;
         }
         self.buf.clear();
         let mut lsns = Vec::with_capacity(entries.len());
@@ -288,6 +285,19 @@ impl Journal {
         self.len += self.buf.len() as u64;
         self.next_lsn += entries.len() as u64;
         Ok(lsns)
+    }
+
+    /// Starts a new segment when the current one holds records (so that, once they are loaded,
+    /// [`release`](Self::release) can delete them: loaded events do not linger in the journal, say
+    /// after their org was deleted).
+    pub fn roll(&mut self) -> anyhow::Result<()> {
+        if self.len > MAGIC.len() as u64 {
+            let (file, path) = Self::create_segment(&self.dir, self.next_lsn)?;
+            self.file = file;
+            self.len = MAGIC.len() as u64;
+            self.segments.push_back((self.next_lsn, path));
+        }
+        Ok(())
     }
 
     /// Deletes the segments whose records are all loaded (up to LSN `applied`); the segment being
