@@ -161,13 +161,12 @@ impl LoadQueue {
         }
         let mut out = Vec::new();
         let mut rows = 0;
-        while let Some(front) = state.loads.front() {
-            let n = front.rows;
+        while let Some(n) = state.loads.front().map(|l| l.rows) {
             if !out.is_empty() && rows + n > max_rows {
                 break;
             }
             rows += n;
-            out.push(state.loads.pop_front().expect("front"));
+            out.extend(state.loads.pop_front());
         }
         state.rows -= rows;
         self.changed.notify_all();

@@ -152,7 +152,7 @@ mod tests {
             event_name: "signup é".into(),
             timestamp: DateTime::from_timestamp_micros(1_780_000_000_123_456 + i as i64).unwrap(),
             event_id: format!("id-{i}"),
-            client_event_id: i % 2 == 0,
+            client_event_id: i.is_multiple_of(2),
             user_id: user.then(|| format!("u{i}")),
             string_props: vec![("plan".into(), "pro".into()), ("zz".into(), String::new())],
             numeric_props: vec![("amount".into(), 12.5), ("n".into(), -0.0)],
