@@ -110,6 +110,10 @@ struct Args {
     /// WAL left behind is replayed) before the usual clean restart.
     #[arg(long)]
     crash_restart: bool,
+    /// With --crash-restart: seconds to leave the server idle before the SIGKILL (0: right after
+    /// the queries, while it may still be checkpointing; the server checkpoints after 1 s idle).
+    #[arg(long, default_value_t = 0)]
+    crash_idle_secs: u64,
     /// Passed to the server as --duckdb-memory-limit (server default when absent).
     #[arg(long)]
     duckdb_memory_limit: Option<String>,
@@ -340,13 +344,15 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     drop(rt);
 
     if args.crash_restart {
+        std::thread::sleep(std::time::Duration::from_secs(args.crash_idle_secs));
         let wal = std::fs::metadata(server_dir.join("events.duckdb.wal")).map(|m| m.len()).unwrap_or(0);
         server.kill()?;
         let crash =
             restart(args, &server_dir, &dir.join("server-crash-restart.log"), &keys, "crash-probe-1")?;
         println!(
-            "\n[crash restart] SIGKILL with {:.1} MiB of DuckDB WAL; listening after {:.2} s; first batch \
+            "\n[crash restart] SIGKILL {} s after the queries, with {:.1} MiB of DuckDB WAL; listening after {:.2} s; first batch \
              acknowledged after {:.2} s; a resent id answered as duplicate: {}; VmHWM {:.2} GiB",
+            args.crash_idle_secs,
             wal as f64 / (1024.0 * 1024.0),
             crash.listening_secs,
             crash.first_ack_secs,

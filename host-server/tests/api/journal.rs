@@ -152,3 +152,21 @@ async fn once_ingest_is_idle_the_journal_keeps_no_loaded_events_so_a_deleted_org
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn once_loads_are_idle_duckdb_checkpoints_so_a_crash_has_little_wal_to_replay() {
+    let dir = TempDir::new();
+    let path = dir.path().join("events.duckdb");
+    let options = DuckOptions { checkpoint_threshold: Some("1GB".to_owned()), ..DuckOptions::new("512MB") };
+    let store = DuckStore::open_opts(&path, &options).expect("open");
+    assert_eq!(store.insert(SCOPE, events("a", 2000)).await.expect("insert").stored, 2000);
+    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 2000);
+    let wal = || std::fs::metadata(dir.path().join("events.duckdb.wal")).map(|m| m.len()).unwrap_or(0);
+    assert!(wal() > 0, "the load is in DuckDB's WAL first (1GB threshold)");
+    let started = std::time::Instant::now();
+    while wal() > 0 {
+        assert!(started.elapsed().as_secs() < 5, "DuckDB's WAL still holds {} bytes", wal());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.close().await;
+}

@@ -50,7 +50,7 @@ const LOAD_BACKLOG_ROWS: usize = 150_000;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After this long without a batch, a journal whose records are all loaded starts a new segment
-/// and deletes the old.
+/// and deletes the old, and the loader checkpoints DuckDB.
 const IDLE_ROLL: Duration = Duration::from_secs(1);
 
 /// The table holding the last LSN loaded into DuckDB.
@@ -127,6 +127,13 @@ struct Backlog {
     abandoned: bool,
 }
 
+/// What the loader found.
+enum Taken {
+    Loads(Vec<Load>),
+    Idle,
+    Closed,
+}
+
 /// The hand-off from the journal thread to the loader, bounded in rows.
 #[derive(Default)]
 struct LoadQueue {
@@ -153,11 +160,19 @@ impl LoadQueue {
         self.changed.notify_all();
     }
 
-    /// Takes the waiting loads, up to `max_rows` (at least one); `None` once closed and empty.
-    fn take(&self, max_rows: usize) -> Option<Vec<Load>> {
+    /// Takes the waiting loads, up to `max_rows` (at least one); `Idle` when none came within
+    /// `idle`, `Closed` once closed and empty.
+    fn take(&self, max_rows: usize, idle: Duration) -> Taken {
         let mut state = self.lock();
-        while state.loads.is_empty() && !state.closed {
-            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        if state.loads.is_empty() && !state.closed {
+            let (next, waited) = self
+                .changed
+                .wait_timeout_while(state, idle, |s| s.loads.is_empty() && !s.closed)
+                .unwrap_or_else(|p| p.into_inner());
+            state = next;
+            if waited.timed_out() {
+                return Taken::Idle;
+            }
         }
         let mut out = Vec::new();
         let mut rows = 0;
@@ -170,7 +185,7 @@ impl LoadQueue {
         }
         state.rows -= rows;
         self.changed.notify_all();
-        (!out.is_empty()).then_some(out)
+        if out.is_empty() { Taken::Closed } else { Taken::Loads(out) }
     }
 
     fn close(&self) {
@@ -424,7 +439,30 @@ fn loader_loop(
     rollup: bool,
 ) {
     let mut pruned_on = dedup::today();
-    while let Some(group) = loads.take(LOAD_ROWS) {
+    let mut unchecked = false;
+    loop {
+        let group = match loads.take(LOAD_ROWS, IDLE_ROLL) {
+            Taken::Loads(group) => group,
+            Taken::Closed => break,
+            Taken::Idle => {
+                // Idle: write DuckDB's WAL into the tables now, rather than replaying it after a
+                // crash (the journal already made the loads durable).
+                // A checkpoint refused (a reader's transaction in the way) is tried again at the
+                // next idle tick.
+                if unchecked {
+                    let started = std::time::Instant::now();
+                    match conn.execute_batch("CHECKPOINT") {
+                        Ok(()) => {
+                            unchecked = false;
+                            tracing::info!(ms = started.elapsed().as_millis() as u64, "checkpointed after the loads");
+                        }
+                        Err(e) => tracing::info!(error = %format!("{e:#}"), "checkpoint after the loads refused; retried"),
+                    }
+                }
+                continue;
+            }
+        };
+        unchecked = true;
         let today = dedup::today();
         if today != pruned_on {
             // A new arrival day: the day that left the window leaves `dedup_ids` too.
