@@ -45,7 +45,7 @@ const GROUP_COMMIT_ROWS: usize = 200_000;
 pub const LOAD_ROWS: usize = 150_000;
 /// Journaled rows waiting for the loader at most; beyond, the journal thread (and so ingest)
 /// waits. Bounds memory and the lag between a 2xx and the event being queryable.
-const LOAD_BACKLOG_ROWS: usize = 150_000;
+const LOAD_BACKLOG_ROWS: usize = 80_000;
 /// How long a reader waits at most for the loads to catch up before it reads anyway.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -454,9 +454,14 @@ fn loader_loop(
                     match conn.execute_batch("CHECKPOINT") {
                         Ok(()) => {
                             unchecked = false;
-                            tracing::info!(ms = started.elapsed().as_millis() as u64, "checkpointed after the loads");
+                            tracing::info!(
+                                ms = started.elapsed().as_millis() as u64,
+                                "checkpointed after the loads"
+                            );
                         }
-                        Err(e) => tracing::info!(error = %format!("{e:#}"), "checkpoint after the loads refused; retried"),
+                        Err(e) => {
+                            tracing::info!(error = %format!("{e:#}"), "checkpoint after the loads refused; retried")
+                        }
                     }
                 }
                 continue;
