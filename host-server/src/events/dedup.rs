@@ -124,6 +124,16 @@ impl DedupSet {
         self.window
     }
 
+    /// Logs the window read back at start, `started` when the read began (both stores).
+    pub fn log_loaded(&self, started: std::time::Instant) {
+        tracing::info!(
+            ids = self.len(),
+            days = self.window.days,
+            ms = started.elapsed().as_millis() as u64,
+            "de-duplication window loaded"
+        );
+    }
+
     /// Ids remembered (for logs and tests).
     pub fn len(&self) -> usize {
         self.days.iter().map(|(_, set)| set.len()).sum()

@@ -41,6 +41,24 @@ fn open(path: &std::path::Path) -> DuckStore {
     DuckStore::open_opts(path, &DuckOptions::new("512MB")).expect("open")
 }
 
+/// A scratch dir and the events file's path in it.
+fn scratch() -> (TempDir, std::path::PathBuf) {
+    let dir = TempDir::new();
+    let path = dir.path().join("events.duckdb");
+    (dir, path)
+}
+
+/// The org's events as a read sees them (after the loads caught up).
+async fn count(store: &DuckStore) -> u64 {
+    store.count_org_events(SCOPE.org_id).await.expect("count")
+}
+
+/// Stops the store (its loads finished) and lets go of the file.
+async fn shut(store: DuckStore) {
+    store.close().await;
+    drop(store);
+}
+
 fn stored(path: &std::path::Path) -> (i64, i64, u64) {
     let conn = Connection::open(path).expect("raw connection");
     let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
@@ -54,59 +72,48 @@ fn segments(path: &std::path::Path) -> usize {
 
 #[tokio::test]
 async fn journaled_batches_never_loaded_are_loaded_at_start_and_their_ids_stay_duplicates() {
-    let dir = TempDir::new();
-    let path = dir.path().join("events.duckdb");
+    let (_dir, path) = scratch();
     assert_eq!(journal(&path, 0, &[events("a", 300), events("b", 200)]), vec![1, 2]);
 
     let store = open(&path);
     // A read waits for the replayed batches, so it sees them at once.
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 500);
+    assert_eq!(count(&store).await, 500);
     // Their ids were remembered before any new batch was taken.
     let again = store.insert(SCOPE, events("a", 301)).await.expect("insert");
     assert_eq!((again.stored, again.duplicates), (1, 300));
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 501);
-    store.close().await;
-    drop(store);
+    assert_eq!(count(&store).await, 501);
+    shut(store).await;
     assert_eq!(stored(&path), (501, 501, 3), "each event stored once; the LSN is the last loaded");
 
     // A clean restart loads nothing again, and the journal keeps only its current segment.
     let store = open(&path);
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 501);
-    store.close().await;
-    drop(store);
+    assert_eq!(count(&store).await, 501);
+    shut(store).await;
     assert_eq!(segments(&path), 1);
 }
 
 #[tokio::test]
 async fn records_already_loaded_are_not_loaded_twice() {
-    let dir = TempDir::new();
-    let path = dir.path().join("events.duckdb");
+    let (_dir, path) = scratch();
     let store = open(&path);
     assert_eq!(store.insert(SCOPE, events("a", 100)).await.expect("insert").stored, 100);
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 100);
-    store.close().await;
-    drop(store);
+    assert_eq!(count(&store).await, 100);
+    shut(store).await;
     assert_eq!(stored(&path).2, 1);
 
     // The crash came after DuckDB's commit of LSN 1 and before its segment was deleted: the
     // journal still holds it, then LSN 2 (journaled, not loaded).
-    let (mut j, _) = Journal::open(&journal_dir(&path), 0).expect("journal");
-    let b = EncodedEvents::new(&events("b", 40), None);
-    let written = j.append(&[Entry { scope: SCOPE, events: &b }], emban_host_server::events::dedup::today());
-    drop(j);
-    assert_eq!(written.expect("append"), vec![2]);
+    assert_eq!(journal(&path, 0, &[events("b", 40)]), vec![2]);
 
     let store = open(&path);
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 140);
-    store.close().await;
-    drop(store);
+    assert_eq!(count(&store).await, 140);
+    shut(store).await;
     assert_eq!(stored(&path), (140, 140, 2));
 }
 
 #[tokio::test]
 async fn a_torn_last_record_is_dropped_and_the_store_starts_cleanly() {
-    let dir = TempDir::new();
-    let path = dir.path().join("events.duckdb");
+    let (_dir, path) = scratch();
     journal(&path, 0, &[events("a", 50), events("torn", 50)]);
     let segment = std::fs::read_dir(journal_dir(&path)).unwrap().next().unwrap().unwrap().path();
     let bytes = std::fs::read(&segment).unwrap();
@@ -114,20 +121,18 @@ async fn a_torn_last_record_is_dropped_and_the_store_starts_cleanly() {
     std::fs::write(&segment, &bytes[..bytes.len() - 100]).unwrap();
 
     let store = open(&path);
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 50);
+    assert_eq!(count(&store).await, 50);
     // The torn batch's ids were never acknowledged: a retry stores them.
     let retry = store.insert(SCOPE, events("torn", 50)).await.expect("insert");
     assert_eq!((retry.stored, retry.duplicates), (50, 0));
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 100);
-    store.close().await;
-    drop(store);
+    assert_eq!(count(&store).await, 100);
+    shut(store).await;
     assert_eq!(stored(&path), (100, 100, 2));
 }
 
 #[tokio::test]
 async fn once_ingest_is_idle_the_journal_keeps_no_loaded_events_so_a_deleted_org_leaves_none() {
-    let dir = TempDir::new();
-    let path = dir.path().join("events.duckdb");
+    let (_dir, path) = scratch();
     let store = open(&path);
     let mut secret = events("s", 20);
     for e in &mut secret {
@@ -143,24 +148,23 @@ async fn once_ingest_is_idle_the_journal_keeps_no_loaded_events_so_a_deleted_org
     let holds = |bytes: &[u8]| bytes.windows(23).any(|w| w == b"tenant-of-a-deleted-org");
     assert!(holds(&journal_bytes()), "the batch is journaled before its 2xx");
     store.delete_org(SCOPE.org_id).await.expect("delete");
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 0);
+    assert_eq!(count(&store).await, 0);
 
     let started = std::time::Instant::now();
     while holds(&journal_bytes()) {
         assert!(started.elapsed().as_secs() < 5, "the journal still holds the deleted org's events");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    store.close().await;
+    shut(store).await;
 }
 
 #[tokio::test]
 async fn once_loads_are_idle_duckdb_checkpoints_so_a_crash_has_little_wal_to_replay() {
-    let dir = TempDir::new();
-    let path = dir.path().join("events.duckdb");
+    let (dir, path) = scratch();
     let options = DuckOptions { checkpoint_threshold: Some("1GB".to_owned()), ..DuckOptions::new("512MB") };
     let store = DuckStore::open_opts(&path, &options).expect("open");
     assert_eq!(store.insert(SCOPE, events("a", 2000)).await.expect("insert").stored, 2000);
-    assert_eq!(store.count_org_events(SCOPE.org_id).await.expect("count"), 2000);
+    assert_eq!(count(&store).await, 2000);
     let wal = || std::fs::metadata(dir.path().join("events.duckdb.wal")).map(|m| m.len()).unwrap_or(0);
     assert!(wal() > 0, "the load is in DuckDB's WAL first (1GB threshold)");
     let started = std::time::Instant::now();
@@ -168,5 +172,5 @@ async fn once_loads_are_idle_duckdb_checkpoints_so_a_crash_has_little_wal_to_rep
         assert!(started.elapsed().as_secs() < 5, "DuckDB's WAL still holds {} bytes", wal());
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    store.close().await;
+    shut(store).await;
 }

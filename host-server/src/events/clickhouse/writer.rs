@@ -164,12 +164,7 @@ pub(super) async fn load_window(client: &ClickHouseClient, window: DedupWindow) 
         };
         seen.insert_stored(StoreScope { org_id, env_id }, &id, day as i32);
     }
-    tracing::info!(
-        ids = seen.len(),
-        days = window.days,
-        ms = started.elapsed().as_millis() as u64,
-        "de-duplication window loaded"
-    );
+    seen.log_loaded(started);
     Ok(seen)
 }
 

@@ -53,6 +53,9 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// and deletes the old, and the loader checkpoints DuckDB.
 const IDLE_ROLL: Duration = Duration::from_secs(1);
 
+/// A load taking this long is logged.
+const SLOW_LOAD_MS: u64 = 1000;
+
 /// The table holding the last LSN loaded into DuckDB.
 pub const JOURNAL_TABLE: &str = "ingest_journal";
 
@@ -265,12 +268,7 @@ fn load_window(conn: &Connection, window: DedupWindow, backfill: bool) -> anyhow
         }
     }
     let seen = dedup_ids::load(conn, window, today)?;
-    tracing::info!(
-        ids = seen.len(),
-        days = window.days,
-        ms = started.elapsed().as_millis() as u64,
-        "de-duplication window loaded"
-    );
+    seen.log_loaded(started);
     Ok(seen)
 }
 
@@ -476,6 +474,7 @@ fn loader_loop(
             }
             pruned_on = today;
         }
+        let (started, rows) = (std::time::Instant::now(), group.iter().map(|l| l.rows).sum::<usize>());
         let mut attempt = 0u32;
         while let Err(e) = load_group(&conn, &group, rollup) {
             let _ = conn.execute_batch("ROLLBACK");
@@ -488,6 +487,11 @@ fn loader_loop(
             }
             tracing::error!(error = %message, attempt, "loading journaled events failed; retrying");
             std::thread::sleep(Duration::from_millis(100u64 << attempt.min(6)));
+        }
+        let ms = started.elapsed().as_millis() as u64;
+        if ms >= SLOW_LOAD_MS {
+            // Usually DuckDB checkpointing inside the commit (the WAL passed its threshold).
+            tracing::info!(rows, ms, "slow load into DuckDB");
         }
         let last = group.last().map_or(0, |l| l.lsn);
         loaded.send_replace(last);
