@@ -4,6 +4,12 @@ use clap::{Parser, Subcommand};
 use emban_host_server::config::ServeArgs;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc: ingest allocates an event's strings on a request's task and
+/// frees them on the journal thread, which glibc pays for in arena locking and consolidation
+/// (`BENCHMARKS.md`, "The ingest journal").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "emban", version, about = "Open, self-hosted embedded analytics")]
 struct Cli {
