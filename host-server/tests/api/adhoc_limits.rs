@@ -52,7 +52,8 @@ async fn account_with_events(client: &reqwest::Client, base: &str, n: usize) -> 
 async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
     let dir = TempDir::new();
     // The embedded default's settings: no flags.
-    let server = Binary::start_with(&dir.path().join("data"), &dir.path().join("server.log"), &[]);
+    let log = dir.path().join("server.log");
+    let server = Binary::start_with(&dir.path().join("data"), &log, &[]);
     let client = http_client();
     let auth = account_with_events(&client, &server.url, 5_000).await;
 
@@ -82,8 +83,9 @@ async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
         assert!(
             [StatusCode::BAD_REQUEST, StatusCode::PAYLOAD_TOO_LARGE, StatusCode::TOO_MANY_REQUESTS]
                 .contains(&status),
-            "{sql}: {status} {:?}",
-            resp.body
+            "{sql}: {status} {:?}\nserver log:\n{}",
+            resp.body,
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         assert!(resp.body["error"].as_str().is_some_and(|e| e.starts_with("sql:")), "{sql}: {:?}", resp.body);
         assert!(took < Duration::from_secs(16), "{sql} took {took:?}");
@@ -122,7 +124,8 @@ async fn runaway_adhoc_sql_gets_a_clear_refusal_and_the_server_stays_small() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn heavy_adhoc_work_queues_per_org_and_dashboards_keep_answering() {
     let dir = TempDir::new();
-    let server = Binary::start_with(&dir.path().join("data"), &dir.path().join("server.log"), &[]);
+    let log = dir.path().join("server.log");
+    let server = Binary::start_with(&dir.path().join("data"), &log, &[]);
     let client = http_client();
     let auth = account_with_events(&client, &server.url, 3_000).await;
     let other = account_with_events(&client, &server.url, 100).await;

@@ -62,7 +62,7 @@ async fn shut(store: DuckStore) {
 fn stored(path: &std::path::Path) -> (i64, i64, u64) {
     let conn = Connection::open(path).expect("raw connection");
     let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
-    let lsn: u64 = conn.query_row("SELECT lsn FROM ingest_journal", [], |r| r.get(0)).expect("lsn");
+    let lsn: u64 = conn.query_row("SELECT max(lsn) FROM ingest_journal", [], |r| r.get(0)).expect("lsn");
     (q("SELECT count(*) FROM events"), q("SELECT count(DISTINCT event_id) FROM events"), lsn)
 }
 
@@ -173,4 +173,43 @@ async fn once_loads_are_idle_duckdb_checkpoints_so_a_crash_has_little_wal_to_rep
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     shut(store).await;
+}
+
+#[tokio::test]
+async fn under_sustained_loads_the_checkpointer_keeps_duckdbs_wal_near_its_threshold() {
+    let (dir, path) = scratch();
+    // DuckDB's own threshold is four times this (8 MB): only the checkpointer keeps it lower.
+    let options = DuckOptions { checkpoint_threshold: Some("2MB".to_owned()), ..DuckOptions::new("512MB") };
+    let store = DuckStore::open_opts(&path, &options).expect("open");
+    let wal = || std::fs::metadata(dir.path().join("events.duckdb.wal")).map(|m| m.len()).unwrap_or(0);
+    let (mut largest, mut written, mut previous, mut checkpoints) = (0u64, 0u64, 0u64, 0);
+    let mut batch = 0;
+    while written < 16 << 20 {
+        // Spread over the shards, as real loads are.
+        let mut spread = events(&format!("b{batch}"), 1_000);
+        for (i, e) in spread.iter_mut().enumerate() {
+            e.tenant_id = format!("t{}", i % 64);
+        }
+        assert_eq!(store.insert(SCOPE, spread).await.expect("insert").stored, 1_000);
+        batch += 1;
+        // Loaded before the next: small loads, which DuckDB writes to its WAL (a load of whole
+        // row groups goes to the table file).
+        assert_eq!(count(&store).await, batch * 1_000);
+        let now = wal();
+        if now < previous {
+            checkpoints += 1;
+            written += previous;
+        }
+        (largest, previous) = (largest.max(now), now);
+        assert!(batch < 1_000, "16 MB of WAL not reached after {batch} batches");
+    }
+    assert!(checkpoints >= 3, "{checkpoints} checkpoints while 16 MB went through the WAL");
+    assert!(largest < 5 << 20, "DuckDB's WAL reached {largest} bytes (threshold 2 MB)");
+    assert_eq!(count(&store).await, batch * 1_000);
+    // Once idle, the loader keeps only the newest LSN.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    shut(store).await;
+    let conn = Connection::open(&path).expect("raw connection");
+    let rows: i64 = conn.query_row("SELECT count(*) FROM ingest_journal", [], |r| r.get(0)).expect("rows");
+    assert_eq!((rows, stored(&path).2), (1, batch));
 }

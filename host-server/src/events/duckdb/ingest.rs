@@ -9,14 +9,16 @@
 //!   busier the ingest, the larger each load, which is where DuckDB appends fastest.
 //!
 //! Readers wait for the loads to catch up with what was acknowledged when they start
-//! ([`Visibility::settle`]), so a query after a 2xx still sees that batch.
+//! ([`Visibility::settle`]), so a query after a 2xx still sees that batch. A third thread
+//! checkpoints DuckDB while the loads go on ([`checkpoint`]).
 //! At start, the journal's records after the stored LSN are loaded again (`docs/ingest.md`).
 
 use std::{
     collections::VecDeque,
+    path::PathBuf,
     sync::{
         Arc, Condvar, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -28,7 +30,9 @@ use duckdb::{
 };
 use tokio::sync::{mpsc, watch};
 
-use super::{APPEND_BATCH_ROWS, PreparedBatch, SHARDS, dedup_ids, rollup, shard_name};
+use super::{
+    APPEND_BATCH_ROWS, PreparedBatch, SHARDS, checkpoint::Checkpointer, dedup_ids, rollup, shard_name,
+};
 use crate::{
     error::AppError,
     events::{
@@ -50,13 +54,15 @@ const LOAD_BACKLOG_ROWS: usize = 80_000;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After this long without a batch, a journal whose records are all loaded starts a new segment
-/// and deletes the old, and the loader checkpoints DuckDB.
+/// and deletes the old.
 const IDLE_ROLL: Duration = Duration::from_secs(1);
 
 /// A load taking this long is logged.
 const SLOW_LOAD_MS: u64 = 1000;
 
-/// The table holding the last LSN loaded into DuckDB.
+/// The table holding the LSNs loaded into DuckDB: each load appends its last one (an update
+/// would keep DuckDB from checkpointing while it commits), the loader deletes all but the
+/// newest when idle, and the newest is where the journal's replay starts.
 pub const JOURNAL_TABLE: &str = "ingest_journal";
 
 /// Creates the LSN table when missing and reads the last LSN loaded.
@@ -224,11 +230,17 @@ pub struct Start {
     pub backfill: bool,
     /// Whether the daily rollup is kept.
     pub rollup: bool,
+    /// The checkpointer's two connections (see [`super::checkpoint::concurrent`]).
+    pub checkpointer: [Connection; 2],
+    /// DuckDB's WAL file.
+    pub wal: PathBuf,
+    /// The WAL size at which the checkpointer checkpoints.
+    pub checkpoint_bytes: u64,
 }
 
 /// The running threads.
 pub struct Threads {
-    /// Joined on close: the journal thread, then the loader.
+    /// Joined on close: the journal thread, the loader, then the checkpointer.
     pub handles: Vec<std::thread::JoinHandle<()>>,
     /// What readers wait on.
     pub visibility: Visibility,
@@ -236,16 +248,41 @@ pub struct Threads {
 
 /// Starts the journal thread (draining `rx`) and the loader.
 pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::io::Result<Threads> {
-    let Start { reader, writer, journal: (journal, replay), applied, window, backfill, rollup } = start;
+    let Start {
+        reader,
+        writer,
+        journal: (journal, replay),
+        applied,
+        window,
+        backfill,
+        rollup,
+        checkpointer,
+        wal,
+        checkpoint_bytes,
+    } = start;
     let acked = Arc::new(AtomicU64::new(journal.last_lsn()));
     let (loaded_tx, loaded) = watch::channel(applied);
     let loads = Arc::new(LoadQueue::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let [checkpoint_conn, pin] = checkpointer;
+    let checkpointer = Checkpointer {
+        conn: checkpoint_conn,
+        pin,
+        wal,
+        threshold: checkpoint_bytes,
+        loaded: loaded.clone(),
+        acked: acked.clone(),
+        stop: stop.clone(),
+    };
     let loader = {
         let loads = loads.clone();
-        std::thread::Builder::new()
-            .name("duckdb-loader".into())
-            .spawn(move || loader_loop(writer, &loads, &loaded_tx, window, rollup))?
+        std::thread::Builder::new().name("duckdb-loader".into()).spawn(move || {
+            loader_loop(writer, &loads, &loaded_tx, window, rollup);
+            stop.store(true, Ordering::Release);
+        })?
     };
+    let checkpointer =
+        std::thread::Builder::new().name("duckdb-checkpoint".into()).spawn(move || checkpointer.run())?;
     let journaler = {
         let (acked, loaded) = (acked.clone(), loaded.clone());
         std::thread::Builder::new().name("events-journal".into()).spawn(move || {
@@ -254,7 +291,7 @@ pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::
             loads.close();
         })?
     };
-    Ok(Threads { handles: vec![journaler, loader], visibility: Visibility { acked, loaded } })
+    Ok(Threads { handles: vec![journaler, loader, checkpointer], visibility: Visibility { acked, loaded } })
 }
 
 /// Reads the de-duplication window back (after copying an older data dir's client ids once).
@@ -437,35 +474,30 @@ fn loader_loop(
     rollup: bool,
 ) {
     let mut pruned_on = dedup::today();
-    let mut unchecked = false;
+    // Loads since `ingest_journal` was last trimmed to its newest LSN.
+    let mut untrimmed = false;
     loop {
         let group = match loads.take(LOAD_ROWS, IDLE_ROLL) {
             Taken::Loads(group) => group,
             Taken::Closed => break,
             Taken::Idle => {
-                // Idle: write DuckDB's WAL into the tables now, rather than replaying it after a
-                // crash (the journal already made the loads durable).
-                // A checkpoint refused (a reader's transaction in the way) is tried again at the
-                // next idle tick.
-                if unchecked {
-                    let started = std::time::Instant::now();
-                    match conn.execute_batch("CHECKPOINT") {
-                        Ok(()) => {
-                            unchecked = false;
-                            tracing::info!(
-                                ms = started.elapsed().as_millis() as u64,
-                                "checkpointed after the loads"
-                            );
-                        }
+                if untrimmed {
+                    match conn.execute(
+                        &format!(
+                            "DELETE FROM {JOURNAL_TABLE} WHERE lsn < (SELECT max(lsn) FROM {JOURNAL_TABLE})"
+                        ),
+                        [],
+                    ) {
+                        Ok(_) => untrimmed = false,
                         Err(e) => {
-                            tracing::info!(error = %format!("{e:#}"), "checkpoint after the loads refused; retried")
+                            tracing::warn!(error = %format!("{e:#}"), "trimming {JOURNAL_TABLE} failed; retried")
                         }
                     }
                 }
                 continue;
             }
         };
-        unchecked = true;
+        untrimmed = true;
         let today = dedup::today();
         if today != pruned_on {
             // A new arrival day: the day that left the window leaves `dedup_ids` too.
@@ -490,7 +522,8 @@ fn loader_loop(
         }
         let ms = started.elapsed().as_millis() as u64;
         if ms >= SLOW_LOAD_MS {
-            // Usually DuckDB checkpointing inside the commit (the WAL passed its threshold).
+            // DuckDB's safety-net checkpoint inside the commit, or a commit waiting for the
+            // checkpointer to finish a table it appends to.
             tracing::info!(rows, ms, "slow load into DuckDB");
         }
         let last = group.last().map_or(0, |l| l.lsn);
@@ -543,7 +576,77 @@ fn load_group(conn: &Connection, group: &[Load], rollup: bool) -> anyhow::Result
         rollup::add(conn, &rows)?;
     }
     let last = group.last().map_or(0, |l| l.lsn);
-    conn.execute(&format!("UPDATE {JOURNAL_TABLE} SET lsn = ?"), [last])?;
+    conn.execute(&format!("INSERT INTO {JOURNAL_TABLE} VALUES (?)"), [last])?;
     conn.execute_batch("COMMIT")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::{
+        super::{checkpoint, create_schema_sql},
+        *,
+    };
+
+    fn load(lsn: u64, n: usize) -> Load {
+        let events = (0..n)
+            .map(|i| NewEvent {
+                tenant_id: format!("t{}", i % 50),
+                event_name: format!("event {}", i % 7),
+                timestamp: chrono::Utc::now(),
+                event_id: format!("{lsn}-{i}"),
+                client_event_id: true,
+                user_id: Some(format!("user-{lsn}-{i}")),
+                string_props: vec![("plan".into(), format!("plan {}", i % 3))],
+                numeric_props: vec![("amount".into(), i as f64)],
+            })
+            .collect();
+        let scope = StoreScope { org_id: 1, env_id: 1 };
+        Load::new(lsn, 0, scope, PreparedBatch::new(scope, events).unwrap(), false)
+    }
+
+    /// The loader's commit goes on while another connection checkpoints: were it to wait, the
+    /// checkpoint's whole duration would again be the visibility lag's worst case.
+    #[test]
+    fn a_load_commits_while_another_connection_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            super::super::duckdb_config("1GB").unwrap().with("checkpoint_threshold", "100GB").unwrap();
+        let conn = Connection::open_with_flags(dir.path().join("events.duckdb"), config).unwrap();
+        conn.execute_batch(&create_schema_sql()).unwrap();
+        dedup_ids::create(&conn).unwrap();
+        applied_lsn(&conn).unwrap();
+        // Many small loads: rows DuckDB has only in its WAL, which the checkpoint compresses.
+        for lsn in 1..=300 {
+            load_group(&conn, &[load(lsn, 1_000)], false).unwrap();
+        }
+        let (checkpointer, pin) = (conn.try_clone().unwrap(), conn.try_clone().unwrap());
+        let started = Instant::now();
+        let checkpoint = std::thread::spawn(move || {
+            checkpoint::concurrent(&checkpointer, &pin).unwrap();
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        load_group(&conn, &[load(301, 1_000)], false).unwrap();
+        let loaded = started.elapsed();
+        let checkpointed = checkpoint.join().unwrap();
+        assert!(
+            checkpointed >= Duration::from_millis(120),
+            "the checkpoint took {checkpointed:?}: too short to tell whether the load waited for it"
+        );
+        assert!(
+            loaded < checkpointed,
+            "the load ended at {loaded:?}, after the checkpoint ({checkpointed:?})"
+        );
+        let (events, lsn): (i64, u64) = conn
+            .query_row(
+                &format!("SELECT (SELECT count(*) FROM events), max(lsn) FROM {JOURNAL_TABLE}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((events, lsn), (301_000, 301));
+    }
 }

@@ -34,6 +34,7 @@ use super::{
 use crate::error::{AppError, Result};
 
 mod adhoc;
+pub mod checkpoint;
 pub mod dedup_ids;
 pub mod ingest;
 pub mod rollup;
@@ -181,8 +182,9 @@ pub fn duckdb_config(memory_limit: &str) -> duckdb::Result<Config> {
     Config::default().threads(2)?.max_memory(memory_limit)
 }
 
-/// DuckDB's `checkpoint_threshold` unless configured (`--duckdb-checkpoint-threshold`): 16 MB
-/// (DuckDB's own) made sustained ingest 1.6 times slower at 10M events (`docs/ingest.md`).
+/// The WAL size at which the events database is checkpointed unless configured
+/// (`--duckdb-checkpoint-threshold`): 16 MB (DuckDB's own) made sustained ingest 1.6 times
+/// slower at 10M events (`docs/ingest.md`).
 pub const DEFAULT_CHECKPOINT_THRESHOLD: &str = "256MB";
 
 /// How to open the embedded store.
@@ -190,7 +192,9 @@ pub const DEFAULT_CHECKPOINT_THRESHOLD: &str = "256MB";
 pub struct DuckOptions {
     /// DuckDB's `memory_limit` (`512MB`).
     pub memory_limit: String,
-    /// DuckDB's `checkpoint_threshold` (`256MB`); DuckDB's own default (16 MB) when `None`.
+    /// The WAL size at which the [`checkpoint`] thread checkpoints (`256MB`); DuckDB's own
+    /// default (16 MiB) when `None`. DuckDB's `checkpoint_threshold` is set
+    /// [`checkpoint::DUCKDB_THRESHOLD_FACTOR`] times higher.
     pub checkpoint_threshold: Option<String>,
     /// Whether the daily rollup is kept (and so may answer queries).
     pub daily_rollup: bool,
@@ -222,6 +226,16 @@ pub struct DuckStore {
     visibility: ingest::Visibility,
 }
 
+/// DuckDB's own default `checkpoint_threshold`.
+const DUCKDB_CHECKPOINT_THRESHOLD: u64 = 16 << 20;
+
+/// DuckDB's WAL beside the database file (`events.duckdb.wal`).
+fn wal_file(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".wal");
+    name.into()
+}
+
 /// The ingest journal's directory beside the DuckDB file (`events.journal` for `events.duckdb`).
 pub fn journal_dir(path: &Path) -> std::path::PathBuf {
     path.with_extension("journal")
@@ -244,12 +258,16 @@ impl DuckStore {
     /// once and the first batches wait for it (at most about a second at 10M ids).
     pub fn open_opts(path: &Path, options: &DuckOptions) -> anyhow::Result<Self> {
         let daily_rollup = options.daily_rollup;
-        let mut config = duckdb_config(&options.memory_limit)?;
-        if let Some(threshold) = &options.checkpoint_threshold {
-            config = config
-                .with("checkpoint_threshold", threshold)
-                .with_context(|| format!("--duckdb-checkpoint-threshold {threshold:?}"))?;
-        }
+        let checkpoint_bytes = match &options.checkpoint_threshold {
+            None => DUCKDB_CHECKPOINT_THRESHOLD,
+            Some(text) => checkpoint::parse_bytes(text).ok_or_else(|| {
+                anyhow!("--duckdb-checkpoint-threshold {text:?}: not a size (for example 256MB or 1GiB)")
+            })?,
+        };
+        let safety_net = checkpoint_bytes.saturating_mul(checkpoint::DUCKDB_THRESHOLD_FACTOR);
+        let config = duckdb_config(&options.memory_limit)?
+            .with("checkpoint_threshold", format!("{safety_net}B"))
+            .context("DuckDB's checkpoint_threshold")?;
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(&create_schema_sql())?;
@@ -269,6 +287,9 @@ impl DuckStore {
             window: options.dedup_window,
             backfill,
             rollup: daily_rollup,
+            checkpointer: [conn.try_clone()?, conn.try_clone()?],
+            wal: wal_file(path),
+            checkpoint_bytes,
         };
         let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
         let (jobs, rx) = WriteQueue::new();

@@ -1,0 +1,150 @@
+//! The events database's checkpointer: a thread of its own that writes DuckDB's WAL into the
+//! table files, so the loader never does it inside a commit.
+//!
+//! DuckDB checkpoints inside the commit that takes the WAL past `checkpoint_threshold`, and that
+//! commit returns only when the checkpoint is done: 1.2-2.6 s at 200k events/s, during which
+//! nothing is loaded and the visibility lag grows by as much (`BENCHMARKS.md`). Since DuckDB 1.5,
+//! commits that only insert into tables without indexes go on while another connection
+//! checkpoints (new rows go to new row groups and a WAL of their own). The loader's commits are
+//! such (events, `dedup_ids`, `ingest_journal` are appended to, never updated), so this thread
+//! checkpoints when the WAL passes the configured threshold and after a second of idle ingest,
+//! and DuckDB's own threshold is set four times higher, as a safety net only.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use duckdb::Connection;
+use tokio::sync::watch;
+
+use super::ingest::JOURNAL_TABLE;
+
+/// How often the checkpointer looks at the WAL's size.
+const POLL: Duration = Duration::from_millis(100);
+/// Loads idle this long, with a WAL left, checkpoint it (so a crash then replays nothing).
+const IDLE: Duration = Duration::from_secs(1);
+/// After a refused checkpoint (another connection's update or schema change in the way).
+const RETRY: Duration = Duration::from_secs(1);
+/// DuckDB's own `checkpoint_threshold`, as a multiple of ours: reached only when this thread
+/// cannot keep up or is refused for long.
+pub const DUCKDB_THRESHOLD_FACTOR: u64 = 4;
+
+/// Parses a size as DuckDB does (`256MB`, `1 GiB`, `512kb`, `100 bytes`): decimal units for
+/// KB/MB/GB/TB, binary for KiB/MiB/GiB/TiB. `None` when it is not one.
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "b" | "byte" | "bytes" => 1,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        "tb" | "t" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = number * multiplier as f64;
+    (bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// Checkpoints on `conn` while the loader's commits go on. A checkpoint that starts with no
+/// write transaction open takes DuckDB's vacuum lock, and every append then waits for it to end;
+/// one that finds another transaction's uncommitted insert is a concurrent checkpoint, which
+/// appends do not wait for (it does not vacuum deleted rows: the idle checkpoint does). So
+/// `pin` holds such an insert, never committed, while `conn` checkpoints.
+pub fn concurrent(conn: &Connection, pin: &Connection) -> duckdb::Result<()> {
+    pin.execute_batch(&format!("BEGIN TRANSACTION; INSERT INTO {JOURNAL_TABLE} VALUES (0);"))?;
+    let checkpointed = conn.execute_batch("CHECKPOINT");
+    let rolled_back = pin.execute_batch("ROLLBACK");
+    checkpointed.and(rolled_back)
+}
+
+/// What the checkpointer watches.
+pub struct Checkpointer {
+    /// A connection of its own (a `CHECKPOINT` needs no transaction open on it).
+    pub conn: Connection,
+    /// The connection holding a write transaction open during a [`concurrent`] checkpoint.
+    pub pin: Connection,
+    /// DuckDB's WAL file (`events.duckdb.wal`).
+    pub wal: PathBuf,
+    /// The WAL size that starts a checkpoint.
+    pub threshold: u64,
+    /// The last LSN loaded: unchanged for [`IDLE`] means the loads are idle.
+    pub loaded: watch::Receiver<u64>,
+    /// The last LSN acknowledged: loads are idle only once they caught up with it.
+    pub acked: Arc<AtomicU64>,
+    /// Set once the loader has stopped (DuckDB checkpoints at close itself).
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    /// Runs until `stop`.
+    pub fn run(self) {
+        let mut last_loaded = *self.loaded.borrow();
+        let mut loads_changed = Instant::now();
+        let mut not_before = Instant::now();
+        while !self.stop.load(Ordering::Acquire) {
+            std::thread::sleep(POLL);
+            let loaded = *self.loaded.borrow();
+            if loaded != last_loaded {
+                (last_loaded, loads_changed) = (loaded, Instant::now());
+            }
+            let wal = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+            if wal == 0 || Instant::now() < not_before {
+                continue;
+            }
+            let idle = loads_changed.elapsed() >= IDLE && self.acked.load(Ordering::Acquire) <= loaded;
+            if wal < self.threshold && !idle {
+                continue;
+            }
+            let started = Instant::now();
+            // Under load, a concurrent checkpoint; once idle, a full one (it also vacuums).
+            let checkpointed =
+                if idle { self.conn.execute_batch("CHECKPOINT") } else { concurrent(&self.conn, &self.pin) };
+            match checkpointed {
+                Ok(()) => tracing::info!(
+                    wal_bytes = wal,
+                    ms = started.elapsed().as_millis() as u64,
+                    reason = if wal >= self.threshold { "threshold" } else { "idle" },
+                    "checkpointed the events database"
+                ),
+                Err(e) => {
+                    tracing::info!(error = %format!("{e:#}"), "checkpoint refused; retried in a second");
+                    not_before = Instant::now() + RETRY;
+                }
+            }
+            if idle {
+                // A WAL that a checkpoint leaves behind (written during it) waits for the next
+                // idle second rather than being checkpointed again at once.
+                loads_changed = Instant::now();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_parse_as_duckdb_reads_them() {
+        assert_eq!(parse_bytes("256MB"), Some(256_000_000));
+        assert_eq!(parse_bytes("1 GiB"), Some(1 << 30));
+        assert_eq!(parse_bytes("512kb"), Some(512_000));
+        assert_eq!(parse_bytes("1.5gb"), Some(1_500_000_000));
+        assert_eq!(parse_bytes("100 bytes"), Some(100));
+        for bad in ["", "MB", "256", "256 parsecs", "-1MB", "0MB", "1e400GB"] {
+            assert_eq!(parse_bytes(bad), None, "{bad:?}");
+        }
+    }
+}
