@@ -49,12 +49,11 @@ pub struct ServeArgs {
     /// up aggregations that would otherwise spill to disk.
     #[arg(long, env = "EMBAN_DUCKDB_MEMORY_LIMIT", default_value = "512MB")]
     pub duckdb_memory_limit: String,
-    /// DuckDB's `checkpoint_threshold` for the events database: how much WAL accumulates before
-    /// DuckDB writes it into the table files. Every commit is in the fsynced WAL either way; a
-    /// larger threshold rewrites each shard's last row group less often, which made sustained
-    /// ingest 1.6 times faster at 10M events than DuckDB's 16 MB default (`BENCHMARKS.md`, issue
-    /// 19), and costs a longer WAL replay at start after a crash (about 1 s per 85 MiB measured;
-    /// a clean stop checkpoints first). `64MB` recovers faster and ingests slower.
+    /// How much of DuckDB's WAL accumulates before the events database's checkpointer writes it
+    /// into the table files, beside the loads (`docs/ingest.md`). Every load is in the fsynced
+    /// WAL either way; a smaller threshold means shorter checkpoints and a shorter WAL replay at
+    /// start after a crash (about 0.35 s for 40 MiB measured; a clean stop checkpoints first).
+    /// DuckDB's own `checkpoint_threshold` is set four times higher, as a safety net.
     #[arg(long, env = "EMBAN_DUCKDB_CHECKPOINT_THRESHOLD",
           default_value = crate::events::duckdb::DEFAULT_CHECKPOINT_THRESHOLD)]
     pub duckdb_checkpoint_threshold: String,

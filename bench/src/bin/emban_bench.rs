@@ -114,6 +114,10 @@ struct Args {
     /// the queries, while it may still be checkpointing; the server checkpoints after 1 s idle).
     #[arg(long, default_value_t = 0)]
     crash_idle_secs: u64,
+    /// With --crash-restart: instead of an idle server, SIGKILL it after this many seconds of a
+    /// sustained 8-client load (1,000-event batches), with requests in flight (0: idle).
+    #[arg(long, default_value_t = 0)]
+    crash_under_load_secs: u64,
     /// Passed to the server as --duckdb-memory-limit (server default when absent).
     #[arg(long)]
     duckdb_memory_limit: Option<String>,
@@ -231,11 +235,12 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let split = CpuSplit::new(&threads_before, &threads, ingest.accepted);
     println!(
         "  CPU per event: HTTP+JSON+validation (tokio workers) {:.2} us, journal (events-journal) {:.2} us, \
-         store load (duckdb-loader) {:.2} us, other server threads {:.2} us; total {:.2} us \
-         (2 cores allow {:.0} events/s at that cost)",
+         store load (duckdb-loader) {:.2} us, checkpoints (duckdb-ckpt) {:.2} us, other server threads \
+         {:.2} us; total {:.2} us (2 cores allow {:.0} events/s at that cost)",
         split.http_us,
         split.journal_us,
         split.store_us,
+        split.checkpoint_us,
         split.other_us,
         split.total_us(),
         machine::cpus() as f64 * 1e6 / split.total_us().max(1e-9)
@@ -306,6 +311,12 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     );
     summary.add("CPU/event: journal, us", format!("{:.2}", split.journal_us), "(reported)".into(), None);
     summary.add("CPU/event: store load, us", format!("{:.2}", split.store_us), "(reported)".into(), None);
+    summary.add(
+        "CPU/event: checkpoints, us",
+        format!("{:.2}", split.checkpoint_us),
+        "(reported)".into(),
+        None,
+    );
     if !lag.is_empty() {
         summary.add(
             "visibility lag p50 / max, ms",
@@ -349,15 +360,29 @@ fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     drop(rt);
 
     if args.crash_restart {
-        std::thread::sleep(std::time::Duration::from_secs(args.crash_idle_secs));
-        let wal = std::fs::metadata(server_dir.join("events.duckdb.wal")).map(|m| m.len()).unwrap_or(0);
+        let load = (args.crash_under_load_secs > 0).then(|| SustainedLoad::start(&server.url, &keys.ingest));
+        let wait = if load.is_some() { args.crash_under_load_secs } else { args.crash_idle_secs };
+        std::thread::sleep(Duration::from_secs(wait));
+        let size = |name: &str| std::fs::metadata(server_dir.join(name)).map(|m| m.len()).unwrap_or(0);
+        // DuckDB's WAL, and the one commits write to while a checkpoint runs.
+        let wal = size("events.duckdb.wal") + size("events.duckdb.wal.checkpoint");
         server.kill()?;
+        if let Some(load) = load {
+            let acked = load.stop();
+            println!(
+                "\n[crash under load] {acked} events acknowledged in {wait} s by 8 clients, SIGKILLed with requests in flight"
+            );
+        }
         let crash =
             restart(args, &server_dir, &dir.join("server-crash-restart.log"), &keys, "crash-probe-1")?;
         println!(
-            "\n[crash restart] SIGKILL {} s after the queries, with {:.1} MiB of DuckDB WAL; listening after {:.2} s; first batch \
+            "\n[crash restart] SIGKILL {}, with {:.1} MiB of DuckDB WAL; listening after {:.2} s; first batch \
              acknowledged after {:.2} s; a resent id answered as duplicate: {}; VmHWM {:.2} GiB",
-            args.crash_idle_secs,
+            if args.crash_under_load_secs > 0 {
+                format!("after {} s of sustained load", args.crash_under_load_secs)
+            } else {
+                format!("{} s after the queries", args.crash_idle_secs)
+            },
             wal as f64 / (1024.0 * 1024.0),
             crash.listening_secs,
             crash.first_ack_secs,
@@ -651,7 +676,12 @@ impl Server {
             "server binary {} not found (build it: cargo build -p emban-host-server --bin emban)",
             bin.display()
         );
-        let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        // Appended to: a restart's two starts share one log.
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))?;
         let mut cmd = Command::new(&bin);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--demo", "false", "--data-dir"])
             .arg(data_dir)
@@ -766,6 +796,66 @@ struct Restart {
 /// Starts the server again on the run's data: how long until it listens, until a first batch is
 /// acknowledged (the writer reads the de-duplication window back first), whether the window
 /// survived (an id sent before the stop comes back as a duplicate), and the peak RSS.
+/// Eight clients posting 1,000-event batches back to back until stopped (the crash test's load).
+struct SustainedLoad {
+    stop: std::sync::Arc<AtomicBool>,
+    acked: std::sync::Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl SustainedLoad {
+    fn start(url: &str, key: &str) -> SustainedLoad {
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let acked = std::sync::Arc::new(AtomicU64::new(0));
+        let (endpoint, key) = (format!("{url}/v1/events"), key.to_owned());
+        let (stop_flag, counter) = (stop.clone(), acked.clone());
+        let thread = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let Ok(client) = http::client() else { return };
+                let clients = (0..8).map(|c| {
+                    let (client, endpoint, key) = (client.clone(), endpoint.clone(), key.clone());
+                    let (stop, acked) = (stop_flag.clone(), counter.clone());
+                    tokio::spawn(async move {
+                        let mut batch = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            let events: Vec<_> = (0..1000)
+                                .map(|i| {
+                                    json!({"tenant_id": format!("crash_load_{c}"), "event_name": "crash.load",
+                                           "event_id": format!("crash-{c}-{batch}-{i}")})
+                                })
+                                .collect();
+                            batch += 1;
+                            let request = client
+                                .post(endpoint.as_str())
+                                .bearer_auth(&key)
+                                .json(&json!({"events": events}));
+                            match http::expect(request, 200, "sustained load").await {
+                                Ok(_) => acked.fetch_add(1000, Ordering::Relaxed),
+                                Err(_) => break,
+                            };
+                        }
+                    })
+                });
+                for client in clients.collect::<Vec<_>>() {
+                    let _ = client.await;
+                }
+            });
+        });
+        SustainedLoad { stop, acked, thread }
+    }
+
+    /// Stops the clients (after the server was killed) and returns the events acknowledged.
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.acked.load(Ordering::Relaxed)
+    }
+}
+
 fn restart(args: &Args, server_dir: &Path, log: &Path, keys: &Keys, probe: &str) -> anyhow::Result<Restart> {
     let started = Instant::now();
     let mut server = Server::start(args, server_dir, log)?;
@@ -804,13 +894,16 @@ struct CpuSplit {
     store_us: f64,
     /// The journal thread (de-duplication, the journal write and its fsync).
     journal_us: f64,
+    /// The checkpointer (DuckDB's WAL written into the table files, beside the loads).
+    checkpoint_us: f64,
     /// Every other thread (DuckDB's own, the blocking pool).
     other_us: f64,
 }
 
 impl CpuSplit {
     fn new(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, events: u64) -> CpuSplit {
-        let mut split = CpuSplit { http_us: 0.0, store_us: 0.0, journal_us: 0.0, other_us: 0.0 };
+        let mut split =
+            CpuSplit { http_us: 0.0, store_us: 0.0, journal_us: 0.0, checkpoint_us: 0.0, other_us: 0.0 };
         let per_event = 1e6 / events.max(1) as f64;
         for (name, secs) in after {
             let used = (secs - before.get(name).copied().unwrap_or(0.0)).max(0.0) * per_event;
@@ -818,6 +911,7 @@ impl CpuSplit {
                 "tokio-rt-worker" => split.http_us += used,
                 "duckdb-loader" => split.store_us += used,
                 "events-journal" => split.journal_us += used,
+                "duckdb-ckpt" => split.checkpoint_us += used,
                 _ => split.other_us += used,
             }
         }
@@ -825,7 +919,7 @@ impl CpuSplit {
     }
 
     fn total_us(&self) -> f64 {
-        self.http_us + self.store_us + self.journal_us + self.other_us
+        self.http_us + self.store_us + self.journal_us + self.checkpoint_us + self.other_us
     }
 }
 

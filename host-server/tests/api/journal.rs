@@ -213,3 +213,19 @@ async fn under_sustained_loads_the_checkpointer_keeps_duckdbs_wal_near_its_thres
     let rows: i64 = conn.query_row("SELECT count(*) FROM ingest_journal", [], |r| r.get(0)).expect("rows");
     assert_eq!((rows, stored(&path).2), (1, batch));
 }
+
+#[tokio::test]
+async fn the_catalog_is_read_without_waiting_for_the_replay_so_a_crashed_server_listens_at_once() {
+    let (_dir, path) = scratch();
+    let batches: Vec<Vec<NewEvent>> = (0..300).map(|b| events(&format!("r{b}"), 1_000)).collect();
+    journal(&path, 0, &batches);
+    let store = open(&path);
+    // The server reads the catalog before it listens.
+    let started = std::time::Instant::now();
+    assert!(store.catalog().await.expect("catalog").iter().any(|name| name == "events"));
+    let catalog = started.elapsed();
+    assert_eq!(count(&store).await, 300_000);
+    let loaded = started.elapsed();
+    assert!(catalog * 2 < loaded, "the catalog took {catalog:?}; the replay was loaded after {loaded:?}");
+    shut(store).await;
+}

@@ -282,7 +282,7 @@ pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::
         })?
     };
     let checkpointer =
-        std::thread::Builder::new().name("duckdb-checkpoint".into()).spawn(move || checkpointer.run())?;
+        std::thread::Builder::new().name("duckdb-ckpt".into()).spawn(move || checkpointer.run())?;
     let journaler = {
         let (acked, loaded) = (acked.clone(), loaded.clone());
         std::thread::Builder::new().name("events-journal".into()).spawn(move || {

@@ -183,16 +183,17 @@ pub fn duckdb_config(memory_limit: &str) -> duckdb::Result<Config> {
 }
 
 /// The WAL size at which the events database is checkpointed unless configured
-/// (`--duckdb-checkpoint-threshold`): 16 MB (DuckDB's own) made sustained ingest 1.6 times
-/// slower at 10M events (`docs/ingest.md`).
-pub const DEFAULT_CHECKPOINT_THRESHOLD: &str = "256MB";
+/// (`--duckdb-checkpoint-threshold`). While DuckDB checkpointed inside the loader's commits,
+/// larger thresholds paid (256 MB); with the [`checkpoint`] thread beside the loads, 64 MB
+/// ingests as fast and halves a crash's WAL replay (`BENCHMARKS.md`, issue 19).
+pub const DEFAULT_CHECKPOINT_THRESHOLD: &str = "64MB";
 
 /// How to open the embedded store.
 #[derive(Debug, Clone)]
 pub struct DuckOptions {
     /// DuckDB's `memory_limit` (`512MB`).
     pub memory_limit: String,
-    /// The WAL size at which the [`checkpoint`] thread checkpoints (`256MB`); DuckDB's own
+    /// The WAL size at which the [`checkpoint`] thread checkpoints (`64MB`); DuckDB's own
     /// default (16 MiB) when `None`. DuckDB's `checkpoint_threshold` is set
     /// [`checkpoint::DUCKDB_THRESHOLD_FACTOR`] times higher.
     pub checkpoint_threshold: Option<String>,
@@ -268,8 +269,11 @@ impl DuckStore {
         let config = duckdb_config(&options.memory_limit)?
             .with("checkpoint_threshold", format!("{safety_net}B"))
             .context("DuckDB's checkpoint_threshold")?;
+        let started = std::time::Instant::now();
         let conn = Connection::open_with_flags(path, config)
             .with_context(|| format!("opening {}", path.display()))?;
+        // Opening replays DuckDB's WAL: after a crash under load, most of the time to listening.
+        let duckdb_ms = started.elapsed().as_millis() as u64;
         conn.execute_batch(&create_schema_sql())?;
         if !daily_rollup {
             rollup::remove(&conn)?;
@@ -278,7 +282,14 @@ impl DuckStore {
         }
         let backfill = dedup_ids::create(&conn)?;
         let applied = ingest::applied_lsn(&conn)?;
+        let scanned = std::time::Instant::now();
         let journal = Journal::open(&journal_dir(path), applied)?;
+        tracing::info!(
+            duckdb_ms,
+            journal_ms = scanned.elapsed().as_millis() as u64,
+            records_to_load = journal.1.len(),
+            "events store opened"
+        );
         let start = ingest::Start {
             reader: conn.try_clone()?,
             writer: conn.try_clone()?,
@@ -312,6 +323,17 @@ impl DuckStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         self.visibility.settle().await;
+        self.with_reader_now(f).await
+    }
+
+    /// Runs `f` on a pooled read connection at once, without waiting for the loads: for reads
+    /// of the schema only (the server's start reads the catalog, and must not wait for the
+    /// journal's replay after a crash).
+    async fn with_reader_now<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let readers = self.readers.clone();
         let template = self.template.clone();
         tokio::task::spawn_blocking(move || {
@@ -729,7 +751,7 @@ impl EventStore for DuckStore {
     }
 
     async fn catalog(&self) -> Result<Vec<String>> {
-        self.with_reader(adhoc::catalog_names).await
+        self.with_reader_now(adhoc::catalog_names).await
     }
 
     async fn datasets(&self, scope: StoreScope) -> Result<Vec<super::DatasetInfo>> {
