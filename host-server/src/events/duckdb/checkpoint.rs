@@ -63,8 +63,12 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
 /// appends do not wait for (it does not vacuum deleted rows: the idle checkpoint does). So
 /// `pin` holds such an insert, never committed, while `conn` checkpoints.
 pub fn concurrent(conn: &Connection, pin: &Connection) -> duckdb::Result<()> {
-    pin.execute_batch(&format!("BEGIN TRANSACTION; INSERT INTO {JOURNAL_TABLE} VALUES (0);"))?;
-    let checkpointed = conn.execute_batch("CHECKPOINT");
+    pin.execute_batch("BEGIN TRANSACTION")?;
+    // Whatever fails, the pin's transaction ends here: left open, it would make every later
+    // checkpoint concurrent (no vacuum) and every later `BEGIN` on it fail.
+    let checkpointed = pin
+        .execute(&format!("INSERT INTO {JOURNAL_TABLE} VALUES (0)"), [])
+        .and_then(|_| conn.execute_batch("CHECKPOINT"));
     let rolled_back = pin.execute_batch("ROLLBACK");
     checkpointed.and(rolled_back)
 }
