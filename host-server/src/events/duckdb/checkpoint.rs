@@ -22,8 +22,6 @@ use std::{
 use duckdb::Connection;
 use tokio::sync::watch;
 
-use super::ingest::JOURNAL_TABLE;
-
 /// How often the checkpointer looks at the WAL's size.
 const POLL: Duration = Duration::from_millis(100);
 /// Loads idle this long, with a WAL left, checkpoint it (so a crash then replays nothing).
@@ -61,13 +59,14 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
 /// write transaction open takes DuckDB's vacuum lock, and every append then waits for it to end;
 /// one that finds another transaction's uncommitted insert is a concurrent checkpoint, which
 /// appends do not wait for (it does not vacuum deleted rows: the idle checkpoint does). So
-/// `pin` holds such an insert, never committed, while `conn` checkpoints.
-pub fn concurrent(conn: &Connection, pin: &Connection) -> duckdb::Result<()> {
+/// `pin` holds such an insert into `table` (one `UBIGINT` column), never committed, while `conn`
+/// checkpoints.
+pub fn concurrent(conn: &Connection, pin: &Connection, table: &str) -> duckdb::Result<()> {
     pin.execute_batch("BEGIN TRANSACTION")?;
     // Whatever fails, the pin's transaction ends here: left open, it would make every later
     // checkpoint concurrent (no vacuum) and every later `BEGIN` on it fail.
     let checkpointed = pin
-        .execute(&format!("INSERT INTO {JOURNAL_TABLE} VALUES (0)"), [])
+        .execute(&format!("INSERT INTO {table} VALUES (0)"), [])
         .and_then(|_| conn.execute_batch("CHECKPOINT"));
     let rolled_back = pin.execute_batch("ROLLBACK");
     checkpointed.and(rolled_back)
@@ -79,6 +78,8 @@ pub struct Checkpointer {
     pub conn: Connection,
     /// The connection holding a write transaction open during a [`concurrent`] checkpoint.
     pub pin: Connection,
+    /// The table it inserts into (and rolls back).
+    pub pin_table: &'static str,
     /// DuckDB's WAL file (`events.duckdb.wal`).
     pub wal: PathBuf,
     /// The WAL size that starts a checkpoint.
@@ -113,8 +114,11 @@ impl Checkpointer {
             }
             let started = Instant::now();
             // Under load, a concurrent checkpoint; once idle, a full one (it also vacuums).
-            let checkpointed =
-                if idle { self.conn.execute_batch("CHECKPOINT") } else { concurrent(&self.conn, &self.pin) };
+            let checkpointed = if idle {
+                self.conn.execute_batch("CHECKPOINT")
+            } else {
+                concurrent(&self.conn, &self.pin, self.pin_table)
+            };
             match checkpointed {
                 Ok(()) => tracing::info!(
                     wal_bytes = wal,

@@ -268,6 +268,7 @@ pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::
     let checkpointer = Checkpointer {
         conn: checkpoint_conn,
         pin,
+        pin_table: JOURNAL_TABLE,
         wal,
         threshold: checkpoint_bytes,
         loaded: loaded.clone(),
@@ -625,7 +626,7 @@ mod tests {
         let (checkpointer, pin) = (conn.try_clone().unwrap(), conn.try_clone().unwrap());
         let started = Instant::now();
         let checkpoint = std::thread::spawn(move || {
-            checkpoint::concurrent(&checkpointer, &pin).unwrap();
+            checkpoint::concurrent(&checkpointer, &pin, JOURNAL_TABLE).unwrap();
             started.elapsed()
         });
         std::thread::sleep(Duration::from_millis(30));
