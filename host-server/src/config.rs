@@ -53,7 +53,7 @@ pub struct ServeArgs {
     /// into the table files, beside the loads (`docs/ingest.md`). Every load is in the fsynced
     /// WAL either way; a smaller threshold means shorter checkpoints and a shorter WAL replay at
     /// start after a crash (about 0.35 s for 40 MiB measured; a clean stop checkpoints first).
-    /// DuckDB's own `checkpoint_threshold` is set four times higher, as a safety net.
+    /// DuckDB itself never checkpoints on a commit (its own threshold is set to 1 TB).
     #[arg(long, env = "EMBAN_DUCKDB_CHECKPOINT_THRESHOLD",
           default_value = crate::events::duckdb::DEFAULT_CHECKPOINT_THRESHOLD)]
     pub duckdb_checkpoint_threshold: String,

@@ -229,7 +229,13 @@ impl DuckStore {
     /// Runs checked, org-confined ad-hoc SQL.
     pub(super) async fn run_adhoc(&self, sql: String, limits: AdhocLimits) -> Result<AdhocResult> {
         let overall = limits.timeout + Duration::from_secs(5);
-        tokio::time::timeout(overall, self.with_reader(move |conn| run(conn, &sql, limits)))
+        let gate = self.memory_gate.clone();
+        let query = move |conn: &Connection| {
+            // No checkpoint runs while this query may take all of DuckDB's memory.
+            let _shared = gate.read().unwrap_or_else(|p| p.into_inner());
+            run(conn, &sql, limits)
+        };
+        tokio::time::timeout(overall, self.with_reader(query))
             .await
             .map_err(|_| AppError::invalid("sql: the query ran past its time limit"))?
     }

@@ -7,8 +7,13 @@
 //! commits that only insert into tables without indexes go on while another connection
 //! checkpoints (new rows go to new row groups and a WAL of their own). The loader's commits are
 //! such (events, `dedup_ids`, `ingest_journal` are appended to, never updated), so this thread
-//! checkpoints when the WAL passes the configured threshold and after a second of idle ingest,
-//! and DuckDB's own threshold is set four times higher, as a safety net only.
+//! checkpoints when the WAL passes the configured threshold and after a second of idle ingest.
+//!
+//! DuckDB never checkpoints on its own here (its threshold is set to 1 TB): a checkpoint that
+//! cannot get memory fails, and DuckDB then invalidates the whole database until a restart. An
+//! ad-hoc SQL query is the one read allowed to run into DuckDB's memory limit (it gets a 413), so
+//! no checkpoint may overlap one: both go through the [`MemoryGate`], which only this thread
+//! honours.
 
 use std::{
     path::PathBuf,
@@ -28,9 +33,16 @@ const POLL: Duration = Duration::from_millis(100);
 const IDLE: Duration = Duration::from_secs(1);
 /// After a refused checkpoint (another connection's update or schema change in the way).
 const RETRY: Duration = Duration::from_secs(1);
-/// DuckDB's own `checkpoint_threshold`, as a multiple of ours: reached only when this thread
-/// cannot keep up or is refused for long.
-pub const DUCKDB_THRESHOLD_FACTOR: u64 = 4;
+/// Refused this long in a row (an update's transaction in the way, as the daily rollup's loads
+/// hold), the checkpointer waits for the lock instead (`FORCE CHECKPOINT`).
+const FORCE_AFTER: Duration = Duration::from_secs(10);
+/// DuckDB's own `checkpoint_threshold`: never reached, so only the checkpointer checkpoints.
+pub const DUCKDB_THRESHOLD: &str = "1TB";
+
+/// Held shared by every ad-hoc SQL query and exclusively by each checkpoint, so the two never
+/// overlap (see the module's doc). std's `RwLock` prefers writers: a waiting checkpoint holds
+/// back new ad-hoc queries, and waits at most for the running ones' time limit.
+pub type MemoryGate = Arc<std::sync::RwLock<()>>;
 
 /// Parses a size as DuckDB does (`256MB`, `1 GiB`, `512kb`, `100 bytes`): decimal units for
 /// KB/MB/GB/TB, binary for KiB/MiB/GiB/TiB. `None` when it is not one.
@@ -90,6 +102,8 @@ pub struct Checkpointer {
     pub acked: Arc<AtomicU64>,
     /// Set once the loader has stopped (DuckDB checkpoints at close itself).
     pub stop: Arc<AtomicBool>,
+    /// Taken exclusively for each checkpoint.
+    pub gate: MemoryGate,
 }
 
 impl Checkpointer {
@@ -98,6 +112,7 @@ impl Checkpointer {
         let mut last_loaded = *self.loaded.borrow();
         let mut loads_changed = Instant::now();
         let mut not_before = Instant::now();
+        let mut refused_since: Option<Instant> = None;
         while !self.stop.load(Ordering::Acquire) {
             std::thread::sleep(POLL);
             let loaded = *self.loaded.borrow();
@@ -112,22 +127,37 @@ impl Checkpointer {
             if wal < self.threshold && !idle {
                 continue;
             }
+            let force = refused_since.is_some_and(|t| t.elapsed() >= FORCE_AFTER);
+            let gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
             let started = Instant::now();
             // Under load, a concurrent checkpoint; once idle, a full one (it also vacuums).
-            let checkpointed = if idle {
+            let checkpointed = if force {
+                self.conn.execute_batch("FORCE CHECKPOINT")
+            } else if idle {
                 self.conn.execute_batch("CHECKPOINT")
             } else {
                 concurrent(&self.conn, &self.pin, self.pin_table)
             };
+            drop(gate);
             match checkpointed {
-                Ok(()) => tracing::info!(
-                    wal_bytes = wal,
-                    ms = started.elapsed().as_millis() as u64,
-                    reason = if wal >= self.threshold { "threshold" } else { "idle" },
-                    "checkpointed the events database"
-                ),
+                Ok(()) => {
+                    refused_since = None;
+                    tracing::info!(
+                        wal_bytes = wal,
+                        ms = started.elapsed().as_millis() as u64,
+                        reason = if force {
+                            "forced"
+                        } else if wal >= self.threshold {
+                            "threshold"
+                        } else {
+                            "idle"
+                        },
+                        "checkpointed the events database"
+                    )
+                }
                 Err(e) => {
                     tracing::info!(error = %format!("{e:#}"), "checkpoint refused; retried in a second");
+                    refused_since.get_or_insert_with(Instant::now);
                     not_before = Instant::now() + RETRY;
                 }
             }

@@ -236,6 +236,8 @@ pub struct Start {
     pub wal: PathBuf,
     /// The WAL size at which the checkpointer checkpoints.
     pub checkpoint_bytes: u64,
+    /// Keeps checkpoints and ad-hoc SQL apart.
+    pub gate: super::checkpoint::MemoryGate,
 }
 
 /// The running threads.
@@ -259,6 +261,7 @@ pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::
         checkpointer,
         wal,
         checkpoint_bytes,
+        gate,
     } = start;
     let acked = Arc::new(AtomicU64::new(journal.last_lsn()));
     let (loaded_tx, loaded) = watch::channel(applied);
@@ -274,6 +277,7 @@ pub fn start(start: Start, rx: mpsc::Receiver<WriteJob<PreparedBatch>>) -> std::
         loaded: loaded.clone(),
         acked: acked.clone(),
         stop: stop.clone(),
+        gate,
     };
     let loader = {
         let loads = loads.clone();
@@ -523,8 +527,7 @@ fn loader_loop(
         }
         let ms = started.elapsed().as_millis() as u64;
         if ms >= SLOW_LOAD_MS {
-            // DuckDB's safety-net checkpoint inside the commit, or a commit waiting for the
-            // checkpointer to finish a table it appends to.
+            // A commit waiting for the checkpointer to finish a table it appends to.
             tracing::info!(rows, ms, "slow load into DuckDB");
         }
         let last = group.last().map_or(0, |l| l.lsn);

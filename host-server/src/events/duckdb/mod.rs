@@ -194,8 +194,8 @@ pub struct DuckOptions {
     /// DuckDB's `memory_limit` (`512MB`).
     pub memory_limit: String,
     /// The WAL size at which the [`checkpoint`] thread checkpoints (`64MB`); DuckDB's own
-    /// default (16 MiB) when `None`. DuckDB's `checkpoint_threshold` is set
-    /// [`checkpoint::DUCKDB_THRESHOLD_FACTOR`] times higher.
+    /// default (16 MiB) when `None`. DuckDB's own `checkpoint_threshold` is
+    /// [`checkpoint::DUCKDB_THRESHOLD`]: it never checkpoints by itself.
     pub checkpoint_threshold: Option<String>,
     /// Whether the daily rollup is kept (and so may answer queries).
     pub daily_rollup: bool,
@@ -225,6 +225,8 @@ pub struct DuckStore {
     /// The journal thread and the loader, joined in that order on close.
     threads: Mutex<Vec<JoinHandle<()>>>,
     visibility: ingest::Visibility,
+    /// Taken shared by ad-hoc SQL, exclusively by checkpoints ([`checkpoint::MemoryGate`]).
+    memory_gate: checkpoint::MemoryGate,
 }
 
 /// DuckDB's own default `checkpoint_threshold`.
@@ -265,9 +267,8 @@ impl DuckStore {
                 anyhow!("--duckdb-checkpoint-threshold {text:?}: not a size (for example 256MB or 1GiB)")
             })?,
         };
-        let safety_net = checkpoint_bytes.saturating_mul(checkpoint::DUCKDB_THRESHOLD_FACTOR);
         let config = duckdb_config(&options.memory_limit)?
-            .with("checkpoint_threshold", format!("{safety_net}B"))
+            .with("checkpoint_threshold", checkpoint::DUCKDB_THRESHOLD)
             .context("DuckDB's checkpoint_threshold")?;
         let started = std::time::Instant::now();
         let conn = Connection::open_with_flags(path, config)
@@ -290,6 +291,7 @@ impl DuckStore {
             records_to_load = journal.1.len(),
             "events store opened"
         );
+        let memory_gate = checkpoint::MemoryGate::default();
         let start = ingest::Start {
             reader: conn.try_clone()?,
             writer: conn.try_clone()?,
@@ -301,6 +303,7 @@ impl DuckStore {
             checkpointer: [conn.try_clone()?, conn.try_clone()?],
             wal: wal_file(path),
             checkpoint_bytes,
+            gate: memory_gate.clone(),
         };
         let readers = (0..READERS).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
         let (jobs, rx) = WriteQueue::new();
@@ -312,6 +315,7 @@ impl DuckStore {
             template: Arc::new(Mutex::new(conn)),
             threads: Mutex::new(threads.handles),
             visibility: threads.visibility,
+            memory_gate,
         })
     }
 
