@@ -172,7 +172,52 @@ impl Checkpointer {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use super::*;
+
+    /// A checkpoint waits while an ad-hoc query holds the gate, and runs once it is let go.
+    #[test]
+    fn no_checkpoint_runs_while_the_gate_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.duckdb");
+        let config = super::super::duckdb_config("256MB")
+            .unwrap()
+            .with("checkpoint_threshold", DUCKDB_THRESHOLD)
+            .unwrap();
+        let conn = Connection::open_with_flags(&path, config).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE pin (lsn UBIGINT); CREATE TABLE t AS SELECT range AS i FROM range(1000); \
+             INSERT INTO t SELECT range FROM range(10000);",
+        )
+        .unwrap();
+        let wal = dir.path().join("events.duckdb.wal");
+        let wal_bytes = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert!(wal_bytes() > 0);
+        let (gate, stop) = (MemoryGate::default(), Arc::new(AtomicBool::new(false)));
+        let held = gate.read().unwrap();
+        let (_loaded_tx, loaded) = watch::channel(0);
+        let checkpointer = Checkpointer {
+            conn: conn.try_clone().unwrap(),
+            pin: conn.try_clone().unwrap(),
+            pin_table: "pin",
+            wal: wal.clone(),
+            threshold: 1,
+            loaded,
+            acked: Arc::new(AtomicU64::new(0)),
+            stop: stop.clone(),
+            gate: gate.clone(),
+        };
+        let thread = std::thread::spawn(move || checkpointer.run());
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(wal_bytes() > 0, "checkpointed while an ad-hoc query held the gate");
+        drop(held);
+        let released = Instant::now();
+        while wal_bytes() > 0 {
+            assert!(released.elapsed() < Duration::from_secs(5), "no checkpoint after the gate was let go");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Release);
+        thread.join().unwrap();
+    }
 
     #[test]
     fn sizes_parse_as_duckdb_reads_them() {
