@@ -113,10 +113,8 @@ fn user_error(e: duckdb::Error, timed_out: bool) -> AppError {
 fn run(conn: &Connection, sql: &str, limits: AdhocLimits) -> Result<AdhocResult> {
     // A global, one-way switch: this store never reads files, so it may stay off for good.
     let _ = conn.execute_batch("SET enable_external_access = false");
-    // Right after a runaway query DuckDB may refuse even this for memory: the same 413.
-    let off: bool = conn
-        .query_row("SELECT NOT current_setting('enable_external_access')", [], |r| r.get(0))
-        .map_err(|e| if e.to_string().contains("Out of Memory") { user_error(e, false) } else { e.into() })?;
+    let off: bool =
+        conn.query_row("SELECT NOT current_setting('enable_external_access')", [], |r| r.get(0))?;
     if !off {
         return Err(AppError::Internal(anyhow!("could not switch off DuckDB external access")));
     }

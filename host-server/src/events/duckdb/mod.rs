@@ -222,7 +222,7 @@ pub struct DuckStore {
     jobs: WriteQueue<PreparedBatch>,
     readers: Arc<Mutex<Vec<Connection>>>,
     template: Arc<Mutex<Connection>>,
-    /// The journal thread and the loader, joined in that order on close.
+    /// The journal thread, the loader and the checkpointer, joined in that order on close.
     threads: Mutex<Vec<JoinHandle<()>>>,
     visibility: ingest::Visibility,
     /// Taken shared by ad-hoc SQL, exclusively by checkpoints ([`checkpoint::MemoryGate`]).
